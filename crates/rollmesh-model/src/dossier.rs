@@ -1,0 +1,392 @@
+//! The member dossier as an Automerge document. This module is the only place that knows Automerge keys:
+//! the root map holds `kind`, `id`, one string per [`Field`] under its key, and `events`, a list of maps
+//! (`kind`, `date`, `detail`). Everything else edits and reads dossiers through [`DossierEdit`] and
+//! [`MemberRecord`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, AutomergeError, Change, ObjId, ObjType, ReadDoc, ROOT};
+
+use crate::member::{Event, EventKind, Field, FieldError, MemberId, MemberRecord};
+
+/// The value of the root `kind` key of every member dossier.
+pub const DOSSIER_KIND: &str = "rollmesh/member/v1";
+
+/// Why a dossier could not be created, edited or read.
+#[derive(Debug, thiserror::Error)]
+pub enum DossierError {
+    /// Automerge refused an operation or a load.
+    #[error("automerge: {0}")]
+    Automerge(#[from] AutomergeError),
+    /// The document is not a member dossier (wrong or missing `kind`).
+    #[error("document is not a member dossier")]
+    NotADossier,
+    /// The document's `id` does not match the id it is stored or sent under.
+    #[error("document id {found:?} does not match {expected}")]
+    WrongId {
+        /// The id the document was expected to carry.
+        expected: MemberId,
+        /// What it carries.
+        found: Option<String>,
+    },
+    /// A field value was refused.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+/// A set of edits to apply to a dossier as one change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DossierEdit {
+    /// Fields to set, with already-normalised values (see [`Field::normalize`]).
+    pub set: BTreeMap<Field, String>,
+    /// Fields to remove.
+    pub clear: BTreeSet<Field>,
+    /// Events to append.
+    pub events: Vec<Event>,
+}
+
+impl DossierEdit {
+    /// True when the edit would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.clear.is_empty() && self.events.is_empty()
+    }
+}
+
+/// A loaded member dossier.
+#[derive(Debug, Clone)]
+pub struct Dossier {
+    id: MemberId,
+    doc: Automerge,
+}
+
+/// Fields every dossier must keep.
+const REQUIRED: [Field; 3] = [Field::FullName, Field::Unit, Field::Status];
+
+impl Dossier {
+    /// Creates a new dossier and returns it with the one change that created it. `fields` must hold
+    /// normalised values including a full name and a unit; the status defaults to official.
+    pub fn create(
+        id: MemberId,
+        actor: ActorId,
+        mut fields: BTreeMap<Field, String>,
+        events: Vec<Event>,
+        time: i64,
+    ) -> Result<(Dossier, Change), DossierError> {
+        fields
+            .entry(Field::Status)
+            .or_insert_with(|| "official".to_string());
+        for f in REQUIRED {
+            if !fields.contains_key(&f) {
+                return Err(FieldError::Required(f.key()).into());
+            }
+        }
+        let mut doc = Automerge::new().with_actor(actor);
+        doc.transact_with::<_, _, AutomergeError, _>(
+            |_| CommitOptions::default().with_message("create").with_time(time),
+            |tx| {
+                tx.put(ROOT, "kind", DOSSIER_KIND)?;
+                tx.put(ROOT, "id", id.to_string())?;
+                for (f, v) in &fields {
+                    tx.put(ROOT, f.key(), v.as_str())?;
+                }
+                let list = tx.put_object(ROOT, "events", ObjType::List)?;
+                for (i, e) in events.iter().enumerate() {
+                    insert_event(tx, &list, i, e)?;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|f| f.error)?;
+        let change = doc
+            .get_last_local_change()
+            .ok_or(DossierError::NotADossier)?;
+        Ok((Dossier { id, doc }, change))
+    }
+
+    /// Wraps a document after checking that it is the dossier of `id`.
+    pub fn from_doc(id: MemberId, doc: Automerge) -> Result<Dossier, DossierError> {
+        let d = Dossier { id, doc };
+        d.check()?;
+        Ok(d)
+    }
+
+    /// Loads a saved document and checks it is the dossier of `id`.
+    pub fn load(id: MemberId, bytes: &[u8]) -> Result<Dossier, DossierError> {
+        Self::from_doc(id, Automerge::load(bytes)?)
+    }
+
+    fn check(&self) -> Result<(), DossierError> {
+        if get_str(&self.doc, &ROOT, "kind").as_deref() != Some(DOSSIER_KIND) {
+            return Err(DossierError::NotADossier);
+        }
+        let found = get_str(&self.doc, &ROOT, "id");
+        if found.as_deref() != Some(self.id.to_string().as_str()) {
+            return Err(DossierError::WrongId {
+                expected: self.id,
+                found,
+            });
+        }
+        Ok(())
+    }
+
+    /// The member id.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// The underlying document.
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// Consumes the dossier, returning the document.
+    pub fn into_doc(self) -> Automerge {
+        self.doc
+    }
+
+    /// Applies `edit` as one change authored by `actor`; `None` when it changes nothing.
+    pub fn edit(
+        &mut self,
+        actor: ActorId,
+        edit: &DossierEdit,
+        time: i64,
+    ) -> Result<Option<Change>, DossierError> {
+        for f in REQUIRED {
+            if edit.clear.contains(&f) {
+                return Err(FieldError::Required(f.key()).into());
+            }
+        }
+        let current = self.record()?;
+        let set: Vec<(&Field, &String)> = edit
+            .set
+            .iter()
+            .filter(|(f, v)| current.get(**f) != Some(v.as_str()) || current.conflicted.contains(f))
+            .collect();
+        let clear: Vec<&Field> = edit
+            .clear
+            .iter()
+            .filter(|f| current.get(**f).is_some())
+            .collect();
+        if set.is_empty() && clear.is_empty() && edit.events.is_empty() {
+            return Ok(None);
+        }
+        let mut parts: Vec<String> = set.iter().map(|(f, _)| f.key().to_string()).collect();
+        parts.extend(clear.iter().map(|f| format!("-{}", f.key())));
+        parts.extend(edit.events.iter().map(|e| format!("+event:{}", e.kind.key())));
+        let message = format!("edit {}", parts.join(" "));
+        self.doc.set_actor(actor);
+        let events_obj = match self.doc.get(ROOT, "events")? {
+            Some((v, obj)) if v.to_objtype() == Some(ObjType::List) => Some(obj),
+            _ => None,
+        };
+        let events_len = events_obj.as_ref().map(|o| self.doc.length(o)).unwrap_or(0);
+        self.doc
+            .transact_with::<_, _, AutomergeError, _>(
+                |_| CommitOptions::default().with_message(message).with_time(time),
+                |tx| {
+                    for (f, v) in &set {
+                        tx.put(ROOT, f.key(), v.as_str())?;
+                    }
+                    for f in &clear {
+                        tx.delete(ROOT, f.key())?;
+                    }
+                    if !edit.events.is_empty() {
+                        let list = match &events_obj {
+                            Some(o) => o.clone(),
+                            None => tx.put_object(ROOT, "events", ObjType::List)?,
+                        };
+                        for (i, e) in edit.events.iter().enumerate() {
+                            insert_event(tx, &list, events_len + i, e)?;
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(|f| f.error)?;
+        Ok(self.doc.get_last_local_change())
+    }
+
+    /// The compact projection of the current state (winning values; conflicted fields listed).
+    pub fn record(&self) -> Result<MemberRecord, DossierError> {
+        self.check()?;
+        let mut fields = BTreeMap::new();
+        let mut conflicted = Vec::new();
+        for &f in Field::ALL {
+            let all = self.doc.get_all(ROOT, f.key())?;
+            if all.len() > 1 {
+                conflicted.push(f);
+            }
+            if let Some(v) = get_str(&self.doc, &ROOT, f.key()) {
+                fields.insert(f, v);
+            }
+        }
+        Ok(MemberRecord {
+            id: self.id,
+            fields,
+            events: self.events()?,
+            conflicted,
+        })
+    }
+
+    /// Every field holding concurrent values, with all of them (the winning value first).
+    pub fn conflicts(&self) -> Result<BTreeMap<Field, Vec<String>>, DossierError> {
+        let mut out = BTreeMap::new();
+        for &f in Field::ALL {
+            let all = self.doc.get_all(ROOT, f.key())?;
+            if all.len() > 1 {
+                let mut values: Vec<String> = all
+                    .iter()
+                    .filter_map(|(v, _)| v.as_str().map(str::to_string))
+                    .collect();
+                if let Some(w) = get_str(&self.doc, &ROOT, f.key()) {
+                    if let Some(pos) = values.iter().position(|v| *v == w) {
+                        let winner = values.remove(pos);
+                        values.insert(0, winner);
+                    }
+                }
+                out.insert(f, values);
+            }
+        }
+        Ok(out)
+    }
+
+    fn events(&self) -> Result<Vec<Event>, DossierError> {
+        let list = match self.doc.get(ROOT, "events")? {
+            Some((v, obj)) if v.to_objtype() == Some(ObjType::List) => obj,
+            _ => return Ok(Vec::new()),
+        };
+        let mut out = Vec::new();
+        for i in 0..self.doc.length(&list) {
+            let Some((v, obj)) = self.doc.get(&list, i)? else {
+                continue;
+            };
+            if v.to_objtype() != Some(ObjType::Map) {
+                continue;
+            }
+            let Some(kind) = get_str(&self.doc, &obj, "kind").and_then(|k| EventKind::parse(&k))
+            else {
+                continue;
+            };
+            out.push(Event {
+                kind,
+                date: get_str(&self.doc, &obj, "date"),
+                detail: get_str(&self.doc, &obj, "detail").unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn insert_event(
+    tx: &mut impl Transactable,
+    list: &ObjId,
+    index: usize,
+    e: &Event,
+) -> Result<(), AutomergeError> {
+    let m = tx.insert_object(list, index, ObjType::Map)?;
+    tx.put(&m, "kind", e.kind.key())?;
+    if let Some(d) = &e.date {
+        tx.put(&m, "date", d.as_str())?;
+    }
+    tx.put(&m, "detail", e.detail.as_str())?;
+    Ok(())
+}
+
+fn get_str(doc: &Automerge, obj: &ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key) {
+        Ok(Some((v, _))) => v.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(name: &str) -> BTreeMap<Field, String> {
+        let mut f = BTreeMap::new();
+        f.insert(Field::FullName, name.to_string());
+        f.insert(Field::Unit, "hn.d01.w01.c01".to_string());
+        f
+    }
+
+    #[test]
+    fn create_edit_and_read_back() {
+        let id = MemberId::random();
+        let (mut d, first) =
+            Dossier::create(id, ActorId::from([1u8; 16]), fields("Nguyễn Văn An"), vec![], 100)
+                .expect("create");
+        assert_eq!(first.message(), Some("create"));
+        let rec = d.record().expect("record");
+        assert_eq!(rec.name(), "Nguyễn Văn An");
+        assert_eq!(rec.get(Field::Status), Some("official"));
+        let mut edit = DossierEdit::default();
+        edit.set.insert(Field::Phone, "0912345678".into());
+        edit.events.push(Event {
+            kind: EventKind::Rating,
+            date: Some("2025-12-31".into()),
+            detail: "good".into(),
+        });
+        let c = d
+            .edit(ActorId::from([1u8; 16]), &edit, 200)
+            .expect("edit")
+            .expect("a change");
+        assert_eq!(c.deps(), &[first.hash()]);
+        let rec = d.record().expect("record");
+        assert_eq!(rec.get(Field::Phone), Some("0912345678"));
+        assert_eq!(rec.events.len(), 1);
+        // The same edit again changes nothing.
+        let mut again = edit.clone();
+        again.events.clear();
+        assert!(d.edit(ActorId::from([1u8; 16]), &again, 300).expect("edit").is_none());
+        // Identity fields cannot be removed.
+        let mut bad = DossierEdit::default();
+        bad.clear.insert(Field::FullName);
+        assert!(d.edit(ActorId::from([1u8; 16]), &bad, 300).is_err());
+    }
+
+    #[test]
+    fn concurrent_puts_show_as_conflict() {
+        let id = MemberId::random();
+        let (d, first) =
+            Dossier::create(id, ActorId::from([1u8; 16]), fields("Lê Thị Hằng"), vec![], 1)
+                .expect("create");
+        let mut a = d.clone();
+        let mut b = Dossier::from_doc(id, {
+            let mut doc = Automerge::new();
+            doc.apply_changes([first]).expect("apply");
+            doc
+        })
+        .expect("load");
+        let mut ea = DossierEdit::default();
+        ea.set.insert(Field::CurrentResidence, "Hà Nội".into());
+        let mut eb = DossierEdit::default();
+        eb.set.insert(Field::CurrentResidence, "Hải Phòng".into());
+        let ca = a.edit(ActorId::from([1u8; 16]), &ea, 2).expect("a").expect("ch");
+        let cb = b.edit(ActorId::from([2u8; 16]), &eb, 2).expect("b").expect("ch");
+        a.doc.apply_changes([cb]).expect("apply");
+        b.doc.apply_changes([ca]).expect("apply");
+        assert_eq!(a.doc.get_heads(), b.doc.get_heads());
+        let conflicts = a.conflicts().expect("conflicts");
+        assert_eq!(conflicts[&Field::CurrentResidence].len(), 2);
+        assert_eq!(a.record().expect("rec"), b.record().expect("rec"));
+        assert_eq!(a.record().expect("rec").conflicted, vec![Field::CurrentResidence]);
+    }
+
+    #[test]
+    fn refuses_foreign_documents() {
+        let doc = Automerge::new();
+        assert!(matches!(
+            Dossier::from_doc(MemberId::random(), doc),
+            Err(DossierError::NotADossier)
+        ));
+        let id = MemberId::random();
+        let (d, _) = Dossier::create(id, ActorId::from([1u8; 16]), fields("A"), vec![], 1)
+            .expect("create");
+        assert!(matches!(
+            Dossier::from_doc(MemberId::random(), d.into_doc()),
+            Err(DossierError::WrongId { .. })
+        ));
+    }
+}

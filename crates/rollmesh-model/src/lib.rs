@@ -1,0 +1,14 @@
+//! The pure domain model of rollmesh: unit paths and the organisation tree, member identity, fields and
+//! statuses, and the member dossier as an Automerge document. No I/O, no clocks, no randomness except the
+//! explicit `MemberId::random`.
+
+pub mod dossier;
+pub mod member;
+pub mod text;
+pub mod tree;
+pub mod unit;
+
+pub use dossier::{Dossier, DossierEdit, DossierError, DOSSIER_KIND};
+pub use member::{Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sex, Status};
+pub use tree::{Level, OrgTree, TreeError, UnitInfo};
+pub use unit::{UnitPath, UnitPathError};

@@ -1,0 +1,227 @@
+//! The organisation tree: its levels (how many and what they are called) and its units, loaded from TOML.
+//! Nothing here assumes a fixed number of levels: the demo tree has four (city > district > ward > cell),
+//! the post-2025 real chain three (city > ward > cell), and both load through the same code.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::unit::{UnitPath, UnitPathError};
+
+/// One level of the tree, root first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Level {
+    /// A short machine key (`city`, `district`, `ward`, `cell`).
+    pub key: String,
+    /// The level's name in Vietnamese.
+    pub name_vi: String,
+    /// The level's name in English.
+    pub name_en: String,
+}
+
+/// One unit of the tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitInfo {
+    /// Its dotted path.
+    pub path: UnitPath,
+    /// Its display name (Vietnamese, NFC).
+    pub name: String,
+    /// Whether the unit is rural (a cell's setting, used in reports); absent means unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rural: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeFile {
+    name: String,
+    levels: Vec<Level>,
+    #[serde(default)]
+    units: Vec<UnitFileEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnitFileEntry {
+    path: String,
+    name: String,
+    #[serde(default)]
+    rural: Option<bool>,
+}
+
+/// Why a tree file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    /// The file could not be read.
+    #[error("cannot read tree file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("tree file is not valid: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A unit path is malformed.
+    #[error("unit {path:?}: {source}")]
+    Path {
+        /// The offending path text.
+        path: String,
+        /// The cause.
+        source: UnitPathError,
+    },
+    /// No levels were declared.
+    #[error("the tree declares no levels")]
+    NoLevels,
+    /// A unit lies deeper than the declared levels.
+    #[error("unit {0} is deeper than the {1} declared levels")]
+    TooDeep(UnitPath, usize),
+    /// A unit's parent is not in the tree.
+    #[error("unit {0} has no parent unit in the tree")]
+    Orphan(UnitPath),
+    /// Two entries share a path.
+    #[error("unit {0} is declared twice")]
+    Duplicate(UnitPath),
+    /// There must be exactly one root unit.
+    #[error("the tree must have exactly one root unit, found {0}")]
+    Roots(usize),
+}
+
+/// A loaded, validated organisation tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgTree {
+    /// The organisation's name.
+    pub name: String,
+    /// The levels, root first.
+    pub levels: Vec<Level>,
+    units: BTreeMap<UnitPath, UnitInfo>,
+    root: UnitPath,
+}
+
+impl OrgTree {
+    /// Parses and validates a tree from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, TreeError> {
+        let file: TreeFile = toml::from_str(text)?;
+        if file.levels.is_empty() {
+            return Err(TreeError::NoLevels);
+        }
+        let mut units = BTreeMap::new();
+        for u in file.units {
+            let path = UnitPath::parse(&u.path).map_err(|source| TreeError::Path {
+                path: u.path.clone(),
+                source,
+            })?;
+            if path.depth() >= file.levels.len() {
+                return Err(TreeError::TooDeep(path, file.levels.len()));
+            }
+            let info = UnitInfo {
+                path: path.clone(),
+                name: crate::text::clean(&u.name),
+                rural: u.rural,
+            };
+            if units.insert(path.clone(), info).is_some() {
+                return Err(TreeError::Duplicate(path));
+            }
+        }
+        let roots: Vec<&UnitPath> = units.keys().filter(|p| p.depth() == 0).collect();
+        if roots.len() != 1 {
+            return Err(TreeError::Roots(roots.len()));
+        }
+        let root = roots[0].clone();
+        for p in units.keys() {
+            if let Some(parent) = p.parent() {
+                if !units.contains_key(&parent) {
+                    return Err(TreeError::Orphan(p.clone()));
+                }
+            }
+        }
+        Ok(OrgTree {
+            name: crate::text::clean(&file.name),
+            levels: file.levels,
+            units,
+            root,
+        })
+    }
+
+    /// Reads and validates a tree file.
+    pub fn load(path: &Path) -> Result<Self, TreeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TreeError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// The root unit.
+    pub fn root(&self) -> &UnitPath {
+        &self.root
+    }
+
+    /// The unit at `path`, if the tree has it.
+    pub fn unit(&self, path: &UnitPath) -> Option<&UnitInfo> {
+        self.units.get(path)
+    }
+
+    /// The level of a unit path (by depth), if the tree is that deep.
+    pub fn level_of(&self, path: &UnitPath) -> Option<&Level> {
+        self.levels.get(path.depth())
+    }
+
+    /// All units in path order (a parent before its subtree).
+    pub fn units(&self) -> impl Iterator<Item = &UnitInfo> {
+        self.units.values()
+    }
+
+    /// The direct children of a unit.
+    pub fn children<'a>(&'a self, path: &'a UnitPath) -> impl Iterator<Item = &'a UnitInfo> + 'a {
+        self.units
+            .values()
+            .filter(move |u| u.path.parent().as_ref() == Some(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../../config/org-demo.toml");
+    const THREE: &str = include_str!("../../../config/org-3level.toml");
+
+    #[test]
+    fn shipped_trees_load() {
+        let demo = OrgTree::from_toml(DEMO).expect("demo tree");
+        assert_eq!(demo.levels.len(), 4);
+        assert_eq!(demo.root().as_str(), "hn");
+        assert_eq!(demo.units().count(), 15);
+        let cell = UnitPath::parse("hn.d01.w01.c01").expect("path");
+        assert_eq!(demo.level_of(&cell).map(|l| l.key.as_str()), Some("cell"));
+        let three = OrgTree::from_toml(THREE).expect("three-level tree");
+        assert_eq!(three.levels.len(), 3);
+        let cell3 = UnitPath::parse("hn.p01.c01").expect("path");
+        assert_eq!(three.level_of(&cell3).map(|l| l.key.as_str()), Some("cell"));
+    }
+
+    #[test]
+    fn refuses_orphans_and_too_deep_units() {
+        let base = "name = \"x\"\n[[levels]]\nkey=\"city\"\nname_vi=\"Thành phố\"\nname_en=\"City\"\n\
+                    [[levels]]\nkey=\"cell\"\nname_vi=\"Chi bộ\"\nname_en=\"Cell\"\n\
+                    [[units]]\npath=\"hn\"\nname=\"HN\"\n";
+        let orphan = format!("{base}[[units]]\npath=\"hn.a.b\"\nname=\"x\"\n");
+        assert!(matches!(
+            OrgTree::from_toml(&orphan),
+            Err(TreeError::TooDeep(..))
+        ));
+        let three = "name = \"x\"\n[[levels]]\nkey=\"a\"\nname_vi=\"a\"\nname_en=\"a\"\n\
+                     [[levels]]\nkey=\"b\"\nname_vi=\"b\"\nname_en=\"b\"\n\
+                     [[levels]]\nkey=\"c\"\nname_vi=\"c\"\nname_en=\"c\"\n\
+                     [[units]]\npath=\"hn\"\nname=\"HN\"\n[[units]]\npath=\"hn.a.b\"\nname=\"x\"\n";
+        assert!(matches!(OrgTree::from_toml(three), Err(TreeError::Orphan(_))));
+        let dup = format!("{base}[[units]]\npath=\"hn\"\nname=\"again\"\n");
+        assert!(matches!(
+            OrgTree::from_toml(&dup),
+            Err(TreeError::Duplicate(_))
+        ));
+    }
+}

@@ -1,0 +1,12 @@
+//! Wire formats of rollmesh, pure and deterministic: node keys and node ids, the signed change envelope
+//! that every edit travels in, and bundles (files of envelopes). `docs/PROTOCOL.md` specifies every byte.
+
+pub mod bundle;
+pub mod envelope;
+pub mod identity;
+
+pub use bundle::{BundleError, BundleReader, BundleRecord, BundleWriter};
+pub use envelope::{
+    DocKind, EnvelopeError, RejectCode, Rejection, SignedChange, VerifiedChange, CHANGE_DOMAIN,
+};
+pub use identity::{actor_for, NodeId, NodeIdError, NodeKey, NodePublicKey};

@@ -1,0 +1,2 @@
+//! rollmesh
+fn main() {}
