@@ -83,7 +83,11 @@ impl Dossier {
         }
         let mut doc = Automerge::new().with_actor(actor);
         doc.transact_with::<_, _, AutomergeError, _>(
-            |_| CommitOptions::default().with_message("create").with_time(time),
+            |_| {
+                CommitOptions::default()
+                    .with_message("create")
+                    .with_time(time)
+            },
             |tx| {
                 tx.put(ROOT, "kind", DOSSIER_KIND)?;
                 tx.put(ROOT, "id", id.to_string())?;
@@ -117,17 +121,18 @@ impl Dossier {
     }
 
     fn check(&self) -> Result<(), DossierError> {
-        if get_str(&self.doc, &ROOT, "kind").as_deref() != Some(DOSSIER_KIND) {
-            return Err(DossierError::NotADossier);
-        }
-        let found = get_str(&self.doc, &ROOT, "id");
-        if found.as_deref() != Some(self.id.to_string().as_str()) {
-            return Err(DossierError::WrongId {
-                expected: self.id,
-                found,
-            });
-        }
-        Ok(())
+        check(self.id, &self.doc)
+    }
+
+    /// The projection of a document that should be the dossier of `id`, without taking ownership of it.
+    pub fn record_of(id: MemberId, doc: &Automerge) -> Result<MemberRecord, DossierError> {
+        check(id, doc)?;
+        Ok(MemberRecord {
+            id,
+            fields: read_fields(doc)?,
+            events: read_events(doc)?,
+            conflicted: conflicted(doc)?,
+        })
     }
 
     /// The member id.
@@ -173,7 +178,11 @@ impl Dossier {
         }
         let mut parts: Vec<String> = set.iter().map(|(f, _)| f.key().to_string()).collect();
         parts.extend(clear.iter().map(|f| format!("-{}", f.key())));
-        parts.extend(edit.events.iter().map(|e| format!("+event:{}", e.kind.key())));
+        parts.extend(
+            edit.events
+                .iter()
+                .map(|e| format!("+event:{}", e.kind.key())),
+        );
         let message = format!("edit {}", parts.join(" "));
         self.doc.set_actor(actor);
         let events_obj = match self.doc.get(ROOT, "events")? {
@@ -183,7 +192,11 @@ impl Dossier {
         let events_len = events_obj.as_ref().map(|o| self.doc.length(o)).unwrap_or(0);
         self.doc
             .transact_with::<_, _, AutomergeError, _>(
-                |_| CommitOptions::default().with_message(message).with_time(time),
+                |_| {
+                    CommitOptions::default()
+                        .with_message(message)
+                        .with_time(time)
+                },
                 |tx| {
                     for (f, v) in &set {
                         tx.put(ROOT, f.key(), v.as_str())?;
@@ -209,24 +222,7 @@ impl Dossier {
 
     /// The compact projection of the current state (winning values; conflicted fields listed).
     pub fn record(&self) -> Result<MemberRecord, DossierError> {
-        self.check()?;
-        let mut fields = BTreeMap::new();
-        let mut conflicted = Vec::new();
-        for &f in Field::ALL {
-            let all = self.doc.get_all(ROOT, f.key())?;
-            if all.len() > 1 {
-                conflicted.push(f);
-            }
-            if let Some(v) = get_str(&self.doc, &ROOT, f.key()) {
-                fields.insert(f, v);
-            }
-        }
-        Ok(MemberRecord {
-            id: self.id,
-            fields,
-            events: self.events()?,
-            conflicted,
-        })
+        Self::record_of(self.id, &self.doc)
     }
 
     /// Every field holding concurrent values, with all of them (the winning value first).
@@ -250,32 +246,65 @@ impl Dossier {
         }
         Ok(out)
     }
+}
 
-    fn events(&self) -> Result<Vec<Event>, DossierError> {
-        let list = match self.doc.get(ROOT, "events")? {
-            Some((v, obj)) if v.to_objtype() == Some(ObjType::List) => obj,
-            _ => return Ok(Vec::new()),
+fn read_events(doc: &Automerge) -> Result<Vec<Event>, DossierError> {
+    let list = match doc.get(ROOT, "events")? {
+        Some((v, obj)) if v.to_objtype() == Some(ObjType::List) => obj,
+        _ => return Ok(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for i in 0..doc.length(&list) {
+        let Some((v, obj)) = doc.get(&list, i)? else {
+            continue;
         };
-        let mut out = Vec::new();
-        for i in 0..self.doc.length(&list) {
-            let Some((v, obj)) = self.doc.get(&list, i)? else {
-                continue;
-            };
-            if v.to_objtype() != Some(ObjType::Map) {
-                continue;
-            }
-            let Some(kind) = get_str(&self.doc, &obj, "kind").and_then(|k| EventKind::parse(&k))
-            else {
-                continue;
-            };
-            out.push(Event {
-                kind,
-                date: get_str(&self.doc, &obj, "date"),
-                detail: get_str(&self.doc, &obj, "detail").unwrap_or_default(),
-            });
+        if v.to_objtype() != Some(ObjType::Map) {
+            continue;
         }
-        Ok(out)
+        let Some(kind) = get_str(doc, &obj, "kind").and_then(|k| EventKind::parse(&k)) else {
+            continue;
+        };
+        out.push(Event {
+            kind,
+            date: get_str(doc, &obj, "date"),
+            detail: get_str(doc, &obj, "detail").unwrap_or_default(),
+        });
     }
+    Ok(out)
+}
+
+fn check(id: MemberId, doc: &Automerge) -> Result<(), DossierError> {
+    if get_str(doc, &ROOT, "kind").as_deref() != Some(DOSSIER_KIND) {
+        return Err(DossierError::NotADossier);
+    }
+    let found = get_str(doc, &ROOT, "id");
+    if found.as_deref() != Some(id.to_string().as_str()) {
+        return Err(DossierError::WrongId {
+            expected: id,
+            found,
+        });
+    }
+    Ok(())
+}
+
+fn read_fields(doc: &Automerge) -> Result<BTreeMap<Field, String>, DossierError> {
+    let mut fields = BTreeMap::new();
+    for &f in Field::ALL {
+        if let Some(v) = get_str(doc, &ROOT, f.key()) {
+            fields.insert(f, v);
+        }
+    }
+    Ok(fields)
+}
+
+fn conflicted(doc: &Automerge) -> Result<Vec<Field>, DossierError> {
+    let mut out = Vec::new();
+    for &f in Field::ALL {
+        if doc.get_all(ROOT, f.key())?.len() > 1 {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 fn insert_event(
@@ -314,9 +343,14 @@ mod tests {
     #[test]
     fn create_edit_and_read_back() {
         let id = MemberId::random();
-        let (mut d, first) =
-            Dossier::create(id, ActorId::from([1u8; 16]), fields("Nguyễn Văn An"), vec![], 100)
-                .expect("create");
+        let (mut d, first) = Dossier::create(
+            id,
+            ActorId::from([1u8; 16]),
+            fields("Nguyễn Văn An"),
+            vec![],
+            100,
+        )
+        .expect("create");
         assert_eq!(first.message(), Some("create"));
         let rec = d.record().expect("record");
         assert_eq!(rec.name(), "Nguyễn Văn An");
@@ -339,7 +373,10 @@ mod tests {
         // The same edit again changes nothing.
         let mut again = edit.clone();
         again.events.clear();
-        assert!(d.edit(ActorId::from([1u8; 16]), &again, 300).expect("edit").is_none());
+        assert!(d
+            .edit(ActorId::from([1u8; 16]), &again, 300)
+            .expect("edit")
+            .is_none());
         // Identity fields cannot be removed.
         let mut bad = DossierEdit::default();
         bad.clear.insert(Field::FullName);
@@ -349,9 +386,14 @@ mod tests {
     #[test]
     fn concurrent_puts_show_as_conflict() {
         let id = MemberId::random();
-        let (d, first) =
-            Dossier::create(id, ActorId::from([1u8; 16]), fields("Lê Thị Hằng"), vec![], 1)
-                .expect("create");
+        let (d, first) = Dossier::create(
+            id,
+            ActorId::from([1u8; 16]),
+            fields("Lê Thị Hằng"),
+            vec![],
+            1,
+        )
+        .expect("create");
         let mut a = d.clone();
         let mut b = Dossier::from_doc(id, {
             let mut doc = Automerge::new();
@@ -363,15 +405,24 @@ mod tests {
         ea.set.insert(Field::CurrentResidence, "Hà Nội".into());
         let mut eb = DossierEdit::default();
         eb.set.insert(Field::CurrentResidence, "Hải Phòng".into());
-        let ca = a.edit(ActorId::from([1u8; 16]), &ea, 2).expect("a").expect("ch");
-        let cb = b.edit(ActorId::from([2u8; 16]), &eb, 2).expect("b").expect("ch");
+        let ca = a
+            .edit(ActorId::from([1u8; 16]), &ea, 2)
+            .expect("a")
+            .expect("ch");
+        let cb = b
+            .edit(ActorId::from([2u8; 16]), &eb, 2)
+            .expect("b")
+            .expect("ch");
         a.doc.apply_changes([cb]).expect("apply");
         b.doc.apply_changes([ca]).expect("apply");
         assert_eq!(a.doc.get_heads(), b.doc.get_heads());
         let conflicts = a.conflicts().expect("conflicts");
         assert_eq!(conflicts[&Field::CurrentResidence].len(), 2);
         assert_eq!(a.record().expect("rec"), b.record().expect("rec"));
-        assert_eq!(a.record().expect("rec").conflicted, vec![Field::CurrentResidence]);
+        assert_eq!(
+            a.record().expect("rec").conflicted,
+            vec![Field::CurrentResidence]
+        );
     }
 
     #[test]
@@ -382,8 +433,8 @@ mod tests {
             Err(DossierError::NotADossier)
         ));
         let id = MemberId::random();
-        let (d, _) = Dossier::create(id, ActorId::from([1u8; 16]), fields("A"), vec![], 1)
-            .expect("create");
+        let (d, _) =
+            Dossier::create(id, ActorId::from([1u8; 16]), fields("A"), vec![], 1).expect("create");
         assert!(matches!(
             Dossier::from_doc(MemberId::random(), d.into_doc()),
             Err(DossierError::WrongId { .. })

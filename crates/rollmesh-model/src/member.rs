@@ -391,7 +391,10 @@ impl Field {
                 }
             }
             FieldKind::Phone => {
-                let compact: String = v.chars().filter(|c| !c.is_whitespace() && *c != '.').collect();
+                let compact: String = v
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '.')
+                    .collect();
                 let digits = compact.strip_prefix('+').unwrap_or(&compact);
                 if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
                     Ok(compact)
@@ -473,14 +476,29 @@ mod tests {
 
     #[test]
     fn field_normalisation() {
-        assert_eq!(Field::DateOfBirth.normalize("01/05/1990").as_deref(), Ok("1990-05-01"));
+        assert_eq!(
+            Field::DateOfBirth.normalize("01/05/1990").as_deref(),
+            Ok("1990-05-01")
+        );
         assert!(Field::DateOfBirth.normalize("1990-13-01").is_err());
         assert_eq!(Field::Sex.normalize("Nữ").as_deref(), Ok("female"));
-        assert_eq!(Field::Status.normalize("Dự bị").as_deref(), Ok("probationary"));
-        assert_eq!(Field::Status.normalize("temporarily away").as_deref(), Ok("temporarily_away"));
-        assert_eq!(Field::Sector.normalize("Giảng viên").as_deref(), Ok("lecturer"));
+        assert_eq!(
+            Field::Status.normalize("Dự bị").as_deref(),
+            Ok("probationary")
+        );
+        assert_eq!(
+            Field::Status.normalize("temporarily away").as_deref(),
+            Ok("temporarily_away")
+        );
+        assert_eq!(
+            Field::Sector.normalize("Giảng viên").as_deref(),
+            Ok("lecturer")
+        );
         assert!(Field::CitizenId.normalize("12ab").is_err());
-        assert_eq!(Field::Phone.normalize("0912 345 678").as_deref(), Ok("0912345678"));
+        assert_eq!(
+            Field::Phone.normalize("0912 345 678").as_deref(),
+            Ok("0912345678")
+        );
         assert_eq!(Field::from_key("residence"), Ok(Field::CurrentResidence));
         assert!(Field::from_key("shoe_size").is_err());
     }

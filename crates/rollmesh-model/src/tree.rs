@@ -205,7 +205,8 @@ mod tests {
 
     #[test]
     fn refuses_orphans_and_too_deep_units() {
-        let base = "name = \"x\"\n[[levels]]\nkey=\"city\"\nname_vi=\"Thành phố\"\nname_en=\"City\"\n\
+        let base =
+            "name = \"x\"\n[[levels]]\nkey=\"city\"\nname_vi=\"Thành phố\"\nname_en=\"City\"\n\
                     [[levels]]\nkey=\"cell\"\nname_vi=\"Chi bộ\"\nname_en=\"Cell\"\n\
                     [[units]]\npath=\"hn\"\nname=\"HN\"\n";
         let orphan = format!("{base}[[units]]\npath=\"hn.a.b\"\nname=\"x\"\n");
@@ -217,7 +218,10 @@ mod tests {
                      [[levels]]\nkey=\"b\"\nname_vi=\"b\"\nname_en=\"b\"\n\
                      [[levels]]\nkey=\"c\"\nname_vi=\"c\"\nname_en=\"c\"\n\
                      [[units]]\npath=\"hn\"\nname=\"HN\"\n[[units]]\npath=\"hn.a.b\"\nname=\"x\"\n";
-        assert!(matches!(OrgTree::from_toml(three), Err(TreeError::Orphan(_))));
+        assert!(matches!(
+            OrgTree::from_toml(three),
+            Err(TreeError::Orphan(_))
+        ));
         let dup = format!("{base}[[units]]\npath=\"hn\"\nname=\"again\"\n");
         assert!(matches!(
             OrgTree::from_toml(&dup),

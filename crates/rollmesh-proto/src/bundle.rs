@@ -182,6 +182,9 @@ mod tests {
         let mut flipped = bytes.clone();
         flipped[9 + 5] ^= 1;
         assert!(!BundleReader::parse(&flipped).expect("parse").complete);
-        assert!(matches!(BundleReader::parse(b"NOTABUNDLE"), Err(BundleError::Magic)));
+        assert!(matches!(
+            BundleReader::parse(b"NOTABUNDLE"),
+            Err(BundleError::Magic)
+        ));
     }
 }

@@ -155,10 +155,9 @@ impl SignedChange {
     /// checks that its actor is the author's. Says nothing about whether the author may write this document:
     /// that is the node's trust decision.
     pub fn verify(&self) -> Result<VerifiedChange, Rejection> {
-        let key = self
-            .author()
-            .verifying_key()
-            .ok_or_else(|| Rejection::new(RejectCode::BadSignature, "author key is not a valid point"))?;
+        let key = self.author().verifying_key().ok_or_else(|| {
+            Rejection::new(RejectCode::BadSignature, "author key is not a valid point")
+        })?;
         let sig = Signature::from_bytes(&self.signature());
         key.verify_strict(&self.signed_message(), &sig)
             .map_err(|_| Rejection::new(RejectCode::BadSignature, "signature does not verify"))?;
@@ -184,8 +183,10 @@ impl SignedChange {
     /// Verifies many envelopes, using ed25519 batch verification when every signature is good and falling
     /// back to one-by-one checks to find the bad ones otherwise.
     pub fn verify_many(envelopes: &[SignedChange]) -> Vec<Result<VerifiedChange, Rejection>> {
-        let keys: Option<Vec<VerifyingKey>> =
-            envelopes.iter().map(|e| e.author().verifying_key()).collect();
+        let keys: Option<Vec<VerifyingKey>> = envelopes
+            .iter()
+            .map(|e| e.author().verifying_key())
+            .collect();
         if let (Some(keys), true) = (keys, envelopes.len() > 1) {
             let messages: Vec<Vec<u8>> = envelopes.iter().map(|e| e.signed_message()).collect();
             let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
@@ -348,7 +349,9 @@ mod tests {
         for i in 0..env.as_bytes().len() {
             let mut b = env.as_bytes().to_vec();
             b[i] ^= 0x01;
-            let ok = SignedChange::decode(b).map(|e| e.verify().is_ok()).unwrap_or(false);
+            let ok = SignedChange::decode(b)
+                .map(|e| e.verify().is_ok())
+                .unwrap_or(false);
             assert!(!ok, "flipping byte {i} went unnoticed");
         }
     }

@@ -238,7 +238,10 @@ mod tests {
         let k = NodeKey::generate();
         let back = NodeKey::from_file_text(&k.to_file_text()).expect("parse");
         assert_eq!(back.public(), k.public());
-        assert_eq!(NodeKey::from_file_text("garbage").err(), Some(NodeIdError::KeyFile));
+        assert_eq!(
+            NodeKey::from_file_text("garbage").err(),
+            Some(NodeIdError::KeyFile)
+        );
     }
 
     #[test]

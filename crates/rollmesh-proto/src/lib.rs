@@ -5,7 +5,7 @@ pub mod bundle;
 pub mod envelope;
 pub mod identity;
 
-pub use bundle::{BundleError, BundleReader, BundleRecord, BundleWriter};
+pub use bundle::{BundleError, BundleReader, BundleRecord, BundleWriter, TAG_CHANGE};
 pub use envelope::{
     DocKind, EnvelopeError, RejectCode, Rejection, SignedChange, VerifiedChange, CHANGE_DOMAIN,
 };

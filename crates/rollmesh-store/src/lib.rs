@@ -1,1 +1,498 @@
-//! placeholder
+//! The node's durable store over sled, with a deliberately narrow surface. It keeps, in one sled tree
+//! under single-byte key prefixes:
+//!
+//! | prefix | key                         | value                                   |
+//! |--------|-----------------------------|-----------------------------------------|
+//! | `M`    | `meta`, `seq`, `qseq`        | store metadata, next log / quarantine seq |
+//! | `C`    | change hash                 | the signed envelope, verbatim           |
+//! | `L`    | log seq (u64 BE)            | change hash: the append-only change log |
+//! | `H`    | doc id, log seq             | change hash: a document's history       |
+//! | `D`    | doc id                      | the compacted Automerge document        |
+//! | `P`    | doc id                      | postcard [`MemberRecord`] projection    |
+//! | `U`    | unit index key, doc id      | (empty): members by unit, prefix = subtree |
+//! | `N`    | folded name, NUL, doc id    | (empty): diacritic-insensitive name index |
+//! | `W`    | doc id, change hash         | envelope waiting for missing dependencies |
+//! | `Q`    | quarantine seq              | postcard [`QuarantineEntry`]            |
+//! | `T`    | node id                     | postcard [`TrustEntry`]                 |
+//!
+//! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
+//! change reported as applied is durable. Only a bounded LRU of Automerge documents stays in memory.
+
+mod apply;
+mod verify;
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Mutex;
+
+use automerge::Automerge;
+use lru::LruCache;
+use rollmesh_model::{text, Dossier, MemberId, MemberRecord, UnitPath};
+use rollmesh_proto::{NodeId, NodePublicKey, SignedChange};
+use serde::{Deserialize, Serialize};
+
+pub use apply::ApplyReport;
+pub use verify::VerifyReport;
+
+const META_KEY: &[u8] = b"Mmeta";
+const SEQ_KEY: &[u8] = b"Mseq";
+const QSEQ_KEY: &[u8] = b"Mqseq";
+const STORE_FORMAT: u32 = 1;
+const DOC_CACHE: usize = 512;
+
+/// Errors of store operations.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an error (I/O, a full disk, corruption it detected).
+    #[error("storage: {0}")]
+    Sled(#[from] sled::Error),
+    /// Another process holds the data directory.
+    #[error("the data directory is in use by another rollmesh process")]
+    Locked,
+    /// `create` on a directory that already holds a store.
+    #[error("a store already exists here")]
+    AlreadyExists,
+    /// `open` on a directory without a store.
+    #[error("no store here (run `rollmesh init` first)")]
+    Missing,
+    /// Stored bytes do not decode: the store is damaged.
+    #[error("store is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// What a store records about itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StoreMeta {
+    /// The unit this node serves; its scope is that unit's subtree.
+    pub unit: UnitPath,
+    /// The node's public key.
+    pub node_key: [u8; 32],
+    /// Random id of this store's change log; a restored or re-created store gets a new one, which tells
+    /// peers that their sequence checkpoints against it are void.
+    pub index_id: u64,
+    /// Unix time of creation.
+    pub created_at: i64,
+    /// Store format version.
+    pub format: u32,
+}
+
+impl StoreMeta {
+    /// The node's public key.
+    pub fn public_key(&self) -> NodePublicKey {
+        NodePublicKey(self.node_key)
+    }
+}
+
+/// A change that was refused, kept with its reason and never applied or forwarded.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QuarantineEntry {
+    /// Quarantine sequence number.
+    pub seq: u64,
+    /// Unix time it was refused.
+    pub at: i64,
+    /// The stable reason code (see `RejectCode::key`).
+    pub code: String,
+    /// The reason in detail.
+    pub detail: String,
+    /// Where it came from (a bundle file name, a peer).
+    pub source: String,
+    /// The author's node id, when the envelope was well-formed enough to tell.
+    pub author: Option<String>,
+    /// The document id, likewise.
+    pub doc: Option<MemberId>,
+    /// The bytes as received.
+    pub bytes: Vec<u8>,
+}
+
+/// A node id a clerk has explicitly trusted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TrustEntry {
+    /// The node id, as displayed.
+    pub node_id: String,
+    /// Unix time it was added.
+    pub added_at: i64,
+    /// A free-text note ("Chi bộ 2, máy chị Lan").
+    pub note: String,
+}
+
+pub(crate) struct WriteState {
+    next_seq: u64,
+    next_qseq: u64,
+    cache: LruCache<MemberId, Automerge>,
+}
+
+/// An open store. One process at a time: sled locks the directory.
+pub struct Store {
+    db: sled::Db,
+    kv: sled::Tree,
+    meta: StoreMeta,
+    state: Mutex<WriteState>,
+}
+
+pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+    k.push(prefix);
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+pub(crate) fn unit_key(unit: &UnitPath, id: &MemberId) -> Vec<u8> {
+    key(b'U', &[&unit.index_key(), id.as_bytes()])
+}
+
+pub(crate) fn name_key(name: &str, id: &MemberId) -> Vec<u8> {
+    key(b'N', &[text::fold(name).as_bytes(), &[0], id.as_bytes()])
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn read_u64(v: Option<sled::IVec>) -> Result<u64, StoreError> {
+    match v {
+        None => Ok(0),
+        Some(b) => <[u8; 8]>::try_from(b.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("counter is not 8 bytes".into())),
+    }
+}
+
+fn id_from(bytes: &[u8]) -> Result<MemberId, StoreError> {
+    <[u8; 16]>::try_from(bytes)
+        .map(MemberId)
+        .map_err(|_| StoreError::Corrupt("document id is not 16 bytes".into()))
+}
+
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(64 << 20)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(ref io) if io.to_string().contains("lock") => StoreError::Locked,
+            other => StoreError::Sled(other),
+        })
+}
+
+impl Store {
+    /// Creates a new store in `dir` (which must not hold one) for a node serving `unit`.
+    pub fn create(
+        dir: &Path,
+        unit: UnitPath,
+        node_key: NodePublicKey,
+    ) -> Result<Store, StoreError> {
+        if dir.join("conf").exists() || dir.join("db").exists() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let db = open_db(dir)?;
+        let kv = db.open_tree("rollmesh")?;
+        if kv.get(META_KEY)?.is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let meta = StoreMeta {
+            unit,
+            node_key: node_key.0,
+            index_id: rand_u64(),
+            created_at: now(),
+            format: STORE_FORMAT,
+        };
+        let bytes = postcard::to_allocvec(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        kv.insert(META_KEY, bytes)?;
+        db.flush()?;
+        Self::from_parts(db, kv, meta)
+    }
+
+    /// Opens the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        if !dir.join("conf").exists() && !dir.join("db").exists() {
+            return Err(StoreError::Missing);
+        }
+        let db = open_db(dir)?;
+        let kv = db.open_tree("rollmesh")?;
+        let meta: StoreMeta = match kv.get(META_KEY)? {
+            Some(b) => postcard::from_bytes(&b).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => return Err(StoreError::Missing),
+        };
+        Self::from_parts(db, kv, meta)
+    }
+
+    fn from_parts(db: sled::Db, kv: sled::Tree, meta: StoreMeta) -> Result<Store, StoreError> {
+        let next_seq = read_u64(kv.get(SEQ_KEY)?)?.max(1);
+        let next_qseq = read_u64(kv.get(QSEQ_KEY)?)?.max(1);
+        let cap = NonZeroUsize::new(DOC_CACHE).unwrap_or(NonZeroUsize::MIN);
+        Ok(Store {
+            db,
+            kv,
+            meta,
+            state: Mutex::new(WriteState {
+                next_seq,
+                next_qseq,
+                cache: LruCache::new(cap),
+            }),
+        })
+    }
+
+    /// The store's metadata.
+    pub fn meta(&self) -> &StoreMeta {
+        &self.meta
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WriteState> {
+        // A panic while holding the lock cannot leave the durable state inconsistent (batches are atomic),
+        // so a poisoned lock is safe to take over.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The highest change-log sequence number assigned so far (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        self.lock().next_seq - 1
+    }
+
+    /// A member's projection.
+    pub fn record(&self, id: &MemberId) -> Result<Option<MemberRecord>, StoreError> {
+        match self.kv.get(key(b'P', &[id.as_bytes()]))? {
+            Some(b) => Ok(Some(decode_record(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A member's live dossier (from the cache, or loaded from its compacted document).
+    pub fn dossier(&self, id: &MemberId) -> Result<Option<Dossier>, StoreError> {
+        let mut st = self.lock();
+        let doc = match st.cache.get(id) {
+            Some(doc) => doc.clone(),
+            None => match self.kv.get(key(b'D', &[id.as_bytes()]))? {
+                Some(bytes) => {
+                    let doc = Automerge::load(&bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("document {id} does not load: {e}"))
+                    })?;
+                    st.cache.put(*id, doc.clone());
+                    doc
+                }
+                None => return Ok(None),
+            },
+        };
+        Dossier::from_doc(*id, doc)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
+    }
+
+    /// Members in the subtree of `unit` (all members when `None`), in unit then id order.
+    pub fn list(&self, unit: Option<&UnitPath>) -> Result<Vec<MemberRecord>, StoreError> {
+        let mut out = Vec::new();
+        match unit {
+            None => {
+                for kv in self.kv.scan_prefix([b'P']) {
+                    let (_, v) = kv?;
+                    out.push(decode_record(&v)?);
+                }
+                out.sort_by(|a, b| (a.unit(), a.id).cmp(&(b.unit(), b.id)));
+            }
+            Some(u) => {
+                for kv in self.kv.scan_prefix(key(b'U', &[&u.index_key()])) {
+                    let (k, _) = kv?;
+                    let id = id_from(&k[k.len().saturating_sub(16)..])?;
+                    if let Some(r) = self.record(&id)? {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of members stored.
+    pub fn member_count(&self) -> usize {
+        self.kv.scan_prefix([b'P']).count()
+    }
+
+    /// Diacritic- and case-insensitive name search: every word of the query must begin a word of the name.
+    pub fn search(&self, query: &str) -> Result<Vec<MemberRecord>, StoreError> {
+        let q = text::fold(query);
+        let words: Vec<&str> = q.split(' ').filter(|w| !w.is_empty()).collect();
+        let mut out = Vec::new();
+        if words.is_empty() {
+            return Ok(out);
+        }
+        for kv in self.kv.scan_prefix([b'N']) {
+            let (k, _) = kv?;
+            if k.len() < 18 {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&k[1..k.len() - 17]);
+            let name_words: Vec<&str> = name.split(' ').collect();
+            if words
+                .iter()
+                .all(|w| name_words.iter().any(|n| n.starts_with(w)))
+            {
+                if let Some(r) = self.record(&id_from(&k[k.len() - 16..])?)? {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Member ids whose text form starts with `prefix` (for short ids typed by a clerk).
+    pub fn resolve_prefix(&self, prefix: &str) -> Result<Vec<MemberId>, StoreError> {
+        let p = prefix.trim().to_ascii_lowercase();
+        if let Ok(id) = p.parse::<MemberId>() {
+            return Ok(if self.record(&id)?.is_some() {
+                vec![id]
+            } else {
+                vec![]
+            });
+        }
+        let mut out = Vec::new();
+        for kv in self.kv.scan_prefix([b'P']) {
+            let (k, _) = kv?;
+            let id = id_from(&k[1..])?;
+            if id.to_string().starts_with(&p) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A document's changes in the order this store applied them, with their log sequence numbers.
+    pub fn history(&self, id: &MemberId) -> Result<Vec<(u64, SignedChange)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.kv.scan_prefix(key(b'H', &[id.as_bytes()])) {
+            let (k, hash) = kv?;
+            let seq = read_u64(Some(sled::IVec::from(&k[17..])))?;
+            out.push((seq, self.change(&hash)?));
+        }
+        Ok(out)
+    }
+
+    fn change(&self, hash: &[u8]) -> Result<SignedChange, StoreError> {
+        let bytes = self
+            .kv
+            .get(key(b'C', &[hash]))?
+            .ok_or_else(|| StoreError::Corrupt("log names a change that is not stored".into()))?;
+        SignedChange::decode(bytes.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Changes in the log after `since`, in log order, at most `limit`.
+    pub fn changes_since(
+        &self,
+        since: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, SignedChange)>, StoreError> {
+        let start = key(b'L', &[&since.saturating_add(1).to_be_bytes()]);
+        let mut out = Vec::new();
+        for kv in self.kv.range(start..).take(limit) {
+            let (k, hash) = kv?;
+            if k.first() != Some(&b'L') {
+                break;
+            }
+            let seq = read_u64(Some(sled::IVec::from(&k[1..])))?;
+            out.push((seq, self.change(&hash)?));
+        }
+        Ok(out)
+    }
+
+    /// Whether a change (by Automerge hash) is stored.
+    pub fn has_change(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.kv.contains_key(key(b'C', &[hash]))?)
+    }
+
+    /// Number of changes waiting for missing dependencies.
+    pub fn pending_count(&self) -> usize {
+        self.kv.scan_prefix([b'W']).count()
+    }
+
+    /// Records refused changes, durably, in one batch.
+    pub fn quarantine(
+        &self,
+        items: Vec<(Vec<u8>, rollmesh_proto::Rejection)>,
+        source: &str,
+    ) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut st = self.lock();
+        let mut batch = sled::Batch::default();
+        let mut qseq = st.next_qseq;
+        for (bytes, why) in items {
+            apply::quarantine_into(&mut batch, &mut qseq, bytes, &why, source)?;
+        }
+        batch.insert(QSEQ_KEY, &qseq.to_be_bytes());
+        self.kv.apply_batch(batch)?;
+        self.db.flush()?;
+        st.next_qseq = qseq;
+        Ok(())
+    }
+
+    /// Every quarantined change, oldest first.
+    pub fn quarantine_list(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.kv
+            .scan_prefix([b'Q'])
+            .map(|kv| {
+                let (_, v) = kv?;
+                postcard::from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Trusts a node id (the foundation's hand-kept trust list).
+    pub fn trust_add(&self, id: NodeId, note: &str) -> Result<bool, StoreError> {
+        let entry = TrustEntry {
+            node_id: id.to_string(),
+            added_at: now(),
+            note: note.to_string(),
+        };
+        let bytes =
+            postcard::to_allocvec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let old = self
+            .kv
+            .insert(key(b'T', &[id.compact().as_bytes()]), bytes)?;
+        self.db.flush()?;
+        Ok(old.is_none())
+    }
+
+    /// Removes a trusted node id; true when it was present.
+    pub fn trust_remove(&self, id: NodeId) -> Result<bool, StoreError> {
+        let old = self.kv.remove(key(b'T', &[id.compact().as_bytes()]))?;
+        self.db.flush()?;
+        Ok(old.is_some())
+    }
+
+    /// Whether a node id is trusted.
+    pub fn is_trusted(&self, id: NodeId) -> Result<bool, StoreError> {
+        Ok(self
+            .kv
+            .contains_key(key(b'T', &[id.compact().as_bytes()]))?)
+    }
+
+    /// The trusted node ids.
+    pub fn trust_list(&self) -> Result<Vec<TrustEntry>, StoreError> {
+        self.kv
+            .scan_prefix([b'T'])
+            .map(|kv| {
+                let (_, v) = kv?;
+                postcard::from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+pub(crate) fn decode_record(bytes: &[u8]) -> Result<MemberRecord, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("projection: {e}")))
+}
+
+fn rand_u64() -> u64 {
+    // The index id only needs to differ between stores; the MemberId generator is a good random source.
+    let b = MemberId::random().0;
+    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}

@@ -1,0 +1,240 @@
+//! Applying verified changes: one atomic, flushed sled batch per call. Changes whose dependencies have not
+//! arrived wait under `W` and are retried whenever their document advances; changes that would leave an
+//! invalid dossier are quarantined inside the same batch.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use automerge::{Automerge, ReadDoc};
+use rollmesh_model::{Dossier, MemberId, MemberRecord};
+use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
+
+use crate::{
+    decode_record, key, name_key, now, unit_key, QuarantineEntry, Store, StoreError, QSEQ_KEY,
+    SEQ_KEY,
+};
+
+/// What an [`Store::apply`] call did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Changes newly applied, with the log sequence number each got.
+    pub applied: Vec<(u64, [u8; 32])>,
+    /// Changes already stored (or repeated in the input): nothing to do.
+    pub duplicates: usize,
+    /// Changes stored to wait for dependencies that have not arrived.
+    pub pending: usize,
+    /// Changes refused and quarantined by the store itself.
+    pub rejected: Vec<Rejection>,
+    /// Documents whose state changed.
+    pub touched: Vec<MemberId>,
+}
+
+struct Touched {
+    doc: Automerge,
+    before: Option<MemberRecord>,
+    changed: bool,
+}
+
+pub(crate) fn quarantine_into(
+    batch: &mut sled::Batch,
+    qseq: &mut u64,
+    bytes: Vec<u8>,
+    why: &Rejection,
+    source: &str,
+) -> Result<(), StoreError> {
+    let parsed = SignedChange::decode(bytes.clone()).ok();
+    let entry = QuarantineEntry {
+        seq: *qseq,
+        at: now(),
+        code: why.code.key().to_string(),
+        detail: why.detail.clone(),
+        source: source.to_string(),
+        author: parsed.as_ref().map(|p| p.author().node_id().to_string()),
+        doc: parsed.as_ref().map(|p| p.doc()),
+        bytes,
+    };
+    let v = postcard::to_allocvec(&entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    batch.insert(key(b'Q', &[&qseq.to_be_bytes()]), v);
+    *qseq += 1;
+    Ok(())
+}
+
+impl Store {
+    /// Applies verified changes (the caller has checked signatures and authority). Returns once everything
+    /// it reports is durable on disk.
+    pub fn apply(
+        &self,
+        changes: Vec<VerifiedChange>,
+        source: &str,
+    ) -> Result<ApplyReport, StoreError> {
+        let mut st = self.lock();
+        let mut report = ApplyReport::default();
+        let mut batch = sled::Batch::default();
+        let mut seq = st.next_seq;
+        let mut qseq = st.next_qseq;
+        let mut docs: HashMap<MemberId, Touched> = HashMap::new();
+        let mut seen: HashSet<[u8; 32]> = HashSet::new();
+        // Waiting changes of this batch, by document, so a later change in the same call can release them.
+        let mut waiting: HashMap<MemberId, Vec<VerifiedChange>> = HashMap::new();
+        let mut retried_from_disk: HashSet<MemberId> = HashSet::new();
+        let mut queue: VecDeque<VerifiedChange> = changes.into();
+
+        while let Some(vc) = queue.pop_front() {
+            let hash = vc.hash();
+            let id = vc.envelope.doc();
+            if seen.contains(&hash) || self.kv.contains_key(key(b'C', &[&hash]))? {
+                report.duplicates += 1;
+                continue;
+            }
+            if !docs.contains_key(&id) {
+                let t = self.load_for_write(&mut st.cache, &id)?;
+                docs.insert(id, t);
+            }
+            let Some(t) = docs.get_mut(&id) else {
+                continue;
+            };
+            let missing = vc
+                .change
+                .deps()
+                .iter()
+                .any(|d| t.doc.get_change_by_hash(d).is_none());
+            if missing {
+                batch.insert(key(b'W', &[id.as_bytes(), &hash]), vc.envelope.as_bytes());
+                seen.insert(hash);
+                waiting.entry(id).or_default().push(vc);
+                report.pending += 1;
+                continue;
+            }
+            let mut next = t.doc.clone();
+            if let Err(e) = next.apply_changes([vc.change.clone()]) {
+                let why = Rejection::new(RejectCode::BadChange, e.to_string());
+                quarantine_into(
+                    &mut batch,
+                    &mut qseq,
+                    vc.envelope.as_bytes().to_vec(),
+                    &why,
+                    source,
+                )?;
+                report.rejected.push(why);
+                seen.insert(hash);
+                continue;
+            }
+            if let Err(e) = Dossier::record_of(id, &next) {
+                let why = Rejection::new(RejectCode::InvalidDocument, e.to_string());
+                quarantine_into(
+                    &mut batch,
+                    &mut qseq,
+                    vc.envelope.as_bytes().to_vec(),
+                    &why,
+                    source,
+                )?;
+                report.rejected.push(why);
+                seen.insert(hash);
+                continue;
+            }
+            t.doc = next;
+            t.changed = true;
+            seen.insert(hash);
+            batch.insert(key(b'C', &[&hash]), vc.envelope.as_bytes());
+            batch.insert(key(b'L', &[&seq.to_be_bytes()]), &hash);
+            batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
+            batch.remove(key(b'W', &[id.as_bytes(), &hash]));
+            report.applied.push((seq, hash));
+            seq += 1;
+
+            // The document advanced: release waiting changes whose dependencies are now all present.
+            let mut candidates = waiting.remove(&id).unwrap_or_default();
+            if retried_from_disk.insert(id) {
+                for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
+                    let (_, v) = kv?;
+                    let env = SignedChange::decode(v.to_vec())
+                        .map_err(|e| StoreError::Corrupt(format!("waiting change: {e}")))?;
+                    // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
+                    if let Ok(w) = env.verify() {
+                        if !seen.contains(&w.hash()) {
+                            candidates.push(w);
+                        }
+                    }
+                }
+            }
+            for w in candidates {
+                if w.change
+                    .deps()
+                    .iter()
+                    .all(|d| t.doc.get_change_by_hash(d).is_some())
+                {
+                    seen.remove(&w.hash());
+                    report.pending = report.pending.saturating_sub(1);
+                    queue.push_front(w);
+                } else {
+                    waiting.entry(id).or_default().push(w);
+                }
+            }
+        }
+
+        let mut finished = Vec::new();
+        for (id, t) in docs {
+            if !t.changed {
+                continue;
+            }
+            let rec = Dossier::record_of(id, &t.doc)
+                .map_err(|e| StoreError::Corrupt(format!("document {id} after apply: {e}")))?;
+            let pk = key(b'P', &[id.as_bytes()]);
+            if let Some(old) = &t.before {
+                if old.unit() != rec.unit() {
+                    if let Some(u) = old.unit() {
+                        batch.remove(unit_key(&u, &id));
+                    }
+                }
+                if old.name() != rec.name() {
+                    batch.remove(name_key(old.name(), &id));
+                }
+            }
+            if let Some(u) = rec.unit() {
+                batch.insert(unit_key(&u, &id), &[]);
+            }
+            batch.insert(name_key(rec.name(), &id), &[]);
+            let enc =
+                postcard::to_allocvec(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            batch.insert(pk, enc);
+            batch.insert(key(b'D', &[id.as_bytes()]), t.doc.save());
+            report.touched.push(id);
+            finished.push((id, t.doc));
+        }
+        batch.insert(SEQ_KEY, &seq.to_be_bytes());
+        batch.insert(QSEQ_KEY, &qseq.to_be_bytes());
+        self.kv.apply_batch(batch)?;
+        self.db.flush()?;
+        st.next_seq = seq;
+        st.next_qseq = qseq;
+        for (id, doc) in finished {
+            st.cache.put(id, doc);
+        }
+        Ok(report)
+    }
+
+    fn load_for_write(
+        &self,
+        cache: &mut lru::LruCache<MemberId, Automerge>,
+        id: &MemberId,
+    ) -> Result<Touched, StoreError> {
+        let before = match self.kv.get(key(b'P', &[id.as_bytes()]))? {
+            Some(b) => Some(decode_record(&b)?),
+            None => None,
+        };
+        // Take the cached copy out: if this batch fails, the cache must not hold unwritten state.
+        let doc = match cache.pop(id) {
+            Some(d) => d,
+            None => match self.kv.get(key(b'D', &[id.as_bytes()]))? {
+                Some(bytes) => Automerge::load(&bytes).map_err(|e| {
+                    StoreError::Corrupt(format!("document {id} does not load: {e}"))
+                })?,
+                None => Automerge::new(),
+            },
+        };
+        Ok(Touched {
+            doc,
+            before,
+            changed: false,
+        })
+    }
+}

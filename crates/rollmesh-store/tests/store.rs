@@ -1,0 +1,140 @@
+//! Store behaviour over real sled in temp dirs with real keys: durability across reopen, duplicates,
+//! waiting dependencies, quarantine of invalid documents, and `verify`.
+
+use std::collections::BTreeMap;
+
+use rollmesh_model::{Dossier, DossierEdit, Field, MemberId, UnitPath};
+use rollmesh_proto::{actor_for, DocKind, NodeKey, SignedChange, VerifiedChange};
+use rollmesh_store::Store;
+
+fn unit() -> UnitPath {
+    UnitPath::parse("hn.d01.w01.c01").expect("unit")
+}
+
+fn create(key: &NodeKey, name: &str) -> (MemberId, VerifiedChange) {
+    let id = MemberId::random();
+    let mut f = BTreeMap::new();
+    f.insert(Field::FullName, name.to_string());
+    f.insert(Field::Unit, unit().to_string());
+    let (_, c) = Dossier::create(id, actor_for(&key.public()), f, vec![], 10).expect("create");
+    let env = SignedChange::sign(key, DocKind::Member, id, c.raw_bytes());
+    (id, env.verify().expect("verify"))
+}
+
+fn edit(store: &Store, key: &NodeKey, id: MemberId, f: Field, v: &str) -> VerifiedChange {
+    let mut d = store.dossier(&id).expect("read").expect("exists");
+    let mut e = DossierEdit::default();
+    e.set.insert(f, v.to_string());
+    let c = d
+        .edit(actor_for(&key.public()), &e, 20)
+        .expect("edit")
+        .expect("change");
+    SignedChange::sign(key, DocKind::Member, id, c.raw_bytes())
+        .verify()
+        .expect("verify")
+}
+
+#[test]
+fn applied_changes_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    let (id, c) = create(&key, "Nguyễn Văn An");
+    {
+        let store = Store::create(dir.path(), unit(), key.public()).expect("create");
+        let r = store.apply(vec![c.clone()], "test").expect("apply");
+        assert_eq!(r.applied.len(), 1);
+        let e = edit(&store, &key, id, Field::Phone, "0912345678");
+        store.apply(vec![e], "test").expect("apply");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    let rec = store.record(&id).expect("read").expect("present");
+    assert_eq!(rec.name(), "Nguyễn Văn An");
+    assert_eq!(rec.get(Field::Phone), Some("0912345678"));
+    assert_eq!(store.last_seq(), 2);
+    assert_eq!(store.history(&id).expect("history").len(), 2);
+    assert_eq!(store.search("nguyen van an").expect("search").len(), 1);
+    assert_eq!(store.search("NGUYỄN an").expect("search").len(), 1);
+    assert!(store.search("tran").expect("search").is_empty());
+    assert_eq!(
+        store
+            .list(Some(&UnitPath::parse("hn.d01").expect("u")))
+            .expect("list")
+            .len(),
+        1
+    );
+    assert!(store
+        .list(Some(&UnitPath::parse("hn.d02").expect("u")))
+        .expect("list")
+        .is_empty());
+    // Re-applying is a no-op.
+    let again = store.apply(vec![c], "test").expect("apply");
+    assert_eq!((again.applied.len(), again.duplicates), (0, 1));
+    assert!(store.verify().expect("verify").is_clean());
+}
+
+#[test]
+fn create_refuses_existing_and_open_refuses_missing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    assert!(Store::open(dir.path()).is_err());
+    drop(Store::create(dir.path(), unit(), key.public()).expect("create"));
+    assert!(matches!(
+        Store::create(dir.path(), unit(), key.public()),
+        Err(rollmesh_store::StoreError::AlreadyExists)
+    ));
+}
+
+#[test]
+fn out_of_order_changes_wait_then_apply() {
+    let a = tempfile::tempdir().expect("tmp");
+    let b = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    let sa = Store::create(a.path(), unit(), key.public()).expect("create");
+    let sb = Store::create(b.path(), unit(), key.public()).expect("create");
+    let (id, c1) = create(&key, "Lê Thị Hằng");
+    sa.apply(vec![c1.clone()], "t").expect("apply");
+    let c2 = edit(&sa, &key, id, Field::Workplace, "Trường THCS Kim Mã");
+    sa.apply(vec![c2.clone()], "t").expect("apply");
+    let c3 = edit(&sa, &key, id, Field::Phone, "0987654321");
+    // b receives the last two first: both wait.
+    let r = sb.apply(vec![c3.clone(), c2.clone()], "t").expect("apply");
+    assert_eq!((r.applied.len(), r.pending), (0, 2));
+    assert!(sb.record(&id).expect("read").is_none());
+    assert_eq!(sb.pending_count(), 2);
+    // The first arrives in a later call: everything applies, in dependency order.
+    let r = sb.apply(vec![c1], "t").expect("apply");
+    assert_eq!(r.applied.len(), 3);
+    assert_eq!(sb.pending_count(), 0);
+    let rec = sb.record(&id).expect("read").expect("present");
+    assert_eq!(rec.get(Field::Phone), Some("0987654321"));
+    assert_eq!(rec.get(Field::Workplace), Some("Trường THCS Kim Mã"));
+    assert!(sb.verify().expect("verify").is_clean());
+}
+
+#[test]
+fn a_change_that_breaks_the_dossier_is_quarantined() {
+    use automerge::transaction::Transactable;
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    let store = Store::create(dir.path(), unit(), key.public()).expect("create");
+    // A validly signed change that creates a document which is not a dossier.
+    let id = MemberId::random();
+    let mut doc = automerge::AutoCommit::new().with_actor(actor_for(&key.public()));
+    doc.put(automerge::ROOT, "kind", "something/else")
+        .expect("put");
+    doc.commit();
+    let c = doc.get_last_local_change().expect("change");
+    let bad = SignedChange::sign(&key, DocKind::Member, id, c.raw_bytes())
+        .verify()
+        .expect("signature is fine");
+    let (good_id, good) = create(&key, "Phạm Minh Châu");
+    let r = store.apply(vec![bad, good], "t").expect("apply");
+    assert_eq!(r.applied.len(), 1);
+    assert_eq!(r.rejected.len(), 1);
+    assert!(store.record(&id).expect("read").is_none());
+    assert!(store.record(&good_id).expect("read").is_some());
+    let q = store.quarantine_list().expect("list");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].code, "invalid_document");
+    assert!(store.verify().expect("verify").is_clean());
+}
