@@ -1,2 +1,5 @@
-//! rollmesh
-fn main() {}
+//! The `rollmesh` command: a thin entry point over [`rollmesh::cli`].
+
+fn main() -> std::process::ExitCode {
+    rollmesh::cli::main()
+}

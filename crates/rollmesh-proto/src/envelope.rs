@@ -232,6 +232,24 @@ pub struct VerifiedChange {
 }
 
 impl VerifiedChange {
+    /// Signs one of this node's own fresh changes. The signature was made here a moment ago, so it is not
+    /// verified again (that would double the cost of a bulk import); the actor must be the key's.
+    pub fn sign_own(
+        key: &NodeKey,
+        kind: DocKind,
+        doc: MemberId,
+        change: Change,
+    ) -> Result<VerifiedChange, Rejection> {
+        if change.actor_id() != &actor_for(&key.public()) {
+            return Err(Rejection::new(
+                RejectCode::ActorMismatch,
+                "own change made with another actor",
+            ));
+        }
+        let envelope = SignedChange::sign(key, kind, doc, change.raw_bytes());
+        Ok(VerifiedChange { envelope, change })
+    }
+
     /// The change hash (Automerge's), the change's identity everywhere.
     pub fn hash(&self) -> [u8; 32] {
         self.change.hash().0

@@ -85,12 +85,11 @@ impl Store {
                 report.duplicates += 1;
                 continue;
             }
-            if !docs.contains_key(&id) {
-                let t = self.load_for_write(&mut st.cache, &id)?;
-                docs.insert(id, t);
-            }
-            let Some(t) = docs.get_mut(&id) else {
-                continue;
+            let t = match docs.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(self.load_for_write(&mut st.cache, &id)?)
+                }
             };
             let missing = vc
                 .change

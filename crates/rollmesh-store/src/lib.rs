@@ -291,7 +291,7 @@ impl Store {
                     let (_, v) = kv?;
                     out.push(decode_record(&v)?);
                 }
-                out.sort_by(|a, b| (a.unit(), a.id).cmp(&(b.unit(), b.id)));
+                out.sort_by_key(|r| (r.unit(), r.id));
             }
             Some(u) => {
                 for kv in self.kv.scan_prefix(key(b'U', &[&u.index_key()])) {

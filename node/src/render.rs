@@ -1,0 +1,264 @@
+//! How records and reports look to a clerk (Vietnamese or English text) and to a script (`--json`).
+
+use automerge::Change;
+use rollmesh_model::{Field, MemberRecord, Status};
+use rollmesh_proto::{RejectCode, SignedChange};
+use serde_json::{json, Map, Value};
+
+use crate::i18n::{is_en, pick};
+
+/// A member as a flat JSON object: `id` and one key per field present.
+pub fn record_json(r: &MemberRecord) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), Value::String(r.id.to_string()));
+    for (f, v) in &r.fields {
+        m.insert(f.key().into(), Value::String(v.clone()));
+    }
+    if !r.conflicted.is_empty() {
+        m.insert(
+            "conflicted".into(),
+            Value::Array(
+                r.conflicted
+                    .iter()
+                    .map(|f| Value::String(f.key().into()))
+                    .collect(),
+            ),
+        );
+    }
+    Value::Object(m)
+}
+
+/// A field's label in the current language.
+pub fn label(f: Field) -> &'static str {
+    pick(f.label_vi(), f.label_en())
+}
+
+/// A stored value as a clerk reads it (status and sex translated).
+pub fn display_value(f: Field, v: &str) -> String {
+    match f {
+        Field::Status => Status::parse(v)
+            .map(|s| pick(s.label_vi(), s.label_en()).to_string())
+            .unwrap_or_else(|| v.to_string()),
+        Field::Sex => match v {
+            "male" => pick("Nam", "Male").to_string(),
+            "female" => pick("Nữ", "Female").to_string(),
+            other => other.to_string(),
+        },
+        _ => v.to_string(),
+    }
+}
+
+/// One line per member for lists.
+pub fn record_line(r: &MemberRecord) -> String {
+    format!(
+        "{}  {:<28}  {:<10}  {:<16}  {}",
+        r.id,
+        r.name(),
+        r.get(Field::DateOfBirth).unwrap_or("-"),
+        r.get(Field::Unit).unwrap_or("-"),
+        r.get(Field::Status)
+            .map(|s| display_value(Field::Status, s))
+            .unwrap_or_default(),
+    )
+}
+
+/// A reject code explained to a clerk.
+pub fn reject_reason(code: &str) -> String {
+    let vi_en = match RejectCode::from_key(code) {
+        Some(RejectCode::Malformed) => ("gói dữ liệu hỏng", "malformed envelope"),
+        Some(RejectCode::BadSignature) => (
+            "chữ ký không hợp lệ (dữ liệu bị sửa?)",
+            "bad signature (data altered?)",
+        ),
+        Some(RejectCode::BadChange) => ("thay đổi không đọc được", "unreadable change"),
+        Some(RejectCode::ActorMismatch) => (
+            "thay đổi không phải của người ký",
+            "change not made by its signer",
+        ),
+        Some(RejectCode::Untrusted) => ("nút ký chưa được tin cậy", "signing node is not trusted"),
+        Some(RejectCode::InvalidDocument) => (
+            "hồ sơ không hợp lệ sau thay đổi",
+            "invalid dossier after change",
+        ),
+        None => ("lý do khác", "other reason"),
+    };
+    pick(vi_en.0, vi_en.1).to_string()
+}
+
+/// One history entry of a document.
+pub struct HistoryEntry {
+    /// Log sequence number at this node.
+    pub seq: u64,
+    /// Change hash, hex.
+    pub hash: String,
+    /// Author node id.
+    pub author: String,
+    /// Author-claimed time (unix seconds).
+    pub time: i64,
+    /// What changed: `create` or the list of field keys (and `+event:kind`, `-field` for removals).
+    pub what: Vec<String>,
+}
+
+impl HistoryEntry {
+    /// Reads a stored envelope.
+    pub fn from_envelope(seq: u64, env: &SignedChange) -> Option<Self> {
+        let change = Change::from_bytes(env.change_bytes().to_vec()).ok()?;
+        let message = change.message().unwrap_or("").to_string();
+        let what = if message == "create" {
+            vec!["create".to_string()]
+        } else {
+            message
+                .strip_prefix("edit ")
+                .unwrap_or(&message)
+                .split(' ')
+                .map(str::to_string)
+                .collect()
+        };
+        Some(HistoryEntry {
+            seq,
+            hash: rollmesh_proto::identity::hex(&change.hash().0),
+            author: env.author().node_id().to_string(),
+            time: change.timestamp(),
+            what,
+        })
+    }
+
+    /// JSON form.
+    pub fn json(&self) -> Value {
+        json!({
+            "seq": self.seq,
+            "hash": self.hash,
+            "author": self.author,
+            "time": time_text(self.time),
+            "changed": self.what,
+        })
+    }
+
+    /// Text form.
+    pub fn line(&self) -> String {
+        let what: Vec<String> = self
+            .what
+            .iter()
+            .map(|w| {
+                if w == "create" {
+                    pick("tạo hồ sơ", "created").to_string()
+                } else if let Some(k) = w.strip_prefix("+event:") {
+                    format!("{} {k}", pick("thêm sự kiện", "added event"))
+                } else if let Some(k) = w.strip_prefix('-') {
+                    let l = Field::from_key(k).map(label).unwrap_or(k);
+                    format!("{} {l}", pick("xóa", "cleared"))
+                } else {
+                    Field::from_key(w).map(label).unwrap_or(w).to_string()
+                }
+            })
+            .collect();
+        format!(
+            "#{:<6} {}  {}  {}",
+            self.seq,
+            time_text(self.time),
+            self.author,
+            what.join(", ")
+        )
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn time_text(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// Prints JSON on stdout.
+pub fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// `true` if English output is on (for callers that build their own tables).
+pub fn english() -> bool {
+    is_en()
+}
+
+/// A refused field value, in the clerk's language.
+pub fn field_error(e: &rollmesh_model::FieldError) -> String {
+    use rollmesh_model::FieldError;
+    if is_en() {
+        return e.to_string();
+    }
+    match e {
+        FieldError::UnknownField(k) => {
+            format!("không có trường {k:?} (xem `rollmesh member fields`)")
+        }
+        FieldError::Invalid {
+            field,
+            value,
+            expected,
+        } => {
+            let label = Field::from_key(field)
+                .map(|f| f.label_vi())
+                .unwrap_or(field);
+            format!("{label} ({field}): giá trị {value:?} không hợp lệ (cần {expected})")
+        }
+        FieldError::Required(k) => {
+            let label = Field::from_key(k).map(|f| f.label_vi()).unwrap_or(k);
+            format!("thiếu {label} ({k})")
+        }
+    }
+}
+
+/// An error as one line in the clerk's language: known causes are translated, anything else keeps its
+/// (English) technical detail behind a Vietnamese lead.
+pub fn explain(err: &anyhow::Error) -> String {
+    use crate::node::NodeError;
+    use rollmesh_store::StoreError;
+    let chain = || {
+        err.chain()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(": ")
+    };
+    if is_en() {
+        return chain();
+    }
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<rollmesh_model::FieldError>() {
+            return field_error(f);
+        }
+        if let Some(e) = cause.downcast_ref::<rollmesh_proto::NodeIdError>() {
+            return match e {
+                rollmesh_proto::NodeIdError::Check => "mã nút sai ký tự kiểm tra (gõ nhầm?)".into(),
+                rollmesh_proto::NodeIdError::Format => {
+                    "mã nút gồm 21 chữ cái và chữ số 2-7, ví dụ ABCDEFG-HIJKLMN-OPQRSTU".into()
+                }
+                rollmesh_proto::NodeIdError::KeyFile => "tệp khóa nút không đúng định dạng".into(),
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<NodeError>() {
+            let s = match e {
+                NodeError::AlreadyInitialised(p) => {
+                    format!("{} đã có một nút rollmesh; không thay đổi gì", p.display())
+                }
+                NodeError::NotInitialised(p) => format!(
+                    "{} không phải thư mục dữ liệu rollmesh (hãy chạy `rollmesh init` trước)",
+                    p.display()
+                ),
+                NodeError::UnknownUnit(u) => format!("đơn vị {u} không có trong cây tổ chức"),
+                NodeError::OutOfScope { unit, scope } => {
+                    format!("đơn vị {unit} nằm ngoài phạm vi của nút này ({scope})")
+                }
+                NodeError::NoSuchMember(id) => format!("không có đảng viên mã {id}"),
+                NodeError::Ambiguous(id) => {
+                    format!("mã {id} khớp nhiều đảng viên; hãy gõ thêm ký tự")
+                }
+                NodeError::Store(StoreError::Locked) => {
+                    "thư mục dữ liệu đang được một tiến trình rollmesh khác sử dụng".into()
+                }
+                NodeError::Bundle(b) => format!("tệp không phải gói rollmesh hợp lệ ({b})"),
+                NodeError::Dossier(rollmesh_model::DossierError::Field(f)) => field_error(f),
+                _ => continue,
+            };
+            return s;
+        }
+    }
+    chain()
+}
