@@ -61,9 +61,33 @@ pub enum Command {
         /// An organisation tree (TOML, see config/org-demo.toml) the unit must belong to.
         #[arg(long, value_name = "FILE")]
         tree: Option<PathBuf>,
+        /// The organisation's root public key: 64 hex characters, or a file holding them (root.key.pub).
+        /// With it, changes are accepted by credential chain instead of the hand-kept trust list.
+        #[arg(long, value_name = "HEX|FILE")]
+        root: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
+    /// The organisation's root key.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Credentials: who may write what (request, issue, install, show, revoke).
+    #[command(subcommand)]
+    Credential(CredentialCmd),
+    /// The local audit log of reads and writes of member data (append-only; no command edits it).
+    Audit {
+        /// Only entries whose action starts with this (member.show, member.add, bundle.import, …).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries about this member id.
+        #[arg(long)]
+        member: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// A whole organisation at once, for demos and tests.
+    #[command(subcommand)]
+    Org(OrgCmd),
     /// Print this node's id (give it to the clerks of nodes that should trust this one).
     Id {
         #[command(flatten)]
@@ -85,6 +109,94 @@ pub enum Command {
     Verify {
         #[command(flatten)]
         data: DataDir,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Create the organisation's root key (keep it offline); prints its public key for every node's config.
+    RootInit {
+        /// The root key file to create (its public key is also written to FILE.pub).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialCmd {
+    /// Print a credential request for this node (give it to the parent unit's clerk).
+    Request {
+        /// Request for a new key instead, to rotate to it once its credential is installed.
+        #[arg(long)]
+        rotate: bool,
+        /// Write the request to a file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Issue a credential for a child unit's request (by a parent node, or with the root key for the city).
+    Issue {
+        /// The request file.
+        #[arg(long)]
+        request: PathBuf,
+        /// The unit to certify (must match the request, and lie below the issuer's unit).
+        #[arg(long)]
+        unit: UnitPath,
+        /// Days of validity.
+        #[arg(long, default_value_t = 365)]
+        valid_days: u32,
+        /// Roles: clerk, approver, issuer (comma-separated).
+        #[arg(long, default_value = "clerk,approver,issuer")]
+        roles: String,
+        /// Where to write the credential chain.
+        #[arg(long)]
+        out: PathBuf,
+        /// Issue with the root key file (for the top unit) instead of a node.
+        #[arg(long, value_name = "FILE", conflicts_with = "data")]
+        root_key: Option<PathBuf>,
+        /// The issuing node's data directory.
+        #[arg(long, env = "ROLLMESH_DATA", value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Install a credential chain issued for this node (or for its pending rotation key).
+    Install {
+        /// The chain file from `credential issue`.
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show this node's credential chain and whether it is valid now.
+    Show {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a node key (--node-id) or one credential (--serial) below this node's unit.
+    Revoke {
+        /// The node id to revoke.
+        #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
+        node_id: Option<String>,
+        /// The credential serial to revoke.
+        #[arg(long)]
+        serial: Option<u64>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCmd {
+    /// Create a root key and a data directory with an installed credential for every unit of a tree.
+    Bootstrap {
+        /// The organisation tree (default: the embedded four-level demo tree).
+        #[arg(long)]
+        tree: Option<PathBuf>,
+        /// The directory to create: root.key, root.key.pub and one data directory per unit path.
+        #[arg(long)]
+        out: PathBuf,
+        /// Days of validity of every credential.
+        #[arg(long, default_value_t = 365)]
+        valid_days: u32,
     },
 }
 
@@ -381,12 +493,21 @@ fn open(d: &DataDir) -> Result<Node> {
 pub fn run(cli: Cli) -> Result<u8> {
     let json = cli.json;
     match cli.command {
-        Command::Init { unit, tree, data } => {
+        Command::Init {
+            unit,
+            tree,
+            root,
+            data,
+        } => {
             let tree = match tree {
                 Some(p) => Some(OrgTree::load(&p)?),
                 None => None,
             };
-            let node = Node::init(&data.data, unit, tree.as_ref())?;
+            let root = match root {
+                Some(r) => Some(parse_root(&r)?),
+                None => None,
+            };
+            let node = Node::init(&data.data, unit, tree.as_ref(), root)?;
             if json {
                 print_json(
                     &json!({"node_id": node.id().to_string(), "unit": node.unit().to_string(),
@@ -418,6 +539,125 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Trust(cmd) => trust(cmd, json),
+        Command::Keys(KeysCmd::RootInit { out }) => {
+            let key = crate::node::root_init(&out)?;
+            let pub_path = PathBuf::from(format!("{}.pub", out.display()));
+            std::fs::write(&pub_path, format!("{}\n", key.public().to_hex()))
+                .with_context(|| pub_path.display().to_string())?;
+            if json {
+                print_json(
+                    &json!({"root_key": key.public().to_hex(), "fingerprint": key.public().node_id().to_string(),
+                    "out": out.display().to_string(), "public": pub_path.display().to_string()}),
+                );
+            } else {
+                let (hex, fp, p) = (
+                    key.public().to_hex(),
+                    key.public().node_id(),
+                    pub_path.display(),
+                );
+                println!("{}", msg!("Đã tạo khóa gốc. Khóa công khai (ghi vào cấu hình mọi nút, `init --root {p}`):",
+                    "Root key created. Public key (for every node's configuration, `init --root {p}`):"));
+                println!("{hex}");
+                println!(
+                    "{}",
+                    msg!(
+                        "Dấu vân tay: {fp}. Hãy cất khóa bí mật ngoại tuyến.",
+                        "Fingerprint: {fp}. Keep the secret key offline."
+                    )
+                );
+            }
+            Ok(0)
+        }
+        Command::Credential(cmd) => credential(cmd, json),
+        Command::Audit {
+            action,
+            member,
+            data,
+        } => {
+            let node = open(&data)?;
+            let entries = node.store().audit_list()?;
+            let intact = node.store().audit_check()?;
+            let shown: Vec<_> = entries
+                .iter()
+                .filter(|e| action.as_deref().is_none_or(|a| e.action.starts_with(a)))
+                .filter(|e| member.as_deref().is_none_or(|m| e.target.starts_with(m)))
+                .collect();
+            if json {
+                print_json(
+                    &json!({"intact": intact.is_ok(), "entries": shown.iter().map(|e| json!({"seq": e.seq,
+                    "at": render::time_text(e.at), "user": e.user, "node": e.node, "action": e.action,
+                    "target": e.target, "detail": e.detail})).collect::<Vec<_>>()}),
+                );
+            } else {
+                for e in &shown {
+                    println!(
+                        "#{:<5} {}  {:<8} {:<16} {:<28} {}",
+                        e.seq,
+                        render::time_text(e.at),
+                        e.user,
+                        e.action,
+                        e.target,
+                        e.detail
+                    );
+                }
+                match intact {
+                    Ok(n) => println!(
+                        "{}",
+                        msg!(
+                            "Nhật ký nguyên vẹn ({n} mục).",
+                            "The log is intact ({n} entries)."
+                        )
+                    ),
+                    Err(seq) => println!(
+                        "{}",
+                        msg!(
+                            "CẢNH BÁO: nhật ký bị sửa từ mục {seq}.",
+                            "WARNING: the log was altered at entry {seq}."
+                        )
+                    ),
+                }
+            }
+            Ok(if intact.is_ok() {
+                0
+            } else {
+                EXIT_VERIFY_PROBLEMS
+            })
+        }
+        Command::Org(OrgCmd::Bootstrap {
+            tree,
+            out,
+            valid_days,
+        }) => {
+            let tree = match tree {
+                Some(p) => OrgTree::load(&p)?,
+                None => OrgTree::from_toml(crate::org::DEMO_TREE)?,
+            };
+            let (root, units) = crate::org::bootstrap(&tree, &out, valid_days)?;
+            if json {
+                print_json(
+                    &json!({"root_key": root.public().to_hex(), "units": units.iter().map(|u| json!({
+                    "unit": u.unit.to_string(), "data": u.data.display().to_string(), "node_id": u.node_id.to_string()})).collect::<Vec<_>>()}),
+                );
+            } else {
+                for u in &units {
+                    println!(
+                        "{:<20} {}  {}",
+                        u.unit.to_string(),
+                        u.node_id,
+                        u.data.display()
+                    );
+                }
+                let (n, p) = (units.len(), out.display());
+                println!(
+                    "{}",
+                    msg!(
+                        "Đã tạo {n} nút với chứng nhận trong {p}.",
+                        "Created {n} nodes with credentials in {p}."
+                    )
+                );
+            }
+            Ok(0)
+        }
         Command::Member(cmd) => member(*cmd, json),
         Command::Bundle(cmd) => bundle(cmd, json),
         Command::Quarantine(cmd) => quarantine(cmd, json),
@@ -448,6 +688,221 @@ pub fn run(cli: Cli) -> Result<u8> {
             } else {
                 EXIT_VERIFY_PROBLEMS
             })
+        }
+    }
+}
+
+fn parse_root(s: &str) -> Result<rollmesh_proto::NodePublicKey> {
+    if let Some(k) = rollmesh_proto::NodePublicKey::from_hex(s) {
+        return Ok(k);
+    }
+    let text = std::fs::read_to_string(s).with_context(|| {
+        msg!(
+            "--root cần 64 ký tự hex hoặc tệp root.key.pub: {s}",
+            "--root needs 64 hex characters or a root.key.pub file: {s}"
+        )
+    })?;
+    rollmesh_proto::NodePublicKey::from_hex(text.trim()).with_context(|| {
+        msg!(
+            "{s} không chứa khóa công khai gốc",
+            "{s} does not hold a root public key"
+        )
+    })
+}
+
+fn credential(cmd: CredentialCmd, json: bool) -> Result<u8> {
+    use rollmesh_proto::{roles, Chain, CredentialRequest};
+    match cmd {
+        CredentialCmd::Request { rotate, out, data } => {
+            let node = open(&data)?;
+            let req = node.credential_request(rotate)?;
+            let text = req.to_text();
+            match out {
+                Some(p) => {
+                    std::fs::write(&p, &text).with_context(|| p.display().to_string())?;
+                    let p = p.display();
+                    eprintln!(
+                        "{}",
+                        msg!(
+                            "Đã ghi yêu cầu chứng nhận ra {p}; gửi cho đơn vị cấp trên.",
+                            "Wrote the credential request to {p}; send it to the parent unit."
+                        )
+                    );
+                }
+                None => print!("{text}"),
+            }
+            Ok(0)
+        }
+        CredentialCmd::Issue {
+            request,
+            unit,
+            valid_days,
+            roles: role_names,
+            out,
+            root_key,
+            data,
+        } => {
+            let text =
+                std::fs::read_to_string(&request).with_context(|| request.display().to_string())?;
+            let req = CredentialRequest::from_text(&text)?;
+            let bits = roles::parse(&role_names).with_context(|| {
+                msg!(
+                    "vai trò không rõ: {role_names}",
+                    "unknown roles: {role_names}"
+                )
+            })?;
+            let chain = match (root_key, data) {
+                (Some(k), _) => {
+                    let key = crate::node::read_root_key(&k)?;
+                    crate::node::issue_credential(
+                        crate::node::Issuer::Root(&key),
+                        &req,
+                        unit,
+                        valid_days,
+                        bits,
+                    )?
+                }
+                (None, Some(d)) => {
+                    let node = Node::open(&d)?;
+                    let chain = crate::node::issue_credential(
+                        crate::node::Issuer::Node(&node),
+                        &req,
+                        unit,
+                        valid_days,
+                        bits,
+                    )?;
+                    node.audit(
+                        "credential.issue",
+                        &req.subject.node_id().to_string(),
+                        &chain.unit().map(|u| u.to_string()).unwrap_or_default(),
+                    )?;
+                    chain
+                }
+                (None, None) => bail!(msg!(
+                    "cần --data (nút cấp) hoặc --root-key",
+                    "needs --data (issuing node) or --root-key"
+                )),
+            };
+            std::fs::write(&out, chain.to_file()).with_context(|| out.display().to_string())?;
+            let leaf = chain.leaf().context("empty chain")?;
+            if json {
+                print_json(
+                    &json!({"out": out.display().to_string(), "subject": leaf.subject.node_id().to_string(),
+                    "unit": leaf.unit.to_string(), "serial": leaf.serial, "links": chain.0.len()}),
+                );
+            } else {
+                let (id, u, p) = (leaf.subject.node_id(), &leaf.unit, out.display());
+                println!(
+                    "{}",
+                    msg!(
+                        "Đã cấp chứng nhận cho nút {id}, đơn vị {u}: {p}",
+                        "Issued a credential for node {id}, unit {u}: {p}"
+                    )
+                );
+            }
+            Ok(0)
+        }
+        CredentialCmd::Install { file, data } => {
+            let mut node = open(&data)?;
+            let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
+            let chain = Chain::from_file(&bytes)?;
+            let how = node.credential_install(&chain)?;
+            node.audit(
+                "credential.install",
+                &node.id().to_string(),
+                &format!("{how:?}"),
+            )?;
+            if json {
+                print_json(
+                    &json!({"installed": true, "rotated": how == crate::node::Installed::Rotated, "node_id": node.id().to_string()}),
+                );
+            } else if how == crate::node::Installed::Rotated {
+                let id = node.id();
+                println!(
+                    "{}",
+                    msg!(
+                        "Đã cài chứng nhận và chuyển sang khóa mới; mã nút mới: {id}",
+                        "Credential installed and rotated to the new key; new node id: {id}"
+                    )
+                );
+            } else {
+                println!("{}", msg!("Đã cài chứng nhận.", "Credential installed."));
+            }
+            Ok(0)
+        }
+        CredentialCmd::Show { data } => {
+            let node = open(&data)?;
+            let chain = node.own_chain()?;
+            let status = match (node.root(), &chain) {
+                (None, _) => Err("no root key configured".to_string()),
+                (_, None) => Err("no credential installed".to_string()),
+                (Some(root), Some(c)) => c
+                    .validate(&root, chrono::Utc::now().timestamp(), &node.revocations()?)
+                    .map_err(|e| e.to_string()),
+            };
+            let links: Vec<_> = chain.iter().flat_map(|c| c.0.iter()).map(|l| json!({
+                "serial": l.serial, "issuer": l.issuer.node_id().to_string(), "subject": l.subject.node_id().to_string(),
+                "unit": l.unit.to_string(), "roles": roles::names(l.roles),
+                "not_before": render::time_text(l.not_before), "not_after": render::time_text(l.not_after)})).collect();
+            if json {
+                print_json(
+                    &json!({"valid": status.is_ok(), "problem": status.as_ref().err(), "links": links}),
+                );
+            } else {
+                for l in &links {
+                    println!(
+                        "  {} → {}  {}  [{}]  {} … {}  #{}",
+                        l["issuer"].as_str().unwrap_or(""),
+                        l["subject"].as_str().unwrap_or(""),
+                        l["unit"].as_str().unwrap_or(""),
+                        l["roles"].as_str().unwrap_or(""),
+                        l["not_before"].as_str().unwrap_or(""),
+                        l["not_after"].as_str().unwrap_or(""),
+                        l["serial"]
+                    );
+                }
+                match &status {
+                    Ok(()) => {
+                        println!("{}", msg!("Chứng nhận hợp lệ.", "The credential is valid."))
+                    }
+                    Err(e) => println!(
+                        "{}",
+                        msg!(
+                            "Chứng nhận không hợp lệ: {e}",
+                            "The credential is not valid: {e}"
+                        )
+                    ),
+                }
+            }
+            Ok(if status.is_ok() { 0 } else { 1 })
+        }
+        CredentialCmd::Revoke {
+            node_id,
+            serial,
+            data,
+        } => {
+            let node = open(&data)?;
+            let id = match node_id {
+                Some(s) => Some(s.parse::<NodeId>()?),
+                None => None,
+            };
+            let r = node.credential_revoke(id, serial)?;
+            node.audit(
+                "credential.revoke",
+                &r.target.node_id().to_string(),
+                &r.unit.to_string(),
+            )?;
+            if json {
+                print_json(
+                    &json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(), "serial": r.serial,
+                    "accepted_changes": r.accepted.len()}),
+                );
+            } else {
+                let (t, u, n) = (r.target.node_id(), &r.unit, r.accepted.len());
+                println!("{}", msg!("Đã thu hồi khóa {t} ({u}); giữ {n} thay đổi đã chấp nhận. Lệnh thu hồi sẽ đi kèm mọi gói từ nay.",
+                    "Revoked key {t} ({u}); its {n} accepted changes stay. The revocation travels with every bundle from now on."));
+            }
+            Ok(0)
         }
     }
 }
@@ -589,6 +1044,7 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             }
             let id = node.add_member(values, Vec::new())?;
             let rec = node.record(&id)?;
+            node.audit("member.add", &id.to_string(), rec.name())?;
             if json {
                 print_json(&render::record_json(&rec));
             } else {
@@ -630,6 +1086,13 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             }
             let changed = node.edit_member(id, &edit)?;
             let rec = node.record(&id)?;
+            let keys: Vec<&str> = edit
+                .set
+                .keys()
+                .chain(edit.clear.iter())
+                .map(|f| f.key())
+                .collect();
+            node.audit("member.edit", &id.to_string(), &keys.join(","))?;
             if json {
                 print_json(&json!({"changed": changed, "member": render::record_json(&rec)}));
             } else if changed {
@@ -652,6 +1115,7 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             let node = open(&data)?;
             let id = node.resolve(&id)?;
             let rec = node.record(&id)?;
+            node.audit("member.show", &id.to_string(), "")?;
             let dossier = node.store().dossier(&id)?.context("dossier missing")?;
             let conflicts = dossier.conflicts()?;
             let heads: Vec<String> = dossier
@@ -718,18 +1182,25 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             if let Some(s) = status {
                 list.retain(|r| r.status() == Some(s));
             }
+            let target = unit
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "*".into());
+            node.audit("member.list", &target, &format!("{} records", list.len()))?;
             print_records(&list, json);
             Ok(0)
         }
         MemberCmd::Search { text, data } => {
             let node = open(&data)?;
             let list = node.store().search(&text)?;
+            node.audit("member.search", &text, &format!("{} records", list.len()))?;
             print_records(&list, json);
             Ok(0)
         }
         MemberCmd::History { id, data } => {
             let node = open(&data)?;
             let id = node.resolve(&id)?;
+            node.audit("member.history", &id.to_string(), "")?;
             let entries: Vec<render::HistoryEntry> = node
                 .store()
                 .history(&id)?
@@ -757,6 +1228,11 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
         MemberCmd::Export { format, out, data } => {
             let node = open(&data)?;
             let list = node.store().list(None)?;
+            node.audit(
+                "member.export",
+                &format!("{format:?}").to_lowercase(),
+                &format!("{} records", list.len()),
+            )?;
             let mut buf: Vec<u8> = Vec::new();
             match format {
                 ExportFormat::Json => {
@@ -801,6 +1277,11 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             let node = open(&data)?;
             let id = node.resolve(&id)?;
             let dossier = node.store().dossier(&id)?.context("dossier missing")?;
+            node.audit(
+                "member.export-doc",
+                &id.to_string(),
+                &out.display().to_string(),
+            )?;
             let bytes = dossier.doc().save();
             std::fs::write(&out, &bytes).with_context(|| out.display().to_string())?;
             if json {
@@ -893,6 +1374,11 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
             o.flush()?;
         }
         bar.finish_and_clear();
+        node.audit(
+            "member.import",
+            &path.display().to_string(),
+            &format!("{committed} records"),
+        )?;
     }
     let rejected = parsed.bad.len();
     if json {
@@ -939,6 +1425,11 @@ fn bundle(cmd: BundleCmd, json: bool) -> Result<u8> {
         BundleCmd::Export { out, since, data } => {
             let node = open(&data)?;
             let (count, last) = node.export_bundle(&out, since)?;
+            node.audit(
+                "bundle.export",
+                &out.display().to_string(),
+                &format!("{count} changes"),
+            )?;
             if json {
                 print_json(
                     &json!({"out": out.display().to_string(), "changes": count, "since": since, "last_seq": last}),
@@ -953,6 +1444,11 @@ fn bundle(cmd: BundleCmd, json: bool) -> Result<u8> {
         BundleCmd::Import { file, data } => {
             let node = open(&data)?;
             let r = node.import_bundle(&file)?;
+            node.audit(
+                "bundle.import",
+                &file.display().to_string(),
+                &format!("{} applied", r.applied.applied.len()),
+            )?;
             let rejected = r.rejected_total();
             if json {
                 let reasons: Vec<_> = r
@@ -964,6 +1460,8 @@ fn bundle(cmd: BundleCmd, json: bool) -> Result<u8> {
                 print_json(
                     &json!({"received": r.received, "applied": r.applied.applied.len(),
                     "duplicates": r.applied.duplicates, "waiting": r.applied.pending,
+                    "outside_scope": r.applied.skipped, "revocations": r.revocations, "chains": r.chains,
+                    "refused_credentials": r.refused_credentials,
                     "rejected": reasons, "complete": r.complete}),
                 );
             } else {
@@ -977,6 +1475,31 @@ fn bundle(cmd: BundleCmd, json: bool) -> Result<u8> {
                     "Read {n} changes: {a} applied, {d} already present, {w} waiting for earlier changes, {rejected} rejected."));
                 for x in r.rejected.iter().chain(r.applied.rejected.iter()) {
                     println!("  ! {} ({})", render::reject_reason(x.code.key()), x.detail);
+                }
+                let (s, rv) = (r.applied.skipped, r.revocations);
+                if s > 0 {
+                    println!(
+                        "{}",
+                        msg!(
+                            "Bỏ qua {s} thay đổi ngoài phạm vi của nút này.",
+                            "Skipped {s} changes outside this node's scope."
+                        )
+                    );
+                }
+                if rv > 0 {
+                    println!(
+                        "{}",
+                        msg!(
+                            "Đã ghi nhận {rv} lệnh thu hồi khóa.",
+                            "Recorded {rv} key revocations."
+                        )
+                    );
+                }
+                for c in &r.refused_credentials {
+                    println!(
+                        "  ! {} {c}",
+                        i18n::pick("chứng nhận bị từ chối:", "credential refused:")
+                    );
                 }
                 if rejected > 0 {
                     println!("{}", msg!("Các thay đổi bị từ chối đã được cách ly: xem `rollmesh quarantine list`.",

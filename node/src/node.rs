@@ -1,8 +1,9 @@
-//! A node's data directory: `node.key` (the ed25519 secret, mode 0600) and `store/` (sled). [`Node`] owns
-//! both and is the one place where local edits become signed changes and where incoming changes meet the
-//! trust policy before they reach the store.
+//! A node's data directory: `node.key` (the ed25519 secret, mode 0600), `node.toml` (settings such as the
+//! organisation's root key) and `store/` (sled). [`Node`] owns them and is the one place where local edits
+//! become signed changes and where incoming changes, chains and revocations meet the authority rules
+//! before they reach the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,13 +12,28 @@ use rollmesh_model::{
     Dossier, DossierEdit, Event, Field, MemberId, MemberRecord, OrgTree, UnitPath,
 };
 use rollmesh_proto::{
-    actor_for, BundleReader, BundleWriter, DocKind, NodeId, NodeKey, RejectCode, Rejection,
-    SignedChange, VerifiedChange, TAG_CHANGE,
+    actor_for, roles, BundleReader, BundleWriter, Chain, ChainError, Credential, CredentialRequest,
+    DocKind, NodeId, NodeKey, NodePublicKey, RejectCode, Rejection, Revocation, SignedChange,
+    VerifiedChange, TAG_CHAIN, TAG_CHANGE, TAG_REVOCATION,
 };
 use rollmesh_store::{ApplyReport, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::authority::{ChangePolicy, Trust};
 
 const KEY_FILE: &str = "node.key";
+const NEXT_KEY_FILE: &str = "node.key.next";
+const CONFIG_FILE: &str = "node.toml";
 const STORE_DIR: &str = "store";
+
+/// The settings kept in a data directory's `node.toml` (documented in `config/node.example.toml`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// The organisation's root public key (hex). When set, changes are accepted by credential chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_key: Option<String>,
+}
 
 /// Errors of node operations, each meant to be shown to a clerk as one line.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +84,23 @@ pub enum NodeError {
     /// Our own fresh change could not be wrapped (a bug, reported rather than panicking).
     #[error("internal: {0}")]
     Internal(String),
+    /// A credential, chain, request or revocation was refused.
+    #[error("credential refused: {0}")]
+    Credential(#[from] ChainError),
+    /// An operation needs the organisation's root key configured.
+    #[error("no root key is configured for this node (init --root)")]
+    NoRoot,
+    /// `node.toml` is unreadable.
+    #[error("{path}: {detail}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A credential operation that does not fit this node (wrong unit, wrong key, nothing to revoke…).
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
@@ -80,8 +113,14 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
 /// What happened to a set of incoming changes.
 #[derive(Debug, Default, Clone)]
 pub struct AcceptReport {
-    /// Records read.
+    /// Change records read.
     pub received: usize,
+    /// New revocations recorded.
+    pub revocations: usize,
+    /// Credential chains recorded.
+    pub chains: usize,
+    /// Chains or revocations refused, with reasons.
+    pub refused_credentials: Vec<String>,
     /// The store's report on the changes that passed verification and trust.
     pub applied: ApplyReport,
     /// Changes refused before reaching the store (bad signature, untrusted, malformed), with reasons.
@@ -102,6 +141,37 @@ pub struct Node {
     dir: PathBuf,
     key: NodeKey,
     store: Store,
+    settings: NodeSettings,
+}
+
+fn read_settings(dir: &Path) -> Result<NodeSettings, NodeError> {
+    let path = dir.join(CONFIG_FILE);
+    if !path.exists() {
+        return Ok(NodeSettings::default());
+    }
+    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+    let s: NodeSettings = toml::from_str(&text).map_err(|e| NodeError::Config {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    if let Some(k) = &s.root_key {
+        if NodePublicKey::from_hex(k).is_none() {
+            return Err(NodeError::Config {
+                path,
+                detail: "root_key is not 64 hex characters".into(),
+            });
+        }
+    }
+    Ok(s)
+}
+
+fn write_settings(dir: &Path, s: &NodeSettings) -> Result<(), NodeError> {
+    let path = dir.join(CONFIG_FILE);
+    let body = toml::to_string(s).map_err(|e| NodeError::Internal(e.to_string()))?;
+    let text = format!(
+        "# rollmesh node settings; every key is described in config/node.example.toml\n{body}"
+    );
+    fs::write(&path, text).map_err(io_err(&path))
 }
 
 fn now() -> i64 {
@@ -111,7 +181,23 @@ fn now() -> i64 {
 impl Node {
     /// Creates a node in `dir` for `unit`: writes a fresh key (mode 0600) and an empty store. Refuses, and
     /// changes nothing, when `dir` already holds a node.
-    pub fn init(dir: &Path, unit: UnitPath, tree: Option<&OrgTree>) -> Result<Node, NodeError> {
+    pub fn init(
+        dir: &Path,
+        unit: UnitPath,
+        tree: Option<&OrgTree>,
+        root: Option<NodePublicKey>,
+    ) -> Result<Node, NodeError> {
+        Self::init_with_key(dir, unit, tree, root, NodeKey::generate())
+    }
+
+    /// [`Node::init`] with a given key (the organisation bootstrap generates keys itself).
+    pub fn init_with_key(
+        dir: &Path,
+        unit: UnitPath,
+        tree: Option<&OrgTree>,
+        root: Option<NodePublicKey>,
+        key: NodeKey,
+    ) -> Result<Node, NodeError> {
         if let Some(t) = tree {
             if t.unit(&unit).is_none() {
                 return Err(NodeError::UnknownUnit(unit));
@@ -123,13 +209,17 @@ impl Node {
             return Err(NodeError::AlreadyInitialised(dir.to_path_buf()));
         }
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let key = NodeKey::generate();
         write_private(&key_path, key.to_file_text().as_bytes())?;
+        let settings = NodeSettings {
+            root_key: root.map(|r| r.to_hex()),
+        };
+        write_settings(dir, &settings)?;
         let store = match Store::create(&store_dir, unit, key.public()) {
             Ok(s) => s,
             Err(e) => {
                 // Leave the directory as we found it.
                 let _ = fs::remove_file(&key_path);
+                let _ = fs::remove_file(dir.join(CONFIG_FILE));
                 let _ = fs::remove_dir_all(&store_dir);
                 return Err(e.into());
             }
@@ -138,6 +228,7 @@ impl Node {
             dir: dir.to_path_buf(),
             key,
             store,
+            settings,
         })
     }
 
@@ -150,6 +241,7 @@ impl Node {
         let text = fs::read_to_string(&key_path).map_err(io_err(&key_path))?;
         let key =
             NodeKey::from_file_text(&text).map_err(|_| NodeError::KeyFile(key_path.clone()))?;
+        let settings = read_settings(dir)?;
         let store = Store::open(&dir.join(STORE_DIR))?;
         if store.meta().public_key() != key.public() {
             return Err(NodeError::KeyFile(key_path));
@@ -158,7 +250,21 @@ impl Node {
             dir: dir.to_path_buf(),
             key,
             store,
+            settings,
         })
+    }
+
+    /// The configured root key, if any.
+    pub fn root(&self) -> Option<NodePublicKey> {
+        self.settings
+            .root_key
+            .as_deref()
+            .and_then(NodePublicKey::from_hex)
+    }
+
+    /// This node's public key.
+    pub fn public_key(&self) -> NodePublicKey {
+        self.key.public()
     }
 
     /// The data directory.
@@ -269,23 +375,121 @@ impl Node {
             .ok_or_else(|| NodeError::NoSuchMember(id.to_string()))
     }
 
-    /// Whether changes by this author are accepted here: our own, or a node id a clerk has trusted.
-    fn trusts(&self, env: &SignedChange) -> Result<bool, NodeError> {
-        let author = env.author();
-        Ok(author == self.key.public() || self.store.is_trusted(author.node_id())?)
+    fn now() -> i64 {
+        now()
     }
 
-    /// Verifies, trust-checks and applies raw envelopes; refusals are quarantined with their reasons and
-    /// never stop the valid changes around them.
-    pub fn accept(&self, raw: Vec<Vec<u8>>, source: &str) -> Result<AcceptReport, NodeError> {
+    /// Known revocations that verify against the configured root.
+    fn valid_revocations(&self) -> Result<Vec<Revocation>, NodeError> {
+        let Some(root) = self.root() else {
+            return Ok(Vec::new());
+        };
+        let raw = self.store.revocations()?;
+        let decoded: Vec<Revocation> = raw
+            .iter()
+            .filter_map(|b| Revocation::decode(b).ok())
+            .collect();
+        let mut out = Vec::new();
+        for r in &decoded {
+            let chain = self.chain_of(&r.issuer)?;
+            if r.validate(&root, chain.as_ref(), Self::now(), &[]).is_ok() {
+                out.push(r.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The recorded chain of a node key.
+    pub fn chain_of(&self, key: &NodePublicKey) -> Result<Option<Chain>, NodeError> {
+        Ok(self.store.chain(key)?.and_then(|b| Chain::decode(&b).ok()))
+    }
+
+    /// This node's own installed chain.
+    pub fn own_chain(&self) -> Result<Option<Chain>, NodeError> {
+        self.chain_of(&self.key.public())
+    }
+
+    /// Takes in bundle records (or records from a peer): revocations first, then credential chains, then
+    /// changes. Every change is verified and checked against the authority rules; refusals are quarantined
+    /// with their reasons and never stop the valid changes around them.
+    pub fn accept_records(
+        &self,
+        records: Vec<(u8, Vec<u8>)>,
+        source: &str,
+    ) -> Result<AcceptReport, NodeError> {
         let mut report = AcceptReport {
-            received: raw.len(),
             complete: true,
             ..AcceptReport::default()
         };
+        let root = self.root();
+        let mut raw_changes = Vec::new();
+        let mut bundle_chains: HashMap<NodePublicKey, Chain> = HashMap::new();
+        let mut bundle_revocations = Vec::new();
+        for (tag, body) in records {
+            match tag {
+                TAG_CHANGE => raw_changes.push(body),
+                TAG_CHAIN => match Chain::decode(&body) {
+                    Ok(c) => {
+                        if let Some(s) = c.subject() {
+                            bundle_chains.insert(s, c);
+                        }
+                    }
+                    Err(e) => report
+                        .refused_credentials
+                        .push(crate::authority::chain_reason(&e)),
+                },
+                TAG_REVOCATION => bundle_revocations.push(body),
+                _ => report.complete = false,
+            }
+        }
+        if let Some(root) = root {
+            // Revocations travel ahead of changes: record the valid ones first.
+            for body in bundle_revocations {
+                let r = match Revocation::decode(&body) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        report
+                            .refused_credentials
+                            .push(crate::authority::chain_reason(&e));
+                        continue;
+                    }
+                };
+                let issuer_chain = match bundle_chains.get(&r.issuer) {
+                    Some(c) => Some(c.clone()),
+                    None => self.chain_of(&r.issuer)?,
+                };
+                match r.validate(&root, issuer_chain.as_ref(), Self::now(), &[]) {
+                    Ok(()) => {
+                        if self.store.put_revocation(&body)? {
+                            report.revocations += 1;
+                        }
+                    }
+                    Err(e) => report.refused_credentials.push(format!(
+                        "revocation by {}: {}",
+                        r.issuer.node_id(),
+                        crate::authority::chain_reason(&e)
+                    )),
+                }
+            }
+            let revocations = self.valid_revocations()?;
+            for (subject, chain) in &bundle_chains {
+                match chain.validate(&root, Self::now(), &revocations) {
+                    Ok(()) => {
+                        self.store.put_chain(subject, &chain.encode())?;
+                        report.chains += 1;
+                    }
+                    Err(e) => report.refused_credentials.push(format!(
+                        "chain of {}: {}",
+                        subject.node_id(),
+                        crate::authority::chain_reason(&e)
+                    )),
+                }
+            }
+        }
+        report.received = raw_changes.len();
         let mut quarantine: Vec<(Vec<u8>, Rejection)> = Vec::new();
         let mut envelopes = Vec::new();
-        for bytes in raw {
+        for bytes in raw_changes {
             match SignedChange::decode(bytes.clone()) {
                 Ok(e) => envelopes.push(e),
                 Err(e) => {
@@ -297,26 +501,55 @@ impl Node {
         for (env, result) in envelopes.iter().zip(SignedChange::verify_many(&envelopes)) {
             match result {
                 Err(why) => quarantine.push((env.as_bytes().to_vec(), why)),
-                Ok(vc) => {
-                    if self.trusts(env)? {
-                        good.push(vc);
-                    } else {
-                        let why = Rejection::new(
-                            RejectCode::Untrusted,
-                            format!(
-                                "author {} is not trusted by this node",
-                                env.author().node_id()
-                            ),
-                        );
-                        quarantine.push((env.as_bytes().to_vec(), why));
+                Ok(vc) => good.push(vc),
+            }
+        }
+        let policy = self.policy(&good)?;
+        report.rejected = quarantine.iter().map(|(_, r)| r.clone()).collect();
+        self.store.quarantine(quarantine, source)?;
+        report.applied = self.store.apply_with(good, source, &policy)?;
+        Ok(report)
+    }
+
+    /// Accepts raw change envelopes (no chains or revocations alongside).
+    pub fn accept(&self, raw: Vec<Vec<u8>>, source: &str) -> Result<AcceptReport, NodeError> {
+        self.accept_records(raw.into_iter().map(|b| (TAG_CHANGE, b)).collect(), source)
+    }
+
+    fn policy(&self, changes: &[VerifiedChange]) -> Result<ChangePolicy, NodeError> {
+        let trust = match self.root() {
+            Some(root) => Trust::Root(root),
+            None => {
+                let mut keys = Vec::new();
+                let mut seen = BTreeSet::new();
+                for c in changes {
+                    let a = c.envelope.author();
+                    if seen.insert(a) && self.store.is_trusted(a.node_id())? {
+                        keys.push(a);
+                    }
+                }
+                Trust::List(keys)
+            }
+        };
+        let mut chains = HashMap::new();
+        if matches!(trust, Trust::Root(_)) {
+            for c in changes {
+                let a = c.envelope.author();
+                if let std::collections::hash_map::Entry::Vacant(e) = chains.entry(a) {
+                    if let Some(chain) = self.chain_of(&a)? {
+                        e.insert(chain);
                     }
                 }
             }
         }
-        report.rejected = quarantine.iter().map(|(_, r)| r.clone()).collect();
-        self.store.quarantine(quarantine, source)?;
-        report.applied = self.store.apply(good, source)?;
-        Ok(report)
+        Ok(ChangePolicy {
+            scope: self.unit().clone(),
+            own: self.key.public(),
+            trust,
+            revocations: self.valid_revocations()?,
+            chains,
+            now: Self::now(),
+        })
     }
 
     /// Writes every change after log sequence `since` to a bundle file (atomically: a temporary file
@@ -325,6 +558,28 @@ impl Node {
         let tmp = out.with_extension("partial");
         let file = fs::File::create(&tmp).map_err(io_err(&tmp))?;
         let mut w = BundleWriter::new(std::io::BufWriter::new(file))?;
+        // Revocations go first, then the chains of everyone whose signature the receiver must check.
+        let mut signers: BTreeSet<NodePublicKey> = BTreeSet::new();
+        for r in self.store.revocations()? {
+            if let Ok(rev) = Revocation::decode(&r) {
+                signers.insert(rev.issuer);
+            }
+            w.push(TAG_REVOCATION, &r)?;
+        }
+        let mut cursor = since;
+        loop {
+            let page = self.store.changes_since(cursor, 4096)?;
+            let Some((last_seq, _)) = page.last() else {
+                break;
+            };
+            cursor = *last_seq;
+            signers.extend(page.iter().map(|(_, c)| c.author()));
+        }
+        for s in &signers {
+            if let Some(chain) = self.store.chain(s)? {
+                w.push(TAG_CHAIN, &chain)?;
+            }
+        }
         let mut last = since;
         let mut count = 0;
         loop {
@@ -352,23 +607,19 @@ impl Node {
     pub fn import_bundle(&self, path: &Path) -> Result<AcceptReport, NodeError> {
         let bytes = fs::read(path).map_err(io_err(path))?;
         let bundle = BundleReader::parse(&bytes)?;
-        let mut raw = Vec::new();
-        let mut unknown = 0;
-        for r in bundle.records {
-            if r.tag == TAG_CHANGE {
-                raw.push(r.body);
-            } else {
-                unknown += 1;
-            }
-        }
+        let records = bundle
+            .records
+            .into_iter()
+            .map(|r| (r.tag, r.body))
+            .collect();
         let source = format!(
             "bundle:{}",
             path.file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default()
         );
-        let mut report = self.accept(raw, &source)?;
-        report.complete = bundle.complete && unknown == 0;
+        let mut report = self.accept_records(records, &source)?;
+        report.complete = report.complete && bundle.complete;
         Ok(report)
     }
 }
@@ -385,4 +636,247 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     f.write_all(bytes).map_err(io_err(path))?;
     f.sync_all().map_err(io_err(path))?;
     Ok(())
+}
+
+/// Who issues a credential: a node (with its installed chain) or the organisation's root key file.
+pub enum Issuer<'a> {
+    /// A parent node.
+    Node(&'a Node),
+    /// The root key (for the city node).
+    Root(&'a NodeKey),
+}
+
+/// Issues a credential for a request. A node may issue only for units inside its own, and only if its own
+/// chain is valid and carries the issuer role; the result is the issuer's chain plus the new link.
+pub fn issue_credential(
+    issuer: Issuer<'_>,
+    request: &CredentialRequest,
+    unit: UnitPath,
+    valid_days: u32,
+    roles_bits: u8,
+) -> Result<Chain, NodeError> {
+    if request.unit != unit {
+        return Err(NodeError::Refused(format!(
+            "the request asks for unit {}, not {unit}",
+            request.unit
+        )));
+    }
+    let t = now();
+    let not_after = t + i64::from(valid_days) * 86_400;
+    let serial: u64 = rand::random::<u64>() >> 1;
+    match issuer {
+        Issuer::Root(root) => {
+            let c = Credential::issue(
+                root,
+                request.subject,
+                unit,
+                roles_bits,
+                t - 300,
+                not_after,
+                serial,
+            );
+            Ok(Chain(vec![c]))
+        }
+        Issuer::Node(node) => {
+            let root = node.root().ok_or(NodeError::NoRoot)?;
+            let mut chain = node.own_chain()?.ok_or_else(|| {
+                NodeError::Refused("this node has no credential installed".into())
+            })?;
+            chain.validate(&root, t, &node.valid_revocations()?)?;
+            let leaf = chain.leaf().ok_or(ChainError::Empty)?;
+            if leaf.roles & roles::ISSUER == 0 {
+                return Err(NodeError::Refused(
+                    "this node's credential may not issue credentials".into(),
+                ));
+            }
+            if !leaf.unit.covers(&unit) || leaf.unit == unit {
+                return Err(NodeError::Refused(format!(
+                    "unit {unit} is not below this node's unit {}",
+                    leaf.unit
+                )));
+            }
+            // A child's credential never outlives its issuer's.
+            let not_after = not_after.min(leaf.not_after);
+            chain.0.push(Credential::issue(
+                &node.key,
+                request.subject,
+                unit,
+                roles_bits,
+                t - 300,
+                not_after,
+                serial,
+            ));
+            Ok(chain)
+        }
+    }
+}
+
+/// What `credential install` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installed {
+    /// The chain certifies the current key.
+    Current,
+    /// The chain certifies the pending key: the node rotated to it.
+    Rotated,
+}
+
+impl Node {
+    /// A credential request for this node's key, or, with `rotate`, for a new key kept aside
+    /// (`node.key.next`) until its credential is installed.
+    pub fn credential_request(&self, rotate: bool) -> Result<CredentialRequest, NodeError> {
+        if !rotate {
+            return Ok(CredentialRequest::new(&self.key, self.unit().clone()));
+        }
+        let next_path = self.dir.join(NEXT_KEY_FILE);
+        let next = if next_path.exists() {
+            let text = fs::read_to_string(&next_path).map_err(io_err(&next_path))?;
+            NodeKey::from_file_text(&text).map_err(|_| NodeError::KeyFile(next_path.clone()))?
+        } else {
+            let k = NodeKey::generate();
+            write_private(&next_path, k.to_file_text().as_bytes())?;
+            k
+        };
+        Ok(CredentialRequest::new(&next, self.unit().clone()))
+    }
+
+    /// Installs a chain for this node (or for its pending rotation key, which then becomes the node key).
+    pub fn credential_install(&mut self, chain: &Chain) -> Result<Installed, NodeError> {
+        let root = self.root().ok_or(NodeError::NoRoot)?;
+        chain.validate(&root, now(), &self.valid_revocations()?)?;
+        let leaf = chain.leaf().ok_or(ChainError::Empty)?;
+        if &leaf.unit != self.unit() {
+            return Err(NodeError::Refused(format!(
+                "the credential is for unit {}, this node serves {}",
+                leaf.unit,
+                self.unit()
+            )));
+        }
+        if leaf.subject == self.key.public() {
+            self.store.put_chain(&leaf.subject, &chain.encode())?;
+            return Ok(Installed::Current);
+        }
+        let next_path = self.dir.join(NEXT_KEY_FILE);
+        let next = match fs::read_to_string(&next_path) {
+            Ok(text) => {
+                NodeKey::from_file_text(&text).map_err(|_| NodeError::KeyFile(next_path.clone()))?
+            }
+            Err(_) => {
+                return Err(NodeError::Refused(
+                    "the credential certifies another node's key".into(),
+                ))
+            }
+        };
+        if next.public() != leaf.subject {
+            return Err(NodeError::Refused(
+                "the credential certifies another node's key".into(),
+            ));
+        }
+        // Rotate: keep the old key file (its history stays verifiable by its public key), switch over.
+        self.store.put_chain(&leaf.subject, &chain.encode())?;
+        let key_path = self.dir.join(KEY_FILE);
+        let retired = self.dir.join(format!("node.key.retired-{}", now()));
+        fs::rename(&key_path, &retired).map_err(io_err(&key_path))?;
+        fs::rename(&next_path, &key_path).map_err(io_err(&next_path))?;
+        self.store.set_node_key(next.public())?;
+        self.key = next;
+        Ok(Installed::Rotated)
+    }
+
+    /// Revokes a node key (every credential of it, `serial = None`) or one credential by serial. The
+    /// revocation lists the target's changes this node has accepted; it is stored here and travels in
+    /// every bundle from now on, ahead of the changes.
+    pub fn credential_revoke(
+        &self,
+        node_id: Option<NodeId>,
+        serial: Option<u64>,
+    ) -> Result<Revocation, NodeError> {
+        let root = self.root().ok_or(NodeError::NoRoot)?;
+        let own = self
+            .own_chain()?
+            .ok_or_else(|| NodeError::Refused("this node has no credential installed".into()))?;
+        own.validate(&root, now(), &self.valid_revocations()?)?;
+        let leaf = own.leaf().ok_or(ChainError::Empty)?;
+        if leaf.roles & roles::ISSUER == 0 {
+            return Err(NodeError::Refused(
+                "this node's credential may not revoke".into(),
+            ));
+        }
+        let mut target: Option<(NodePublicKey, UnitPath)> = None;
+        for (subject, bytes) in self.store.chains()? {
+            let Ok(chain) = Chain::decode(&bytes) else {
+                continue;
+            };
+            for link in &chain.0 {
+                let hit = match (node_id, serial) {
+                    (Some(id), _) => link.subject.node_id() == id && link.subject == subject,
+                    (None, Some(s)) => link.serial == s,
+                    (None, None) => false,
+                };
+                if hit {
+                    target = Some((link.subject, link.unit.clone()));
+                }
+            }
+        }
+        let (key, unit) = target.ok_or_else(|| {
+            NodeError::Refused(
+                "no known credential matches (import a bundle from that node first)".into(),
+            )
+        })?;
+        if !leaf.unit.covers(&unit) || key == self.key.public() {
+            return Err(NodeError::Refused(format!(
+                "unit {unit} is not below this node's unit {}",
+                leaf.unit
+            )));
+        }
+        let accepted = self.store.changes_by(&key)?;
+        let r = Revocation::issue(&self.key, key, serial.unwrap_or(0), unit, now(), accepted);
+        self.store.put_revocation(&r.encode())?;
+        Ok(r)
+    }
+
+    /// Records a read or write of member data in the audit log.
+    pub fn audit(&self, action: &str, target: &str, detail: &str) -> Result<(), NodeError> {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "?".to_string());
+        self.store
+            .audit_append(&user, &self.id().to_string(), action, target, detail)?;
+        Ok(())
+    }
+
+    /// Every valid revocation this node knows.
+    pub fn revocations(&self) -> Result<Vec<Revocation>, NodeError> {
+        self.valid_revocations()
+    }
+
+    /// Marks `root` as the organisation root for this node (for nodes created before one existed).
+    pub fn set_root(&mut self, root: NodePublicKey) -> Result<(), NodeError> {
+        self.settings.root_key = Some(root.to_hex());
+        write_settings(&self.dir, &self.settings)
+    }
+}
+
+/// Writes a new root key file (mode 0600) and returns the key.
+pub fn root_init(out: &Path) -> Result<NodeKey, NodeError> {
+    if out.exists() {
+        return Err(NodeError::Refused(format!(
+            "{} already exists; nothing was changed",
+            out.display()
+        )));
+    }
+    let key = NodeKey::generate();
+    write_private(
+        out,
+        key.to_file_text()
+            .replace("node-key", "root-key")
+            .as_bytes(),
+    )?;
+    Ok(key)
+}
+
+/// Reads a root key file.
+pub fn read_root_key(path: &Path) -> Result<NodeKey, NodeError> {
+    let text = fs::read_to_string(path).map_err(io_err(path))?;
+    NodeKey::from_file_text(&text.replace("root-key", "node-key"))
+        .map_err(|_| NodeError::KeyFile(path.to_path_buf()))
 }

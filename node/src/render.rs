@@ -80,6 +80,22 @@ pub fn reject_reason(code: &str) -> String {
             "hồ sơ không hợp lệ sau thay đổi",
             "invalid dossier after change",
         ),
+        Some(RejectCode::NoCredential) => (
+            "nút ký chưa có chứng nhận",
+            "no credential known for the signer",
+        ),
+        Some(RejectCode::BadCredential) => (
+            "chứng nhận của nút ký không hợp lệ",
+            "the signer's credential is invalid",
+        ),
+        Some(RejectCode::Revoked) => (
+            "khóa của nút ký đã bị thu hồi",
+            "the signer's key was revoked",
+        ),
+        Some(RejectCode::Unauthorized) => (
+            "nút ký không có thẩm quyền với đơn vị này",
+            "the signer has no authority over this unit",
+        ),
         None => ("lý do khác", "other reason"),
     };
     pick(vi_en.0, vi_en.1).to_string()

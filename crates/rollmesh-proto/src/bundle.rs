@@ -15,6 +15,10 @@ pub const BUNDLE_MAGIC: &[u8; 8] = b"RMBUNDLE";
 pub const BUNDLE_VERSION: u8 = 1;
 /// Record tag of a signed change envelope.
 pub const TAG_CHANGE: u8 = 0x01;
+/// Record tag of a credential chain (of an author whose changes follow).
+pub const TAG_CHAIN: u8 = 0x02;
+/// Record tag of a revocation (written before any change).
+pub const TAG_REVOCATION: u8 = 0x03;
 /// Record tag of the trailer.
 pub const TAG_TRAILER: u8 = 0xFF;
 /// Largest record body accepted.

@@ -276,6 +276,14 @@ pub enum RejectCode {
     Untrusted,
     /// Applying the change would leave an invalid dossier.
     InvalidDocument,
+    /// No credential chain is known for the author.
+    NoCredential,
+    /// The author's credential chain is invalid (wrong root, expired, bad link…).
+    BadCredential,
+    /// The author's key has been revoked, and this change was not accepted before the revocation.
+    Revoked,
+    /// The author's unit does not cover the member's unit (old or new).
+    Unauthorized,
 }
 
 impl RejectCode {
@@ -288,6 +296,10 @@ impl RejectCode {
             RejectCode::ActorMismatch => "actor_mismatch",
             RejectCode::Untrusted => "untrusted_author",
             RejectCode::InvalidDocument => "invalid_document",
+            RejectCode::NoCredential => "no_credential",
+            RejectCode::BadCredential => "bad_credential",
+            RejectCode::Revoked => "revoked",
+            RejectCode::Unauthorized => "unauthorized",
         }
     }
 
@@ -300,6 +312,10 @@ impl RejectCode {
             RejectCode::ActorMismatch,
             RejectCode::Untrusted,
             RejectCode::InvalidDocument,
+            RejectCode::NoCredential,
+            RejectCode::BadCredential,
+            RejectCode::Revoked,
+            RejectCode::Unauthorized,
         ]
         .into_iter()
         .find(|c| c.key() == k)

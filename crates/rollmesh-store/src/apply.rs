@@ -13,6 +13,38 @@ use crate::{
     SEQ_KEY,
 };
 
+/// A node's decision on one change, given the document before and after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Apply it.
+    Accept,
+    /// Quarantine it with this reason.
+    Reject(Rejection),
+    /// Not this node's business (outside its scope): neither store nor quarantine it.
+    Skip,
+}
+
+/// The node's authority and scope rules, consulted for every change before it is applied.
+pub trait Policy {
+    /// Decides on `change`; `before` is the member's projection before it (`None` for a new member) and
+    /// `after` the projection it would produce.
+    fn check(
+        &self,
+        change: &VerifiedChange,
+        before: Option<&MemberRecord>,
+        after: &MemberRecord,
+    ) -> Verdict;
+}
+
+/// Accepts every verified change (for tests and for the node's own fresh changes).
+pub struct AcceptAll;
+
+impl Policy for AcceptAll {
+    fn check(&self, _: &VerifiedChange, _: Option<&MemberRecord>, _: &MemberRecord) -> Verdict {
+        Verdict::Accept
+    }
+}
+
 /// What an [`Store::apply`] call did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -22,8 +54,10 @@ pub struct ApplyReport {
     pub duplicates: usize,
     /// Changes stored to wait for dependencies that have not arrived.
     pub pending: usize,
-    /// Changes refused and quarantined by the store itself.
+    /// Changes refused and quarantined (invalid documents, or refused by the policy).
     pub rejected: Vec<Rejection>,
+    /// Changes outside this node's scope, dropped without being stored.
+    pub skipped: usize,
     /// Documents whose state changed.
     pub touched: Vec<MemberId>,
 }
@@ -31,6 +65,7 @@ pub struct ApplyReport {
 struct Touched {
     doc: Automerge,
     before: Option<MemberRecord>,
+    current: Option<MemberRecord>,
     changed: bool,
 }
 
@@ -65,6 +100,16 @@ impl Store {
         &self,
         changes: Vec<VerifiedChange>,
         source: &str,
+    ) -> Result<ApplyReport, StoreError> {
+        self.apply_with(changes, source, &AcceptAll)
+    }
+
+    /// Like [`Store::apply`], consulting `policy` for every change first.
+    pub fn apply_with(
+        &self,
+        changes: Vec<VerifiedChange>,
+        source: &str,
+        policy: &dyn Policy,
     ) -> Result<ApplyReport, StoreError> {
         let mut st = self.lock();
         let mut report = ApplyReport::default();
@@ -117,20 +162,44 @@ impl Store {
                 seen.insert(hash);
                 continue;
             }
-            if let Err(e) = Dossier::record_of(id, &next) {
-                let why = Rejection::new(RejectCode::InvalidDocument, e.to_string());
-                quarantine_into(
-                    &mut batch,
-                    &mut qseq,
-                    vc.envelope.as_bytes().to_vec(),
-                    &why,
-                    source,
-                )?;
-                report.rejected.push(why);
-                seen.insert(hash);
-                continue;
+            let after = match Dossier::record_of(id, &next) {
+                Ok(r) => r,
+                Err(e) => {
+                    let why = Rejection::new(RejectCode::InvalidDocument, e.to_string());
+                    quarantine_into(
+                        &mut batch,
+                        &mut qseq,
+                        vc.envelope.as_bytes().to_vec(),
+                        &why,
+                        source,
+                    )?;
+                    report.rejected.push(why);
+                    seen.insert(hash);
+                    continue;
+                }
+            };
+            match policy.check(&vc, t.current.as_ref(), &after) {
+                Verdict::Accept => {}
+                Verdict::Skip => {
+                    report.skipped += 1;
+                    seen.insert(hash);
+                    continue;
+                }
+                Verdict::Reject(why) => {
+                    quarantine_into(
+                        &mut batch,
+                        &mut qseq,
+                        vc.envelope.as_bytes().to_vec(),
+                        &why,
+                        source,
+                    )?;
+                    report.rejected.push(why);
+                    seen.insert(hash);
+                    continue;
+                }
             }
             t.doc = next;
+            t.current = Some(after);
             t.changed = true;
             seen.insert(hash);
             batch.insert(key(b'C', &[&hash]), vc.envelope.as_bytes());
@@ -175,8 +244,9 @@ impl Store {
             if !t.changed {
                 continue;
             }
-            let rec = Dossier::record_of(id, &t.doc)
-                .map_err(|e| StoreError::Corrupt(format!("document {id} after apply: {e}")))?;
+            let Some(rec) = t.current else {
+                continue;
+            };
             let pk = key(b'P', &[id.as_bytes()]);
             if let Some(old) = &t.before {
                 if old.unit() != rec.unit() {
@@ -232,6 +302,7 @@ impl Store {
         };
         Ok(Touched {
             doc,
+            current: before.clone(),
             before,
             changed: false,
         })

@@ -14,11 +14,15 @@
 //! | `W`    | doc id, change hash         | envelope waiting for missing dependencies |
 //! | `Q`    | quarantine seq              | postcard [`QuarantineEntry`]            |
 //! | `T`    | node id                     | postcard [`TrustEntry`]                 |
+//! | `K`    | node public key             | that node's credential chain (encoded)  |
+//! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
+//! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
 //! change reported as applied is durable. Only a bounded LRU of Automerge documents stays in memory.
 
 mod apply;
+mod audit;
 mod verify;
 
 use std::num::NonZeroUsize;
@@ -31,7 +35,8 @@ use rollmesh_model::{text, Dossier, MemberId, MemberRecord, UnitPath};
 use rollmesh_proto::{NodeId, NodePublicKey, SignedChange};
 use serde::{Deserialize, Serialize};
 
-pub use apply::ApplyReport;
+pub use apply::{AcceptAll, ApplyReport, Policy, Verdict};
+pub use audit::AuditEntry;
 pub use verify::VerifyReport;
 
 const META_KEY: &[u8] = b"Mmeta";
@@ -116,6 +121,7 @@ pub struct TrustEntry {
 }
 
 pub(crate) struct WriteState {
+    next_audit: u64,
     next_seq: u64,
     next_qseq: u64,
     cache: LruCache<MemberId, Automerge>,
@@ -224,12 +230,17 @@ impl Store {
     fn from_parts(db: sled::Db, kv: sled::Tree, meta: StoreMeta) -> Result<Store, StoreError> {
         let next_seq = read_u64(kv.get(SEQ_KEY)?)?.max(1);
         let next_qseq = read_u64(kv.get(QSEQ_KEY)?)?.max(1);
+        let next_audit = match kv.scan_prefix([b'A']).next_back() {
+            Some(kv) => read_u64(Some(sled::IVec::from(&kv?.0[1..])))? + 1,
+            None => 1,
+        };
         let cap = NonZeroUsize::new(DOC_CACHE).unwrap_or(NonZeroUsize::MIN);
         Ok(Store {
             db,
             kv,
             meta,
             state: Mutex::new(WriteState {
+                next_audit,
                 next_seq,
                 next_qseq,
                 cache: LruCache::new(cap),
@@ -479,6 +490,79 @@ impl Store {
                 postcard::from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect()
+    }
+
+    /// Records (or replaces) the credential chain of a node key.
+    pub fn put_chain(&self, subject: &NodePublicKey, chain: &[u8]) -> Result<(), StoreError> {
+        let k = key(b'K', &[&subject.0]);
+        if self.kv.get(&k)?.as_deref() != Some(chain) {
+            self.kv.insert(k, chain)?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The credential chain recorded for a node key.
+    pub fn chain(&self, subject: &NodePublicKey) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.kv.get(key(b'K', &[&subject.0]))?.map(|v| v.to_vec()))
+    }
+
+    /// Every recorded chain, by subject key.
+    pub fn chains(&self) -> Result<Vec<(NodePublicKey, Vec<u8>)>, StoreError> {
+        self.kv
+            .scan_prefix([b'K'])
+            .map(|kv| {
+                let (k, v) = kv?;
+                let subject = <[u8; 32]>::try_from(&k[1..])
+                    .map_err(|_| StoreError::Corrupt("chain key".into()))?;
+                Ok((NodePublicKey(subject), v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Records a revocation; true when it was new.
+    pub fn put_revocation(&self, bytes: &[u8]) -> Result<bool, StoreError> {
+        use sha2::Digest;
+        let k = key(b'R', &[&sha2::Sha256::digest(bytes)]);
+        if self.kv.contains_key(&k)? {
+            return Ok(false);
+        }
+        self.kv.insert(k, bytes)?;
+        self.db.flush()?;
+        Ok(true)
+    }
+
+    /// Every recorded revocation.
+    pub fn revocations(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.kv
+            .scan_prefix([b'R'])
+            .map(|kv| Ok(kv?.1.to_vec()))
+            .collect()
+    }
+
+    /// Hashes of every stored change by `author` (for a revocation's accepted list).
+    pub fn changes_by(&self, author: &NodePublicKey) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.kv.scan_prefix([b'C']) {
+            let (k, v) = kv?;
+            if v.len() > 34 && v[2..34] == author.0 {
+                let h = <[u8; 32]>::try_from(&k[1..])
+                    .map_err(|_| StoreError::Corrupt("change key".into()))?;
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Switches the node key this store belongs to (key rotation). History signed by the old key stays.
+    pub fn set_node_key(&mut self, new: NodePublicKey) -> Result<(), StoreError> {
+        let mut meta = self.meta.clone();
+        meta.node_key = new.0;
+        let bytes = postcard::to_allocvec(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.kv.insert(META_KEY, bytes)?;
+        self.db.flush()?;
+        self.meta = meta;
+        Ok(())
     }
 
     /// Bytes the store takes on disk.
