@@ -108,14 +108,12 @@ impl Store {
     /// Checks the hash chain; returns the number of entries, or the first broken one.
     pub fn audit_check(&self) -> Result<Result<usize, u64>, StoreError> {
         let mut prev = [0u8; 32];
-        let mut expected_seq = 1;
         let entries = self.audit_list()?;
-        for e in &entries {
-            if e.seq != expected_seq || e.prev != prev || e.compute_hash() != e.hash {
+        for (i, e) in entries.iter().enumerate() {
+            if e.seq != i as u64 + 1 || e.prev != prev || e.compute_hash() != e.hash {
                 return Ok(Err(e.seq));
             }
             prev = e.hash;
-            expected_seq += 1;
         }
         Ok(Ok(entries.len()))
     }
