@@ -822,7 +822,10 @@ mod tests {
         assert!(r.accepted_before(&[7; 32]));
         assert!(!r.accepted_before(&[8; 32]));
         // The district's own chain is unaffected.
-        assert_eq!(district_chain.validate(&root, now, std::slice::from_ref(&r)), Ok(()));
+        assert_eq!(
+            district_chain.validate(&root, now, std::slice::from_ref(&r)),
+            Ok(())
+        );
         // A cell cannot revoke for a unit outside its own.
         let cell_r = Revocation::issue(&o.cell, o.district.public(), 0, u("hn.d01"), now, vec![]);
         assert!(cell_r.validate(&root, Some(&c), now, &[]).is_err());
