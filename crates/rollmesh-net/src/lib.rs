@@ -21,7 +21,9 @@ pub const ALPN: &[u8] = b"rollmesh/1";
 /// Largest frame accepted (64 MiB).
 pub const MAX_FRAME: usize = 64 << 20;
 /// The DER prefix of an ed25519 SubjectPublicKeyInfo; the 32 key bytes follow it.
-const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 /// Transport errors.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +86,9 @@ impl Identity {
         let kp = rcgen::KeyPair::try_from(&pkcs8).map_err(|e| NetError::Tls(e.to_string()))?;
         let params = rcgen::CertificateParams::new(vec!["rollmesh".to_string()])
             .map_err(|e| NetError::Tls(e.to_string()))?;
-        let cert = params.self_signed(&kp).map_err(|e| NetError::Tls(e.to_string()))?;
+        let cert = params
+            .self_signed(&kp)
+            .map_err(|e| NetError::Tls(e.to_string()))?;
         Ok(Identity {
             cert: cert.der().clone(),
             key: pkcs8,
@@ -103,7 +107,9 @@ impl PeerVerifier {
     fn check(cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
         cert_key(cert.as_ref())
             .map(|_| ())
-            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))
+            .ok_or(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding,
+            ))
     }
 }
 
@@ -125,7 +131,12 @@ impl ServerCertVerifier for PeerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -133,7 +144,12 @@ impl ServerCertVerifier for PeerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         vec![SignatureScheme::ED25519]
@@ -159,7 +175,12 @@ impl ClientCertVerifier for PeerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -167,7 +188,12 @@ impl ClientCertVerifier for PeerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         vec![SignatureScheme::ED25519]
@@ -212,8 +238,10 @@ pub fn endpoint(identity: &Identity, listen: SocketAddr) -> Result<quinn::Endpoi
     let mut client = quinn::ClientConfig::new(Arc::new(client));
     client.transport_config(transport());
 
-    let mut ep = quinn::Endpoint::server(server, listen)
-        .map_err(|source| NetError::Bind { addr: listen, source })?;
+    let mut ep = quinn::Endpoint::server(server, listen).map_err(|source| NetError::Bind {
+        addr: listen,
+        source,
+    })?;
     ep.set_default_client_config(client);
     Ok(ep)
 }
@@ -226,7 +254,9 @@ pub async fn write_frame(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(
     let mut buf = Vec::with_capacity(4 + bytes.len());
     buf.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
     buf.extend_from_slice(bytes);
-    send.write_all(&buf).await.map_err(|e| NetError::Stream(e.to_string()))
+    send.write_all(&buf)
+        .await
+        .map_err(|e| NetError::Stream(e.to_string()))
 }
 
 /// Reads one frame; `None` at a clean end of stream.
@@ -258,10 +288,16 @@ mod tests {
         let b_seed = [2u8; 32];
         let a_pub = rollmesh_proto::NodeKey::from_seed(a_seed).public();
         let b_pub = rollmesh_proto::NodeKey::from_seed(b_seed).public();
-        let a = endpoint(&Identity::from_seed(&a_seed).expect("id"), "127.0.0.1:0".parse().expect("addr"))
-            .expect("endpoint a");
-        let b = endpoint(&Identity::from_seed(&b_seed).expect("id"), "127.0.0.1:0".parse().expect("addr"))
-            .expect("endpoint b");
+        let a = endpoint(
+            &Identity::from_seed(&a_seed).expect("id"),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .expect("endpoint a");
+        let b = endpoint(
+            &Identity::from_seed(&b_seed).expect("id"),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
+        .expect("endpoint b");
         let b_addr = b.local_addr().expect("addr");
         let accept = tokio::spawn(async move {
             let inc = b.accept().await.expect("incoming");
@@ -273,7 +309,11 @@ mod tests {
             let _ = conn.closed().await;
             (peer_key(&conn), got)
         });
-        let conn = a.connect(b_addr, "rollmesh").expect("connect").await.expect("handshake");
+        let conn = a
+            .connect(b_addr, "rollmesh")
+            .expect("connect")
+            .await
+            .expect("handshake");
         assert_eq!(peer_key(&conn), Some(b_pub));
         let (mut send, mut recv) = conn.open_bi().await.expect("stream");
         write_frame(&mut send, b"ping").await.expect("write");

@@ -1,0 +1,246 @@
+//! One sync session between this node and a peer: the puller of the peer's log and the server of ours.
+
+use crate::Msg;
+
+/// What a log read returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogBatch {
+    /// Records for the peer (already filtered to its scope).
+    pub records: Vec<(u8, Vec<u8>)>,
+    /// The last sequence number examined.
+    pub upto: u64,
+}
+
+/// This node's log, as the session sees it.
+pub trait Log {
+    /// The log's index id.
+    fn index(&self) -> u64;
+    /// The last sequence number in the log.
+    fn head(&self) -> u64;
+    /// Entries after `from` that the peer may see, at most `max` of them.
+    fn read(&mut self, from: u64, max: usize) -> LogBatch;
+}
+
+/// What the driver must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a message to the peer.
+    Send(Msg),
+    /// Verify and apply these records durably, then record the checkpoint `(index, upto)` for the peer
+    /// and call [`Session::applied`].
+    Apply {
+        /// The records.
+        records: Vec<(u8, Vec<u8>)>,
+        /// The peer's log index id.
+        index: u64,
+        /// The checkpoint to record once applied.
+        upto: u64,
+    },
+}
+
+/// Counters for `status` and measurements.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Messages sent.
+    pub msgs_sent: u64,
+    /// Messages received.
+    pub msgs_received: u64,
+    /// Change records sent.
+    pub changes_sent: u64,
+    /// Change records received.
+    pub changes_received: u64,
+}
+
+/// The per-connection state.
+#[derive(Debug)]
+pub struct Session {
+    batch_max: usize,
+    retry_ms: u64,
+    // Pulling the peer's log.
+    peer_index: u64,
+    have: u64,
+    applying: bool,
+    pull_sent_at: Option<u64>,
+    peer_head: u64,
+    // Serving our log.
+    acked: u64,
+    inflight: Option<(u64, u64, u64)>,
+    subscribed: bool,
+    /// Counters.
+    pub stats: SessionStats,
+}
+
+impl Session {
+    /// Starts a session from our checkpoint of the peer's log (`(0, 0)` if none) and sends the first pull.
+    pub fn start(now: u64, checkpoint: (u64, u64)) -> (Session, Vec<Effect>) {
+        let mut s = Session {
+            batch_max: 1024,
+            retry_ms: 2_000,
+            peer_index: checkpoint.0,
+            have: checkpoint.1,
+            applying: false,
+            pull_sent_at: None,
+            peer_head: 0,
+            acked: 0,
+            inflight: None,
+            subscribed: false,
+            stats: SessionStats::default(),
+        };
+        let out = vec![s.pull(now)];
+        (s, out)
+    }
+
+    /// Sets the largest number of log entries per batch.
+    pub fn with_batch_max(mut self, n: usize) -> Self {
+        self.batch_max = n.max(1);
+        self
+    }
+
+    /// Our position in the peer's log.
+    pub fn checkpoint(&self) -> (u64, u64) {
+        (self.peer_index, self.have)
+    }
+
+    /// How far behind the peer's log we know we are.
+    pub fn backlog(&self) -> u64 {
+        self.peer_head.saturating_sub(self.have)
+    }
+
+    fn pull(&mut self, now: u64) -> Effect {
+        self.pull_sent_at = Some(now);
+        self.stats.msgs_sent += 1;
+        Effect::Send(Msg::Pull {
+            index: self.peer_index,
+            from: self.have,
+        })
+    }
+
+    fn serve(&mut self, now: u64, from: u64, log: &mut dyn Log) -> Effect {
+        let b = log.read(from, self.batch_max);
+        let head = log.head();
+        self.inflight = Some((from, b.upto, now));
+        self.stats.msgs_sent += 1;
+        self.stats.changes_sent += b.records.iter().filter(|(t, _)| *t == 1).count() as u64;
+        Effect::Send(Msg::Batch {
+            index: log.index(),
+            from,
+            upto: b.upto,
+            head,
+            records: b.records,
+        })
+    }
+
+    /// Handles a message from the peer.
+    pub fn on_msg(&mut self, now: u64, msg: Msg, log: &mut dyn Log) -> Vec<Effect> {
+        self.stats.msgs_received += 1;
+        match msg {
+            Msg::Pull { index, from } => {
+                // A pull against another index (our log was re-created) starts over from the beginning.
+                // Every pull is answered, with an empty batch if there is nothing new: that answer is what
+                // tells the puller its acknowledgement arrived, so neither side can wait on the other.
+                let from = if index == log.index() {
+                    from.min(log.head())
+                } else {
+                    0
+                };
+                self.acked = from;
+                self.subscribed = true;
+                vec![self.serve(now, from, log)]
+            }
+            Msg::Batch {
+                index,
+                from,
+                upto,
+                head,
+                records,
+            } => {
+                if self.applying {
+                    return Vec::new();
+                }
+                if index != self.peer_index && from == 0 {
+                    // The peer's log is new to us (first contact, or it was restored): take it from the start.
+                    self.peer_index = index;
+                    self.have = 0;
+                }
+                if index != self.peer_index || upto < from {
+                    return Vec::new();
+                }
+                if from != self.have {
+                    if upto <= self.have {
+                        // A duplicate of something applied: our acknowledgement was probably lost.
+                        return vec![self.pull(now)];
+                    }
+                    // A gap (a lost or reordered batch): ask again from where we are.
+                    return if self.pull_sent_at.is_none() {
+                        vec![self.pull(now)]
+                    } else {
+                        Vec::new()
+                    };
+                }
+                self.peer_head = head.max(upto);
+                if records.is_empty() && upto == self.have {
+                    // Nothing new: we are caught up and the peer will push.
+                    self.pull_sent_at = None;
+                    return Vec::new();
+                }
+                self.stats.changes_received +=
+                    records.iter().filter(|(t, _)| *t == 1).count() as u64;
+                self.applying = true;
+                self.pull_sent_at = None;
+                vec![Effect::Apply {
+                    records,
+                    index,
+                    upto,
+                }]
+            }
+            Msg::Auth { .. } | Msg::Bye { .. } => Vec::new(),
+        }
+    }
+
+    /// The driver applied the records of an [`Effect::Apply`] durably and recorded the checkpoint.
+    pub fn applied(&mut self, now: u64, index: u64, upto: u64) -> Vec<Effect> {
+        self.applying = false;
+        if index == self.peer_index && upto >= self.have {
+            self.have = upto;
+        }
+        // Acknowledge and ask for more; once caught up, the answer is an empty batch and the peer pushes
+        // what comes next.
+        vec![self.pull(now)]
+    }
+
+    /// Our log grew: push to a peer that has caught up and has nothing in flight.
+    pub fn on_local_head(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
+        if !self.subscribed || self.acked >= log.head() {
+            return Vec::new();
+        }
+        match self.inflight {
+            Some((_, upto, _)) if upto > self.acked => Vec::new(),
+            _ => vec![self.serve(now, self.acked, log)],
+        }
+    }
+
+    /// Time passed: retransmit what may have been lost.
+    pub fn on_tick(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if !self.applying {
+            if let Some(at) = self.pull_sent_at {
+                if now.saturating_sub(at) >= self.retry_ms {
+                    out.push(self.pull(now));
+                }
+            }
+        }
+        match self.inflight {
+            Some((_, upto, at)) if upto > self.acked => {
+                if now.saturating_sub(at) >= self.retry_ms {
+                    out.push(self.serve(now, self.acked, log));
+                }
+            }
+            _ => {
+                if self.subscribed && self.acked < log.head() {
+                    out.push(self.serve(now, self.acked, log));
+                }
+            }
+        }
+        out
+    }
+}
