@@ -105,6 +105,30 @@ pub enum Command {
     /// Changes that were refused, with the reason.
     #[command(subcommand)]
     Quarantine(QuarantineCmd),
+    /// Run the node: sync with peers over QUIC until Ctrl-C (settings in the data directory's node.toml).
+    Run {
+        /// The node settings file (node.toml in the data directory; see config/node.example.toml).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Per-peer sync state of a running node: connected, last sync, changes sent/received, backlog, errors.
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Start a whole local mesh (15 nodes on 127.0.0.1), seed members at the cells, show them converging
+    /// at the city, make live edits, and keep running until Ctrl-C (--once: exit after convergence).
+    Demo {
+        /// Exit after the mesh has converged and the live edits have arrived.
+        #[arg(long)]
+        once: bool,
+        /// Members to seed per cell.
+        #[arg(long, default_value_t = 40)]
+        members_per_cell: usize,
+        /// Keep the demo's data here instead of a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Re-check every stored signature and document against its changes.
     Verify {
         #[command(flatten)]
@@ -539,6 +563,34 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Trust(cmd) => trust(cmd, json),
+        Command::Run { config } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,quinn=warn,quinn_proto=warn"));
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+            crate::daemon::run(&config)?;
+            Ok(0)
+        }
+        Command::Status { data } => {
+            let v = crate::admin::call(&data.data, &json!({"cmd": "status"}))
+                .with_context(|| msg!("nút chưa chạy (rollmesh run)?", "is the node running (rollmesh run)?"))?;
+            if json {
+                print_json(&v);
+            } else {
+                let (id, unit, n, seq) = (v["node_id"].as_str().unwrap_or(""), v["unit"].as_str().unwrap_or(""), &v["members"], &v["log_seq"]);
+                println!("{}", msg!("Nút {id} ({unit}): {n} đảng viên, nhật ký thay đổi đến #{seq}", "Node {id} ({unit}): {n} members, change log at #{seq}"));
+                for p in v["peers"].as_array().into_iter().flatten() {
+                    let state = if p["connected"].as_bool() == Some(true) { i18n::pick("đã kết nối", "connected") } else { i18n::pick("mất kết nối", "disconnected") };
+                    let last = p["last_sync"].as_i64().map(render::time_text).unwrap_or_else(|| "-".into());
+                    println!("  {:<16} {:<14} {:<12} {} {}  {} {}  {} {}  {} {}  {}",
+                        p["name"].as_str().unwrap_or(""), p["unit"].as_str().unwrap_or(""), state,
+                        i18n::pick("đồng bộ lúc", "last sync"), last,
+                        i18n::pick("gửi", "sent"), p["changes_sent"], i18n::pick("nhận", "received"), p["changes_received"],
+                        i18n::pick("tồn", "backlog"), p["backlog"], p["last_error"].as_str().unwrap_or(""));
+                }
+            }
+            Ok(0)
+        }
+        Command::Demo { once, members_per_cell, dir } => crate::demo::run(once, members_per_cell, dir),
         Command::Keys(KeysCmd::RootInit { out }) => {
             let key = crate::node::root_init(&out)?;
             let pub_path = PathBuf::from(format!("{}.pub", out.display()));
@@ -881,7 +933,21 @@ fn credential(cmd: CredentialCmd, json: bool) -> Result<u8> {
             serial,
             data,
         } => {
-            let node = open(&data)?;
+            let node = match open(&data) {
+                Ok(n) => n,
+                Err(e) if held_by_daemon(&e, &data.data) => {
+                    let req = json!({"cmd": "credential.revoke", "node_id": node_id, "serial": serial});
+                    let v = crate::admin::call(&data.data, &req)?;
+                    if json {
+                        print_json(&v);
+                    } else {
+                        let t = v["revoked"].as_str().unwrap_or("");
+                        println!("{}", msg!("Đã thu hồi khóa {t}; lệnh thu hồi được gửi tới các nút đang kết nối.", "Revoked key {t}; the revocation goes to every connected node."));
+                    }
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            };
             let id = match node_id {
                 Some(s) => Some(s.parse::<NodeId>()?),
                 None => None,
@@ -986,6 +1052,33 @@ fn trust(cmd: TrustCmd, json: bool) -> Result<u8> {
     }
 }
 
+/// Field values from a JSON object of field keys (used by `member add --from-json` and the admin socket).
+pub fn fields_from_json(v: &serde_json::Value) -> Result<BTreeMap<Field, String>> {
+    let mut out = BTreeMap::new();
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            let f = Field::from_key(k)?;
+            let s = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
+            out.insert(f, f.normalize(&s)?);
+        }
+    }
+    Ok(out)
+}
+
+/// True when the data directory is held by a running node (then commands go through its admin socket).
+fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::node::NodeError>(),
+            Some(crate::node::NodeError::Store(rollmesh_store::StoreError::Locked))
+        )
+    }) && crate::admin::socket_path(data).exists()
+}
+
+fn fields_json(values: &BTreeMap<Field, String>) -> serde_json::Value {
+    serde_json::Value::Object(values.iter().map(|(f, v)| (f.key().to_string(), json!(v))).collect())
+}
+
 fn parse_event(s: &str) -> Result<Event> {
     let mut parts = s.splitn(3, ':');
     let kind_text = parts.next().unwrap_or("");
@@ -1014,7 +1107,21 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             from_json,
             data,
         } => {
-            let node = open(&data)?;
+            let node = match open(&data) {
+                Ok(n) => n,
+                Err(e) if held_by_daemon(&e, &data.data) && from_json.is_none() => {
+                    let req = json!({"cmd": "member.add", "fields": fields_json(&fields.collect()?)});
+                    let v = crate::admin::call(&data.data, &req)?;
+                    if json {
+                        print_json(&v);
+                    } else {
+                        let (name, id) = (v["full_name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""));
+                        println!("{}", msg!("Đã thêm đảng viên {name}, mã {id}.", "Added member {name}, id {id}."));
+                    }
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            };
             let mut values = BTreeMap::new();
             if let Some(p) = from_json {
                 let text = std::fs::read_to_string(&p).with_context(|| p.display().to_string())?;
@@ -1066,7 +1173,20 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             event,
             data,
         } => {
-            let node = open(&data)?;
+            let node = match open(&data) {
+                Ok(n) => n,
+                Err(e) if held_by_daemon(&e, &data.data) && clear.is_empty() && event.is_empty() => {
+                    let req = json!({"cmd": "member.edit", "id": id, "fields": fields_json(&fields.collect()?)});
+                    let v = crate::admin::call(&data.data, &req)?;
+                    if json {
+                        print_json(&v);
+                    } else {
+                        println!("{}", msg!("Đã cập nhật hồ sơ {id}.", "Updated dossier {id}."));
+                    }
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            };
             let id = node.resolve(&id)?;
             let mut edit = DossierEdit {
                 set: fields.collect()?,
@@ -1170,7 +1290,21 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             Ok(0)
         }
         MemberCmd::List { unit, status, data } => {
-            let node = open(&data)?;
+            let node = match open(&data) {
+                Ok(n) => n,
+                Err(e) if held_by_daemon(&e, &data.data) && unit.is_none() && status.is_none() => {
+                    let v = crate::admin::call(&data.data, &json!({"cmd": "member.list"}))?;
+                    let list = v["members"].clone();
+                    if json {
+                        print_json(&list);
+                    } else {
+                        let n = list.as_array().map(Vec::len).unwrap_or(0);
+                        println!("{}", msg!("({n} đảng viên, qua nút đang chạy)", "({n} members, via the running node)"));
+                    }
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            };
             let status = match status {
                 Some(s) => Some(
                     Status::parse(&s)

@@ -4,9 +4,12 @@
 pub mod authority;
 pub mod cli;
 pub mod csv_import;
+pub mod admin;
+pub mod daemon;
+pub mod demo;
 pub mod i18n;
 pub mod node;
 pub mod org;
 pub mod render;
 
-pub use node::{AcceptReport, Node, NodeError, NodeSettings};
+pub use node::{AcceptReport, Node, NodeError, NodeSettings, PeerSettings};

@@ -33,6 +33,32 @@ pub struct NodeSettings {
     /// The organisation's root public key (hex). When set, changes are accepted by credential chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_key: Option<String>,
+    /// The data directory, when the settings file lives elsewhere (relative to the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The UDP address `rollmesh run` listens on for QUIC (e.g. "127.0.0.1:7401"; port 0 = any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// Peers this node dials (its parent first); it also accepts any authorised peer that dials it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerSettings>,
+    /// A credential chain file to present instead of the installed one (for tests and recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_file: Option<String>,
+}
+
+/// One peer to dial.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    /// Its QUIC address, e.g. "127.0.0.1:7400".
+    pub address: String,
+    /// Its expected node id; the connection is refused if another node answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// A name for status output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Errors of node operations, each meant to be shown to a clerk as one line.
@@ -212,6 +238,7 @@ impl Node {
         write_private(&key_path, key.to_file_text().as_bytes())?;
         let settings = NodeSettings {
             root_key: root.map(|r| r.to_hex()),
+            ..NodeSettings::default()
         };
         write_settings(dir, &settings)?;
         let store = match Store::create(&store_dir, unit, key.public()) {
@@ -265,6 +292,23 @@ impl Node {
     /// This node's public key.
     pub fn public_key(&self) -> NodePublicKey {
         self.key.public()
+    }
+
+    /// This node's settings (`node.toml`).
+    pub fn settings(&self) -> &NodeSettings {
+        &self.settings
+    }
+
+    /// Replaces and saves the settings.
+    pub fn save_settings(&mut self, s: NodeSettings) -> Result<(), NodeError> {
+        write_settings(&self.dir, &s)?;
+        self.settings = s;
+        Ok(())
+    }
+
+    /// The node key's secret seed (to derive the TLS identity).
+    pub fn key_seed(&self) -> [u8; 32] {
+        self.key.seed()
     }
 
     /// The data directory.

@@ -31,6 +31,11 @@ impl NodeKey {
         NodePublicKey(self.0.verifying_key().to_bytes())
     }
 
+    /// The 32-byte secret seed (to derive the node's TLS identity from the same key).
+    pub fn seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// Signs `message` (callers add their own domain separation).
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()

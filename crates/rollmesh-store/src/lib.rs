@@ -17,6 +17,7 @@
 //! | `K`    | node public key             | that node's credential chain (encoded)  |
 //! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
 //! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
+//! | `X`    | peer public key             | sync checkpoint: peer log index id, seq |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
 //! change reported as applied is durable. Only a bounded LRU of Automerge documents stays in memory.
@@ -490,6 +491,27 @@ impl Store {
                 postcard::from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect()
+    }
+
+    /// Our position in a peer's change log: `(index id, last sequence applied)`.
+    pub fn checkpoint(&self, peer: &NodePublicKey) -> Result<(u64, u64), StoreError> {
+        match self.kv.get(key(b'X', &[&peer.0]))? {
+            Some(v) if v.len() == 16 => {
+                let a = read_u64(Some(sled::IVec::from(&v[..8])))?;
+                let b = read_u64(Some(sled::IVec::from(&v[8..])))?;
+                Ok((a, b))
+            }
+            _ => Ok((0, 0)),
+        }
+    }
+
+    /// Records our position in a peer's change log (after the changes up to it are durable).
+    pub fn set_checkpoint(&self, peer: &NodePublicKey, index: u64, seq: u64) -> Result<(), StoreError> {
+        let mut v = index.to_be_bytes().to_vec();
+        v.extend_from_slice(&seq.to_be_bytes());
+        self.kv.insert(key(b'X', &[&peer.0]), v)?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Records (or replaces) the credential chain of a node key.

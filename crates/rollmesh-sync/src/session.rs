@@ -219,6 +219,18 @@ impl Session {
         }
     }
 
+    /// Something outside the log changed (new revocations to forward): send a batch now if the peer is
+    /// waiting for nothing from us. The log read decides what the batch carries.
+    pub fn push_now(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
+        if !self.subscribed {
+            return Vec::new();
+        }
+        match self.inflight {
+            Some((_, upto, _)) if upto > self.acked => Vec::new(),
+            _ => vec![self.serve(now, self.acked, log)],
+        }
+    }
+
     /// Time passed: retransmit what may have been lost.
     pub fn on_tick(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
         let mut out = Vec::new();

@@ -1,0 +1,34 @@
+//! The local control socket of a running node (`<data>/admin.sock`, a Unix socket readable only through
+//! the data directory's permissions). While `rollmesh run` holds the store, CLI commands that change or
+//! read members, `status` and `credential revoke` go through it: one JSON request line, one JSON reply line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The socket of a data directory.
+pub fn socket_path(data: &Path) -> PathBuf {
+    data.join("admin.sock")
+}
+
+/// Sends one request to the running node of `data` and returns its reply.
+pub fn call(data: &Path, request: &Value) -> anyhow::Result<Value> {
+    let path = socket_path(data);
+    let mut s = UnixStream::connect(&path)
+        .map_err(|e| anyhow::anyhow!("cannot reach the running node at {}: {e}", path.display()))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    s.write_all(&line)?;
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply)?;
+    let v: Value = serde_json::from_str(&reply)?;
+    if let Some(err) = v.get("error").and_then(Value::as_str) {
+        anyhow::bail!("{err}");
+    }
+    Ok(v)
+}

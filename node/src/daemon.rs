@@ -1,0 +1,641 @@
+//! `rollmesh run`: the node daemon. It listens on QUIC, dials its configured peers with backoff, checks
+//! every peer's credential chain after the TLS handshake, and runs one sync session per connection (the
+//! pure state machine of `rollmesh-sync`), applying what arrives through the same authority checks as
+//! bundles and pushing its own new changes to every connected peer whose scope covers them.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rollmesh_model::UnitPath;
+use rollmesh_proto::{Chain, NodeId, NodePublicKey, TAG_CHAIN, TAG_CHANGE, TAG_REVOCATION};
+use rollmesh_sync::{Effect, Log, LogBatch, Msg, Session};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::node::{Node, NodeSettings};
+
+/// What `status` shows for one peer.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PeerStatus {
+    /// The peer's name from the configuration, or its unit.
+    pub name: String,
+    /// Its address (for dialed peers) or where it came from.
+    pub address: String,
+    /// Its node id once known.
+    pub node_id: String,
+    /// Its unit once authenticated.
+    pub unit: String,
+    /// Whether a session is running.
+    pub connected: bool,
+    /// Unix time of the last batch applied from it or acknowledged by it.
+    pub last_sync: Option<i64>,
+    /// Change records sent to it (this process).
+    pub changes_sent: u64,
+    /// Change records received from it (this process).
+    pub changes_received: u64,
+    /// Entries of its log we know we have not applied yet.
+    pub backlog: u64,
+    /// Messages and bytes exchanged in the current session (for measurements).
+    pub messages: u64,
+    /// Bytes written and read in the current session, frames included.
+    pub bytes: u64,
+    /// The last error or refusal.
+    pub last_error: Option<String>,
+}
+
+struct Shared {
+    node: Arc<Node>,
+    root: NodePublicKey,
+    own_chain: Vec<u8>,
+    head: watch::Sender<u64>,
+    revs: watch::Sender<u64>,
+    status: Mutex<BTreeMap<String, PeerStatus>>,
+    shutdown: watch::Receiver<bool>,
+    started: Instant,
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn set_status(&self, key: &str, f: impl FnOnce(&mut PeerStatus)) {
+        let mut m = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        f(m.entry(key.to_string()).or_default());
+    }
+
+    fn bump_head(&self) {
+        let h = self.node.store().last_seq();
+        self.head.send_if_modified(|v| {
+            let changed = *v != h;
+            *v = h;
+            changed
+        });
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The view of our log that one peer may see: only changes about members inside its scope, with the chains
+/// of their authors and every revocation we hold, each sent once per session.
+struct PeerLog<'a> {
+    node: &'a Node,
+    scope: UnitPath,
+    peer: NodePublicKey,
+    sent_chains: HashSet<NodePublicKey>,
+    sent_revs: HashSet<Vec<u8>>,
+}
+
+impl Log for PeerLog<'_> {
+    fn index(&self) -> u64 {
+        self.node.store().meta().index_id
+    }
+
+    fn head(&self) -> u64 {
+        self.node.store().last_seq()
+    }
+
+    fn read(&mut self, from: u64, max: usize) -> LogBatch {
+        let store = self.node.store();
+        let mut records = Vec::new();
+        if let Ok(revs) = store.revocations() {
+            for r in revs {
+                if self.sent_revs.insert(r.clone()) {
+                    records.push((TAG_REVOCATION, r));
+                }
+            }
+        }
+        let mut upto = from;
+        let changes = store.changes_since(from, max).unwrap_or_default();
+        for (seq, env) in changes {
+            upto = seq;
+            let author = env.author();
+            if author == self.peer {
+                continue; // it made the change, it has it
+            }
+            let in_scope = store
+                .record(&env.doc())
+                .ok()
+                .flatten()
+                .and_then(|r| r.unit())
+                .is_some_and(|u| self.scope.covers(&u));
+            if !in_scope {
+                continue;
+            }
+            if self.sent_chains.insert(author) {
+                if let Ok(Some(c)) = store.chain(&author) {
+                    records.push((TAG_CHAIN, c));
+                }
+            }
+            records.push((TAG_CHANGE, env.as_bytes().to_vec()));
+        }
+        LogBatch { records, upto }
+    }
+}
+
+/// Loads the settings file and the node it names.
+pub fn load(config: &Path) -> Result<(PathBuf, NodeSettings)> {
+    let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
+    let settings: NodeSettings = toml::from_str(&text).with_context(|| config.display().to_string())?;
+    let base = config.parent().unwrap_or(Path::new("."));
+    let data = match &settings.data {
+        Some(d) => base.join(d),
+        None => base.to_path_buf(),
+    };
+    Ok((data, settings))
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub fn run(config: &Path) -> Result<()> {
+    let (data, settings) = load(config)?;
+    let node = Node::open(&data)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(Arc::new(node), settings, data))
+}
+
+async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result<()> {
+    let root = node.root().context("rollmesh run needs a root key in node.toml (root_key)")?;
+    let own_chain = match &settings.credential_file {
+        Some(f) => Chain::from_file(&std::fs::read(data.join(f)).with_context(|| f.clone())?)?.encode(),
+        None => node.own_chain()?.map(|c| c.encode()).unwrap_or_default(),
+    };
+    let listen: SocketAddr = settings
+        .listen
+        .as_deref()
+        .unwrap_or("127.0.0.1:0")
+        .parse()
+        .context("listen is not an address like 127.0.0.1:7400")?;
+    let identity = rollmesh_net::Identity::from_seed(&node.key_seed())?;
+    let endpoint = rollmesh_net::endpoint(&identity, listen)?;
+    let local = endpoint.local_addr()?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (head_tx, _) = watch::channel(node.store().last_seq());
+    let (revs_tx, _) = watch::channel(0u64);
+    let shared = Arc::new(Shared {
+        node: node.clone(),
+        root,
+        own_chain,
+        head: head_tx,
+        revs: revs_tx,
+        status: Mutex::new(BTreeMap::new()),
+        shutdown: shutdown_rx,
+        started: Instant::now(),
+    });
+    // The address file lets launchers and tests find a node started on port 0.
+    std::fs::write(data.join("listen.addr"), format!("{local}\n"))?;
+    info!(node = %node.id(), unit = %node.unit(), %local, "rollmesh node listening");
+
+    let admin = tokio::spawn(admin_server(shared.clone(), data.clone()));
+    let acceptor = {
+        let shared = shared.clone();
+        let ep = endpoint.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = ep.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let from = incoming.remote_address();
+                    match incoming.await {
+                        Ok(conn) => {
+                            let _ = connection(shared, conn, None, from.to_string(), false).await;
+                        }
+                        Err(e) => warn!(%from, error = %e, "handshake failed"),
+                    }
+                });
+            }
+        })
+    };
+    let mut dialers = Vec::new();
+    for p in settings.peers.clone() {
+        let shared = shared.clone();
+        let ep = endpoint.clone();
+        dialers.push(tokio::spawn(dial_loop(shared, ep, p)));
+    }
+
+    wait_for_signal().await;
+    info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    endpoint.close(0u32.into(), b"shutdown");
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    acceptor.abort();
+    admin.abort();
+    for d in dialers {
+        d.abort();
+    }
+    let _ = std::fs::remove_file(crate::admin::socket_path(&data));
+    let _ = std::fs::remove_file(data.join("listen.addr"));
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn dial_loop(shared: Arc<Shared>, ep: quinn::Endpoint, peer: crate::node::PeerSettings) {
+    let name = peer.name.clone().unwrap_or_else(|| peer.address.clone());
+    let expected: Option<NodeId> = peer.node_id.as_deref().and_then(|s| s.parse().ok());
+    let mut backoff = Duration::from_millis(100);
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let addr: Result<SocketAddr, _> = peer.address.parse();
+        let outcome = match addr {
+            Err(_) => Err(format!("bad peer address {}", peer.address)),
+            Ok(a) => match ep.connect(a, "rollmesh") {
+                Err(e) => Err(e.to_string()),
+                Ok(connecting) => match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+                    Ok(Ok(conn)) => {
+                        let started = Instant::now();
+                        let r = connection(shared.clone(), conn, expected, name.clone(), true).await;
+                        if started.elapsed() > Duration::from_secs(5) {
+                            backoff = Duration::from_millis(100);
+                        }
+                        r
+                    }
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("connect timed out".into()),
+                },
+            },
+        };
+        if let Err(e) = outcome {
+            shared.set_status(&name, |s| {
+                s.name = name.clone();
+                s.address = peer.address.clone();
+                s.connected = false;
+                s.last_error = Some(e.clone());
+            });
+        }
+        // Exponential backoff with jitter, bounded.
+        let jitter = Duration::from_millis(u64::from(rand::random::<u8>()) % 100);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff + jitter) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(3));
+    }
+}
+
+/// Authenticates the peer and runs a sync session until the connection ends.
+async fn connection(
+    shared: Arc<Shared>,
+    conn: quinn::Connection,
+    expected: Option<NodeId>,
+    label: String,
+    dialer: bool,
+) -> Result<(), String> {
+    let remote = conn.remote_address().to_string();
+    let Some(peer_key) = rollmesh_net::peer_key(&conn) else {
+        conn.close(1u32.into(), b"no certificate");
+        return Err("peer presented no ed25519 certificate".into());
+    };
+    let streams = if dialer { conn.open_bi().await } else { conn.accept_bi().await };
+    let (mut send, recv) = streams.map_err(|e| e.to_string())?;
+    let node = shared.node.clone();
+    let revocations = node.store().revocations().unwrap_or_default();
+    let hello = Msg::Auth {
+        chain: shared.own_chain.clone(),
+        revocations,
+    };
+    let mut bytes_out = 0u64;
+    let mut bytes_in = 0u64;
+    let mut messages = 0u64;
+    let frame = hello.encode();
+    bytes_out += frame.len() as u64 + 4;
+    messages += 1;
+    rollmesh_net::write_frame(&mut send, &frame).await.map_err(|e| e.to_string())?;
+
+    // Frames are read on their own task: reading is not cancel-safe inside select!.
+    let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, String>>(16);
+    let reader = tokio::spawn(async move {
+        let mut recv = recv;
+        loop {
+            match rollmesh_net::read_frame(&mut recv).await {
+                Ok(Some(f)) => {
+                    if tx.send(Ok(f)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string())).await;
+                    return;
+                }
+            }
+        }
+    });
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    let auth = match first {
+        Ok(Some(Ok(f))) => {
+            bytes_in += f.len() as u64 + 4;
+            messages += 1;
+            Msg::decode(&f).map_err(|e| e.to_string())
+        }
+        Ok(Some(Err(e))) => Err(e),
+        Ok(None) => Err("peer closed before authenticating".into()),
+        Err(_) => Err("peer did not authenticate in time".into()),
+    };
+    let verdict = match auth {
+        Ok(Msg::Auth { chain, revocations }) => {
+            authenticate(&shared, peer_key, &chain, revocations, expected)
+        }
+        Ok(Msg::Bye { reason }) => Err(format!("peer refused us: {reason}")),
+        Ok(_) => Err("refused: protocol (first message is not Auth)".into()),
+        Err(e) => Err(e),
+    };
+    let chain = match verdict {
+        Ok(c) => c,
+        Err(reason) => {
+            warn!(peer = %peer_key.node_id(), %remote, %reason, "refused peer");
+            let bye = Msg::Bye { reason: reason.clone() };
+            let _ = rollmesh_net::write_frame(&mut send, &bye.encode()).await;
+            let _ = send.finish();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            conn.close(2u32.into(), reason.as_bytes());
+            reader.abort();
+            shared.set_status(&label, |s| {
+                s.name = label.clone();
+                s.address = remote.clone();
+                s.connected = false;
+                s.last_error = Some(reason.clone());
+            });
+            return Err(reason);
+        }
+    };
+    let Some(scope) = chain.unit().cloned() else {
+        return Err("empty chain".into());
+    };
+    let key = label.clone();
+    info!(peer = %peer_key.node_id(), unit = %scope, %remote, "peer authenticated");
+    shared.set_status(&key, |s| {
+        s.name = label.clone();
+        s.address = remote.clone();
+        s.node_id = peer_key.node_id().to_string();
+        s.unit = scope.to_string();
+        s.connected = true;
+        s.last_error = None;
+    });
+
+    let mut log = PeerLog {
+        node: &node,
+        scope,
+        peer: peer_key,
+        sent_chains: HashSet::new(),
+        sent_revs: HashSet::new(),
+    };
+    // The peer got our revocations in Auth.
+    for r in node.store().revocations().unwrap_or_default() {
+        log.sent_revs.insert(r);
+    }
+    let checkpoint = node.store().checkpoint(&peer_key).unwrap_or((0, 0));
+    let (mut session, first_effects) = Session::start(shared.now_ms(), checkpoint);
+    let mut head_rx = shared.head.subscribe();
+    let mut revs_rx = shared.revs.subscribe();
+    let mut shutdown = shared.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut recheck = tokio::time::interval(Duration::from_secs(1));
+    let source = format!("peer:{}", peer_key.node_id());
+    let mut pending = first_effects;
+    let mut end: Result<(), String> = Ok(());
+    'outer: loop {
+        // Run effects (applying may produce more).
+        while !pending.is_empty() {
+            let e = pending.remove(0);
+            match e {
+                Effect::Send(m) => {
+                    let f = m.encode();
+                    bytes_out += f.len() as u64 + 4;
+                    messages += 1;
+                    if let Err(err) = rollmesh_net::write_frame(&mut send, &f).await {
+                        end = Err(err.to_string());
+                        break 'outer;
+                    }
+                }
+                Effect::Apply { records, index, upto } => {
+                    let n = node.clone();
+                    let src = source.clone();
+                    let res = tokio::task::block_in_place(|| n.accept_records(records, &src));
+                    match res {
+                        Ok(report) => {
+                            if report.revocations > 0 {
+                                shared.revs.send_modify(|v| *v += 1);
+                            }
+                        }
+                        Err(err) => {
+                            end = Err(format!("applying: {err}"));
+                            break 'outer;
+                        }
+                    }
+                    if let Err(err) = node.store().set_checkpoint(&peer_key, index, upto) {
+                        end = Err(format!("checkpoint: {err}"));
+                        break 'outer;
+                    }
+                    shared.bump_head();
+                    pending.extend(session.applied(shared.now_ms(), index, upto));
+                    shared.set_status(&key, |s| s.last_sync = Some(unix_now()));
+                }
+            }
+        }
+        shared.set_status(&key, |s| {
+            s.changes_sent = session.stats.changes_sent;
+            s.changes_received = session.stats.changes_received;
+            s.backlog = session.backlog();
+            s.messages = messages;
+            s.bytes = bytes_in + bytes_out;
+        });
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(Ok(f)) => {
+                    bytes_in += f.len() as u64 + 4;
+                    messages += 1;
+                    match Msg::decode(&f) {
+                        Ok(Msg::Bye { reason }) => { end = Err(format!("peer closed: {reason}")); break; }
+                        Ok(m) => pending = session.on_msg(shared.now_ms(), m, &mut log),
+                        Err(e) => { end = Err(format!("undecodable message: {e}")); break; }
+                    }
+                }
+                Some(Err(e)) => { end = Err(e); break; }
+                None => { end = Err("connection closed".into()); break; }
+            },
+            _ = head_rx.changed() => pending = session.on_local_head(shared.now_ms(), &mut log),
+            _ = revs_rx.changed() => pending = session.push_now(shared.now_ms(), &mut log),
+            _ = tick.tick() => pending = session.on_tick(shared.now_ms(), &mut log),
+            _ = recheck.tick() => {
+                // A revocation learnt since the handshake ends the session.
+                let revs = node.revocations().unwrap_or_default();
+                if let Err(e) = chain.validate(&shared.root, unix_now(), &revs) {
+                    let reason = format!("refused: {} ({e})", e.code());
+                    warn!(peer = %peer_key.node_id(), %reason, "dropping peer");
+                    let _ = rollmesh_net::write_frame(&mut send, &Msg::Bye { reason: reason.clone() }.encode()).await;
+                    end = Err(reason);
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = rollmesh_net::write_frame(&mut send, &Msg::Bye { reason: "shutdown".into() }.encode()).await;
+                break;
+            }
+        }
+    }
+    reader.abort();
+    conn.close(0u32.into(), b"bye");
+    let err = end.as_ref().err().cloned();
+    shared.set_status(&key, |s| {
+        s.connected = false;
+        s.last_error = err;
+    });
+    end
+}
+
+/// Checks a peer's Auth: its revocations are recorded first, then its chain must certify the TLS key,
+/// reach our root, be valid now and unrevoked, and (for a configured peer) belong to the expected node.
+fn authenticate(
+    shared: &Shared,
+    peer_key: NodePublicKey,
+    chain_bytes: &[u8],
+    revocations: Vec<Vec<u8>>,
+    expected: Option<NodeId>,
+) -> Result<Chain, String> {
+    if let Some(exp) = expected {
+        if peer_key.node_id() != exp {
+            return Err(format!("refused: unexpected_node (expected {exp}, found {})", peer_key.node_id()));
+        }
+    }
+    if !revocations.is_empty() {
+        let records = revocations.into_iter().map(|r| (TAG_REVOCATION, r)).collect();
+        if let Ok(r) = shared.node.accept_records(records, "peer-auth") {
+            if r.revocations > 0 {
+                shared.revs.send_modify(|v| *v += 1);
+            }
+        }
+    }
+    if chain_bytes.is_empty() {
+        return Err("refused: no_credential (the peer presented no credential)".into());
+    }
+    let chain = Chain::decode(chain_bytes).map_err(|e| format!("refused: malformed_credential ({e})"))?;
+    if chain.subject() != Some(peer_key) {
+        return Err("refused: key_mismatch (the TLS key is not the credential's key)".into());
+    }
+    let revs = shared.node.revocations().map_err(|e| e.to_string())?;
+    chain
+        .validate(&shared.root, unix_now(), &revs)
+        .map_err(|e| format!("refused: {} ({e})", e.code()))?;
+    let _ = shared.node.store().put_chain(&peer_key, chain_bytes);
+    Ok(chain)
+}
+
+async fn admin_server(shared: Arc<Shared>, data: PathBuf) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let path = crate::admin::socket_path(&data);
+    let _ = std::fs::remove_file(&path);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %e, "admin socket unavailable");
+            return;
+        }
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(r);
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let reply = match serde_json::from_str::<Value>(&line) {
+                Ok(req) => tokio::task::block_in_place(|| admin_request(&shared, &req))
+                    .unwrap_or_else(|e| json!({"error": e.to_string()})),
+                Err(e) => json!({"error": format!("bad request: {e}")}),
+            };
+            let mut out = serde_json::to_vec(&reply).unwrap_or_default();
+            out.push(b'\n');
+            let _ = w.write_all(&out).await;
+        });
+    }
+}
+
+fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
+    let node = &shared.node;
+    let cmd = req["cmd"].as_str().unwrap_or("");
+    match cmd {
+        "status" => {
+            let peers = shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Ok(json!({
+                "node_id": node.id().to_string(),
+                "unit": node.unit().to_string(),
+                "members": node.store().member_count(),
+                "log_seq": node.store().last_seq(),
+                "quarantined": node.store().quarantine_list()?.len(),
+                "peers": peers.values().collect::<Vec<_>>(),
+            }))
+        }
+        "member.add" => {
+            let fields = crate::cli::fields_from_json(&req["fields"])?;
+            let id = node.add_member(fields, Vec::new())?;
+            node.audit("member.add", &id.to_string(), "via admin socket")?;
+            shared.bump_head();
+            Ok(crate::render::record_json(&node.record(&id)?))
+        }
+        "member.edit" => {
+            let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
+            let edit = rollmesh_model::DossierEdit {
+                set: crate::cli::fields_from_json(&req["fields"])?,
+                ..Default::default()
+            };
+            let changed = node.edit_member(id, &edit)?;
+            node.audit("member.edit", &id.to_string(), "via admin socket")?;
+            shared.bump_head();
+            Ok(json!({"changed": changed, "member": crate::render::record_json(&node.record(&id)?)}))
+        }
+        "member.list" => {
+            let list = node.store().list(None)?;
+            node.audit("member.list", "*", &format!("{} records via admin socket", list.len()))?;
+            Ok(json!({"members": list.iter().map(crate::render::record_json).collect::<Vec<_>>()}))
+        }
+        "member.show" => {
+            let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
+            node.audit("member.show", &id.to_string(), "via admin socket")?;
+            Ok(crate::render::record_json(&node.record(&id)?))
+        }
+        "credential.revoke" => {
+            let id: Option<NodeId> = match req["node_id"].as_str() {
+                Some(s) => Some(s.parse()?),
+                None => None,
+            };
+            let serial = req["serial"].as_u64();
+            let r = node.credential_revoke(id, serial)?;
+            node.audit("credential.revoke", &r.target.node_id().to_string(), "via admin socket")?;
+            shared.revs.send_modify(|v| *v += 1);
+            Ok(json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(),
+                "serial": r.serial, "accepted_changes": r.accepted.len()}))
+        }
+        other => anyhow::bail!("unknown admin command {other:?}"),
+    }
+}
