@@ -564,33 +564,76 @@ pub fn run(cli: Cli) -> Result<u8> {
         }
         Command::Trust(cmd) => trust(cmd, json),
         Command::Run { config } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,quinn=warn,quinn_proto=warn"));
-            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+            let filter =
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,quinn=warn,quinn_proto=warn")
+                });
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr)
+                .try_init();
             crate::daemon::run(&config)?;
             Ok(0)
         }
         Command::Status { data } => {
-            let v = crate::admin::call(&data.data, &json!({"cmd": "status"}))
-                .with_context(|| msg!("nút chưa chạy (rollmesh run)?", "is the node running (rollmesh run)?"))?;
+            let v =
+                crate::admin::call(&data.data, &json!({"cmd": "status"})).with_context(|| {
+                    msg!(
+                        "nút chưa chạy (rollmesh run)?",
+                        "is the node running (rollmesh run)?"
+                    )
+                })?;
             if json {
                 print_json(&v);
             } else {
-                let (id, unit, n, seq) = (v["node_id"].as_str().unwrap_or(""), v["unit"].as_str().unwrap_or(""), &v["members"], &v["log_seq"]);
-                println!("{}", msg!("Nút {id} ({unit}): {n} đảng viên, nhật ký thay đổi đến #{seq}", "Node {id} ({unit}): {n} members, change log at #{seq}"));
+                let (id, unit, n, seq) = (
+                    v["node_id"].as_str().unwrap_or(""),
+                    v["unit"].as_str().unwrap_or(""),
+                    &v["members"],
+                    &v["log_seq"],
+                );
+                println!(
+                    "{}",
+                    msg!(
+                        "Nút {id} ({unit}): {n} đảng viên, nhật ký thay đổi đến #{seq}",
+                        "Node {id} ({unit}): {n} members, change log at #{seq}"
+                    )
+                );
                 for p in v["peers"].as_array().into_iter().flatten() {
-                    let state = if p["connected"].as_bool() == Some(true) { i18n::pick("đã kết nối", "connected") } else { i18n::pick("mất kết nối", "disconnected") };
-                    let last = p["last_sync"].as_i64().map(render::time_text).unwrap_or_else(|| "-".into());
-                    println!("  {:<16} {:<14} {:<12} {} {}  {} {}  {} {}  {} {}  {}",
-                        p["name"].as_str().unwrap_or(""), p["unit"].as_str().unwrap_or(""), state,
-                        i18n::pick("đồng bộ lúc", "last sync"), last,
-                        i18n::pick("gửi", "sent"), p["changes_sent"], i18n::pick("nhận", "received"), p["changes_received"],
-                        i18n::pick("tồn", "backlog"), p["backlog"], p["last_error"].as_str().unwrap_or(""));
+                    let state = if p["connected"].as_bool() == Some(true) {
+                        i18n::pick("đã kết nối", "connected")
+                    } else {
+                        i18n::pick("mất kết nối", "disconnected")
+                    };
+                    let last = p["last_sync"]
+                        .as_i64()
+                        .map(render::time_text)
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "  {:<16} {:<14} {:<12} {} {}  {} {}  {} {}  {} {}  {}",
+                        p["name"].as_str().unwrap_or(""),
+                        p["unit"].as_str().unwrap_or(""),
+                        state,
+                        i18n::pick("đồng bộ lúc", "last sync"),
+                        last,
+                        i18n::pick("gửi", "sent"),
+                        p["changes_sent"],
+                        i18n::pick("nhận", "received"),
+                        p["changes_received"],
+                        i18n::pick("tồn", "backlog"),
+                        p["backlog"],
+                        p["last_error"].as_str().unwrap_or("")
+                    );
                 }
             }
             Ok(0)
         }
-        Command::Demo { once, members_per_cell, dir } => crate::demo::run(once, members_per_cell, dir),
+        Command::Demo {
+            once,
+            members_per_cell,
+            dir,
+        } => crate::demo::run(once, members_per_cell, dir),
         Command::Keys(KeysCmd::RootInit { out }) => {
             let key = crate::node::root_init(&out)?;
             let pub_path = PathBuf::from(format!("{}.pub", out.display()));
@@ -936,7 +979,8 @@ fn credential(cmd: CredentialCmd, json: bool) -> Result<u8> {
             let node = match open(&data) {
                 Ok(n) => n,
                 Err(e) if held_by_daemon(&e, &data.data) => {
-                    let req = json!({"cmd": "credential.revoke", "node_id": node_id, "serial": serial});
+                    let req =
+                        json!({"cmd": "credential.revoke", "node_id": node_id, "serial": serial});
                     let v = crate::admin::call(&data.data, &req)?;
                     if json {
                         print_json(&v);
@@ -1058,7 +1102,10 @@ pub fn fields_from_json(v: &serde_json::Value) -> Result<BTreeMap<Field, String>
     if let Some(obj) = v.as_object() {
         for (k, val) in obj {
             let f = Field::from_key(k)?;
-            let s = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
+            let s = val
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| val.to_string());
             out.insert(f, f.normalize(&s)?);
         }
     }
@@ -1070,13 +1117,20 @@ fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
     e.chain().any(|c| {
         matches!(
             c.downcast_ref::<crate::node::NodeError>(),
-            Some(crate::node::NodeError::Store(rollmesh_store::StoreError::Locked))
+            Some(crate::node::NodeError::Store(
+                rollmesh_store::StoreError::Locked
+            ))
         )
     }) && crate::admin::socket_path(data).exists()
 }
 
 fn fields_json(values: &BTreeMap<Field, String>) -> serde_json::Value {
-    serde_json::Value::Object(values.iter().map(|(f, v)| (f.key().to_string(), json!(v))).collect())
+    serde_json::Value::Object(
+        values
+            .iter()
+            .map(|(f, v)| (f.key().to_string(), json!(v)))
+            .collect(),
+    )
 }
 
 fn parse_event(s: &str) -> Result<Event> {
@@ -1110,13 +1164,23 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             let node = match open(&data) {
                 Ok(n) => n,
                 Err(e) if held_by_daemon(&e, &data.data) && from_json.is_none() => {
-                    let req = json!({"cmd": "member.add", "fields": fields_json(&fields.collect()?)});
+                    let req =
+                        json!({"cmd": "member.add", "fields": fields_json(&fields.collect()?)});
                     let v = crate::admin::call(&data.data, &req)?;
                     if json {
                         print_json(&v);
                     } else {
-                        let (name, id) = (v["full_name"].as_str().unwrap_or(""), v["id"].as_str().unwrap_or(""));
-                        println!("{}", msg!("Đã thêm đảng viên {name}, mã {id}.", "Added member {name}, id {id}."));
+                        let (name, id) = (
+                            v["full_name"].as_str().unwrap_or(""),
+                            v["id"].as_str().unwrap_or(""),
+                        );
+                        println!(
+                            "{}",
+                            msg!(
+                                "Đã thêm đảng viên {name}, mã {id}.",
+                                "Added member {name}, id {id}."
+                            )
+                        );
                     }
                     return Ok(0);
                 }
@@ -1175,13 +1239,18 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
         } => {
             let node = match open(&data) {
                 Ok(n) => n,
-                Err(e) if held_by_daemon(&e, &data.data) && clear.is_empty() && event.is_empty() => {
+                Err(e)
+                    if held_by_daemon(&e, &data.data) && clear.is_empty() && event.is_empty() =>
+                {
                     let req = json!({"cmd": "member.edit", "id": id, "fields": fields_json(&fields.collect()?)});
                     let v = crate::admin::call(&data.data, &req)?;
                     if json {
                         print_json(&v);
                     } else {
-                        println!("{}", msg!("Đã cập nhật hồ sơ {id}.", "Updated dossier {id}."));
+                        println!(
+                            "{}",
+                            msg!("Đã cập nhật hồ sơ {id}.", "Updated dossier {id}.")
+                        );
                     }
                     return Ok(0);
                 }
@@ -1299,7 +1368,13 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
                         print_json(&list);
                     } else {
                         let n = list.as_array().map(Vec::len).unwrap_or(0);
-                        println!("{}", msg!("({n} đảng viên, qua nút đang chạy)", "({n} members, via the running node)"));
+                        println!(
+                            "{}",
+                            msg!(
+                                "({n} đảng viên, qua nút đang chạy)",
+                                "({n} members, via the running node)"
+                            )
+                        );
                     }
                     return Ok(0);
                 }

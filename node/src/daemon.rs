@@ -144,7 +144,8 @@ impl Log for PeerLog<'_> {
 /// Loads the settings file and the node it names.
 pub fn load(config: &Path) -> Result<(PathBuf, NodeSettings)> {
     let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
-    let settings: NodeSettings = toml::from_str(&text).with_context(|| config.display().to_string())?;
+    let settings: NodeSettings =
+        toml::from_str(&text).with_context(|| config.display().to_string())?;
     let base = config.parent().unwrap_or(Path::new("."));
     let data = match &settings.data {
         Some(d) => base.join(d),
@@ -165,9 +166,13 @@ pub fn run(config: &Path) -> Result<()> {
 }
 
 async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result<()> {
-    let root = node.root().context("rollmesh run needs a root key in node.toml (root_key)")?;
+    let root = node
+        .root()
+        .context("rollmesh run needs a root key in node.toml (root_key)")?;
     let own_chain = match &settings.credential_file {
-        Some(f) => Chain::from_file(&std::fs::read(data.join(f)).with_context(|| f.clone())?)?.encode(),
+        Some(f) => {
+            Chain::from_file(&std::fs::read(data.join(f)).with_context(|| f.clone())?)?.encode()
+        }
         None => node.own_chain()?.map(|c| c.encode()).unwrap_or_default(),
     };
     let listen: SocketAddr = settings
@@ -266,18 +271,21 @@ async fn dial_loop(shared: Arc<Shared>, ep: quinn::Endpoint, peer: crate::node::
             Err(_) => Err(format!("bad peer address {}", peer.address)),
             Ok(a) => match ep.connect(a, "rollmesh") {
                 Err(e) => Err(e.to_string()),
-                Ok(connecting) => match tokio::time::timeout(Duration::from_secs(5), connecting).await {
-                    Ok(Ok(conn)) => {
-                        let started = Instant::now();
-                        let r = connection(shared.clone(), conn, expected, name.clone(), true).await;
-                        if started.elapsed() > Duration::from_secs(5) {
-                            backoff = Duration::from_millis(100);
+                Ok(connecting) => {
+                    match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+                        Ok(Ok(conn)) => {
+                            let started = Instant::now();
+                            let r = connection(shared.clone(), conn, expected, name.clone(), true)
+                                .await;
+                            if started.elapsed() > Duration::from_secs(5) {
+                                backoff = Duration::from_millis(100);
+                            }
+                            r
                         }
-                        r
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(_) => Err("connect timed out".into()),
                     }
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err("connect timed out".into()),
-                },
+                }
             },
         };
         if let Err(e) = outcome {
@@ -311,7 +319,11 @@ async fn connection(
         conn.close(1u32.into(), b"no certificate");
         return Err("peer presented no ed25519 certificate".into());
     };
-    let streams = if dialer { conn.open_bi().await } else { conn.accept_bi().await };
+    let streams = if dialer {
+        conn.open_bi().await
+    } else {
+        conn.accept_bi().await
+    };
     let (mut send, recv) = streams.map_err(|e| e.to_string())?;
     let node = shared.node.clone();
     let revocations = node.store().revocations().unwrap_or_default();
@@ -325,7 +337,9 @@ async fn connection(
     let frame = hello.encode();
     bytes_out += frame.len() as u64 + 4;
     messages += 1;
-    rollmesh_net::write_frame(&mut send, &frame).await.map_err(|e| e.to_string())?;
+    rollmesh_net::write_frame(&mut send, &frame)
+        .await
+        .map_err(|e| e.to_string())?;
 
     // Frames are read on their own task: reading is not cancel-safe inside select!.
     let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, String>>(16);
@@ -369,7 +383,9 @@ async fn connection(
         Ok(c) => c,
         Err(reason) => {
             warn!(peer = %peer_key.node_id(), %remote, %reason, "refused peer");
-            let bye = Msg::Bye { reason: reason.clone() };
+            let bye = Msg::Bye {
+                reason: reason.clone(),
+            };
             let _ = rollmesh_net::write_frame(&mut send, &bye.encode()).await;
             let _ = send.finish();
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -433,7 +449,11 @@ async fn connection(
                         break 'outer;
                     }
                 }
-                Effect::Apply { records, index, upto } => {
+                Effect::Apply {
+                    records,
+                    index,
+                    upto,
+                } => {
                     let n = node.clone();
                     let src = source.clone();
                     let res = tokio::task::block_in_place(|| n.accept_records(records, &src));
@@ -520,11 +540,17 @@ fn authenticate(
 ) -> Result<Chain, String> {
     if let Some(exp) = expected {
         if peer_key.node_id() != exp {
-            return Err(format!("refused: unexpected_node (expected {exp}, found {})", peer_key.node_id()));
+            return Err(format!(
+                "refused: unexpected_node (expected {exp}, found {})",
+                peer_key.node_id()
+            ));
         }
     }
     if !revocations.is_empty() {
-        let records = revocations.into_iter().map(|r| (TAG_REVOCATION, r)).collect();
+        let records = revocations
+            .into_iter()
+            .map(|r| (TAG_REVOCATION, r))
+            .collect();
         if let Ok(r) = shared.node.accept_records(records, "peer-auth") {
             if r.revocations > 0 {
                 shared.revs.send_modify(|v| *v += 1);
@@ -534,7 +560,8 @@ fn authenticate(
     if chain_bytes.is_empty() {
         return Err("refused: no_credential (the peer presented no credential)".into());
     }
-    let chain = Chain::decode(chain_bytes).map_err(|e| format!("refused: malformed_credential ({e})"))?;
+    let chain =
+        Chain::decode(chain_bytes).map_err(|e| format!("refused: malformed_credential ({e})"))?;
     if chain.subject() != Some(peer_key) {
         return Err("refused: key_mismatch (the TLS key is not the credential's key)".into());
     }
@@ -586,7 +613,11 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
     let cmd = req["cmd"].as_str().unwrap_or("");
     match cmd {
         "status" => {
-            let peers = shared.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let peers = shared
+                .status
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             Ok(json!({
                 "node_id": node.id().to_string(),
                 "unit": node.unit().to_string(),
@@ -612,11 +643,17 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
             let changed = node.edit_member(id, &edit)?;
             node.audit("member.edit", &id.to_string(), "via admin socket")?;
             shared.bump_head();
-            Ok(json!({"changed": changed, "member": crate::render::record_json(&node.record(&id)?)}))
+            Ok(
+                json!({"changed": changed, "member": crate::render::record_json(&node.record(&id)?)}),
+            )
         }
         "member.list" => {
             let list = node.store().list(None)?;
-            node.audit("member.list", "*", &format!("{} records via admin socket", list.len()))?;
+            node.audit(
+                "member.list",
+                "*",
+                &format!("{} records via admin socket", list.len()),
+            )?;
             Ok(json!({"members": list.iter().map(crate::render::record_json).collect::<Vec<_>>()}))
         }
         "member.show" => {
@@ -631,10 +668,16 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
             };
             let serial = req["serial"].as_u64();
             let r = node.credential_revoke(id, serial)?;
-            node.audit("credential.revoke", &r.target.node_id().to_string(), "via admin socket")?;
+            node.audit(
+                "credential.revoke",
+                &r.target.node_id().to_string(),
+                "via admin socket",
+            )?;
             shared.revs.send_modify(|v| *v += 1);
-            Ok(json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(),
-                "serial": r.serial, "accepted_changes": r.accepted.len()}))
+            Ok(
+                json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(),
+                "serial": r.serial, "accepted_changes": r.accepted.len()}),
+            )
         }
         other => anyhow::bail!("unknown admin command {other:?}"),
     }

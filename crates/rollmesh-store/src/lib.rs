@@ -506,7 +506,12 @@ impl Store {
     }
 
     /// Records our position in a peer's change log (after the changes up to it are durable).
-    pub fn set_checkpoint(&self, peer: &NodePublicKey, index: u64, seq: u64) -> Result<(), StoreError> {
+    pub fn set_checkpoint(
+        &self,
+        peer: &NodePublicKey,
+        index: u64,
+        seq: u64,
+    ) -> Result<(), StoreError> {
         let mut v = index.to_be_bytes().to_vec();
         v.extend_from_slice(&seq.to_be_bytes());
         self.kv.insert(key(b'X', &[&peer.0]), v)?;

@@ -1,0 +1,202 @@
+//! The mesh over real QUIC on 127.0.0.1 and real sled: the design card's four-level tree, every node its
+//! own `rollmesh run` process. Convergence means identical heads for every document at every node
+//! covering it; stores are checked by reading them after the processes stop.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rollmesh::demo::Mesh;
+use rollmesh::Node;
+use rollmesh_model::{DossierEdit, Field, MemberId, OrgTree, UnitPath};
+use serde_json::json;
+
+fn tree() -> OrgTree {
+    OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("demo tree")
+}
+
+fn mesh(dir: &std::path::Path, per_cell: usize) -> (Mesh, u64) {
+    let t = tree();
+    let m = Mesh::create(&support::bin(), dir, &t).expect("mesh");
+    let total = m.seed(&t, per_cell).expect("seed") as u64;
+    (m, total)
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Reads every store (processes stopped) and checks: each node holds exactly its subtree's members, and
+/// every document has identical heads at every node holding it.
+fn check_stores(m: &Mesh, expected_total: usize) {
+    let mut heads: BTreeMap<MemberId, Vec<automerge::ChangeHash>> = BTreeMap::new();
+    let mut all: BTreeMap<MemberId, UnitPath> = BTreeMap::new();
+    let city = Node::open(&m.nodes[0].data).expect("open city");
+    for r in city.store().list(None).expect("list") {
+        all.insert(r.id, r.unit().expect("unit"));
+    }
+    assert_eq!(all.len(), expected_total, "the city holds every member");
+    drop(city);
+    for n in &m.nodes {
+        let node = Node::open(&n.data).expect("open");
+        let held: Vec<MemberId> = node
+            .store()
+            .list(None)
+            .expect("list")
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let expected: Vec<MemberId> = all
+            .iter()
+            .filter(|(_, u)| n.unit.covers(u))
+            .map(|(id, _)| *id)
+            .collect();
+        let mut held_sorted = held.clone();
+        held_sorted.sort();
+        assert_eq!(
+            held_sorted, expected,
+            "{} holds exactly its subtree",
+            n.unit
+        );
+        for id in held {
+            let h = node
+                .store()
+                .dossier(&id)
+                .expect("read")
+                .expect("doc")
+                .doc()
+                .get_heads();
+            let e = heads.entry(id).or_insert_with(|| h.clone());
+            assert_eq!(*e, h, "heads of {id} differ at {}", n.unit);
+        }
+        assert!(
+            node.store().verify().expect("verify").is_clean(),
+            "{} verify",
+            n.unit
+        );
+    }
+}
+
+#[test]
+fn four_levels_converge_both_ways_and_hold_exactly_their_subtree() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut m, total) = mesh(dir.path(), 5);
+    m.start_all().expect("start");
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total))
+        .expect("every cell's members reach the city");
+
+    // An edit at the city reaches exactly the cell that owns the member.
+    let cell = m.index("hn.d02.w01.c02");
+    let list = m.admin(cell, &json!({"cmd": "member.list"})).expect("list");
+    let id = list["members"][0]["id"].as_str().expect("id").to_string();
+    m.admin(
+        0,
+        &json!({"cmd": "member.edit", "id": id, "fields": {"workplace": "Sở Giáo dục Hà Nội"}}),
+    )
+    .expect("edit at city");
+    m.wait_until(LIMIT, |m| {
+        m.admin(cell, &json!({"cmd": "member.show", "id": id}))
+            .map(|v| v["workplace"] == "Sở Giáo dục Hà Nội")
+            .unwrap_or(false)
+    })
+    .expect("the edit reaches the owning cell");
+    // An edit at every cell reaches the city.
+    let cells: Vec<usize> = (0..m.nodes.len())
+        .filter(|i| m.nodes[*i].unit.depth() == 3)
+        .collect();
+    let mut edited = Vec::new();
+    for c in &cells {
+        let l = m.admin(*c, &json!({"cmd": "member.list"})).expect("list");
+        let id = l["members"][1]["id"].as_str().expect("id").to_string();
+        let phone = format!("0912{:06}", c);
+        m.admin(
+            *c,
+            &json!({"cmd": "member.edit", "id": id, "fields": {"phone": phone}}),
+        )
+        .expect("edit");
+        edited.push((id, phone));
+    }
+    m.wait_until(LIMIT, |m| {
+        edited.iter().all(|(id, phone)| {
+            m.admin(0, &json!({"cmd": "member.show", "id": id}))
+                .map(|v| v["phone"].as_str() == Some(phone.as_str()))
+                .unwrap_or(false)
+        })
+    })
+    .expect("every cell's edit reaches the city");
+    // Wait until every node has settled, then stop and read the stores.
+    m.wait_until(LIMIT, |m| {
+        (0..m.nodes.len()).all(|i| {
+            let Ok(v) = m.admin(i, &json!({"cmd": "status"})) else {
+                return false;
+            };
+            v["peers"]
+                .as_array()
+                .map(|p| p.iter().all(|p| p["backlog"] == 0))
+                .unwrap_or(true)
+        })
+    })
+    .expect("settled");
+    std::thread::sleep(Duration::from_millis(500));
+    m.stop_all();
+    check_stores(&m, total as usize);
+}
+
+#[test]
+fn a_cut_link_heals_and_a_killed_node_rejoins() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut m, total) = mesh(dir.path(), 3);
+    m.start_all().expect("start");
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total))
+        .expect("converged");
+    let c = m.index("hn.d01.w02.c01");
+    let w = m.index("hn.d01.w02");
+    let id = m.admin(c, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    // Cut the cell off (its process stops), edit on both sides of the cut.
+    m.stop(c, false);
+    {
+        let node = Node::open(&m.nodes[c].data).expect("open cell offline");
+        let mid: MemberId = id.parse().expect("id");
+        let mut e = DossierEdit::default();
+        e.set.insert(Field::Phone, "0987000111".into());
+        e.set
+            .insert(Field::CurrentResidence, "Ngõ 5 Láng Hạ".into());
+        assert!(node.edit_member(mid, &e).expect("edit offline"));
+    }
+    m.admin(w, &json!({"cmd": "member.edit", "id": id, "fields": {"workplace": "UBND phường", "current_residence": "Số 1 Hàng Bài"}}))
+        .expect("edit at ward");
+    m.start(c).expect("restart cell");
+    for node in [0, c, w] {
+        m.wait_until(LIMIT, |m| {
+            m.admin(node, &json!({"cmd": "member.show", "id": id}))
+                .map(|v| v["phone"] == "0987000111" && v["workplace"] == "UBND phường")
+                .unwrap_or(false)
+        })
+        .expect("both sides' edits everywhere");
+    }
+
+    // kill -9 a middle node; the mesh keeps working around it and it rejoins.
+    let d = m.index("hn.d01");
+    m.stop(d, true);
+    let added = m
+        .admin(
+            c,
+            &json!({"cmd": "member.add", "fields": {"full_name": "Lý Thị Sau Sự Cố"}}),
+        )
+        .expect("add while the district is down");
+    let new_id = added["id"].as_str().expect("id").to_string();
+    m.start(d).expect("restart district");
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total + 1))
+        .expect("the new member reaches the city");
+    m.wait_until(LIMIT, |m| {
+        m.admin(0, &json!({"cmd": "member.show", "id": new_id}))
+            .is_ok()
+    })
+    .expect("present");
+    std::thread::sleep(Duration::from_millis(800));
+    m.stop_all();
+    check_stores(&m, total as usize + 1);
+}
