@@ -109,6 +109,14 @@ impl Log for PeerLog<'_> {
         if let Ok(revs) = store.revocations() {
             for r in revs {
                 if self.sent_revs.insert(r.clone()) {
+                    // The receiver checks the revoking node's authority, so its chain goes along.
+                    if let Ok(rev) = rollmesh_proto::Revocation::decode(&r) {
+                        if self.sent_chains.insert(rev.issuer) {
+                            if let Ok(Some(c)) = store.chain(&rev.issuer) {
+                                records.push((TAG_CHAIN, c));
+                            }
+                        }
+                    }
                     records.push((TAG_REVOCATION, r));
                 }
             }
@@ -421,10 +429,6 @@ async fn connection(
         sent_chains: HashSet::new(),
         sent_revs: HashSet::new(),
     };
-    // The peer got our revocations in Auth.
-    for r in node.store().revocations().unwrap_or_default() {
-        log.sent_revs.insert(r);
-    }
     let checkpoint = node.store().checkpoint(&peer_key).unwrap_or((0, 0));
     let (mut session, first_effects) = Session::start(shared.now_ms(), checkpoint);
     let mut head_rx = shared.head.subscribe();

@@ -311,6 +311,15 @@ impl Node {
         self.key.seed()
     }
 
+    /// The node id of the node in `dir`, read from its key file alone (works while the node runs).
+    pub fn open_read_only_id(dir: &Path) -> String {
+        fs::read_to_string(dir.join(KEY_FILE))
+            .ok()
+            .and_then(|t| NodeKey::from_file_text(&t).ok())
+            .map(|k| k.public().node_id().to_string())
+            .unwrap_or_default()
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir
