@@ -76,13 +76,29 @@ fn check_stores(m: &Mesh, expected_total: usize) {
     }
 }
 
+fn dump(m: &Mesh, e: anyhow::Error) -> std::time::Duration {
+    for (i, n) in m.nodes.iter().enumerate() {
+        eprintln!(
+            "== {} {:?}",
+            n.unit,
+            m.admin(i, &json!({"cmd": "status"})).ok()
+        );
+        let log = std::fs::read_to_string(n.data.join("node.log")).unwrap_or_default();
+        eprintln!(
+            "{}",
+            log.lines().rev().take(4).collect::<Vec<_>>().join("\n")
+        );
+    }
+    panic!("{e}")
+}
+
 #[test]
 fn four_levels_converge_both_ways_and_hold_exactly_their_subtree() {
     let dir = tempfile::tempdir().expect("tmp");
     let (mut m, total) = mesh(dir.path(), 5);
     m.start_all().expect("start");
     m.wait_until(LIMIT, |m| m.count(0) == Some(total))
-        .expect("every cell's members reach the city");
+        .unwrap_or_else(|e| dump(&m, e));
 
     // An edit at the city reaches exactly the cell that owns the member.
     let cell = m.index("hn.d02.w01.c02");
@@ -122,7 +138,26 @@ fn four_levels_converge_both_ways_and_hold_exactly_their_subtree() {
                 .unwrap_or(false)
         })
     })
-    .expect("every cell's edit reaches the city");
+    .unwrap_or_else(|e| {
+        for (i, n) in m.nodes.iter().enumerate() {
+            eprintln!(
+                "== {} {:?}",
+                n.unit,
+                m.admin(i, &json!({"cmd": "status"})).ok()
+            );
+            eprintln!(
+                "{}",
+                std::fs::read_to_string(n.data.join("node.log"))
+                    .unwrap_or_default()
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        panic!("every cell's edit reaches the city: {e}")
+    });
     // Wait until every node has settled, then stop and read the stores.
     m.wait_until(LIMIT, |m| {
         (0..m.nodes.len()).all(|i| {
@@ -199,4 +234,80 @@ fn a_cut_link_heals_and_a_killed_node_rejoins() {
     std::thread::sleep(Duration::from_millis(800));
     m.stop_all();
     check_stores(&m, total as usize + 1);
+}
+
+#[test]
+fn a_transfer_moves_the_record_between_districts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut m, total) = mesh(dir.path(), 3);
+    m.start_all().expect("start");
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total))
+        .unwrap_or_else(|e| dump(&m, e));
+    let from = m.index("hn.d01.w01.c01");
+    let id = m.admin(from, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Edit it at its old cell first, so its history has more than one change.
+    m.admin(
+        from,
+        &json!({"cmd": "member.edit", "id": id, "fields": {"phone": "0911000222"}}),
+    )
+    .expect("edit");
+    m.wait_until(LIMIT, |m| {
+        m.admin(0, &json!({"cmd": "member.show", "id": id}))
+            .map(|v| v["phone"] == "0911000222")
+            .unwrap_or(false)
+    })
+    .expect("edit at the city");
+    // The city, whose scope covers both cells, transfers the member to a cell in district 2.
+    m.admin(
+        0,
+        &json!({"cmd": "member.edit", "id": id, "fields": {"unit": "hn.d02.w01.c02"}}),
+    )
+    .expect("transfer");
+    let to = m.index("hn.d02.w01.c02");
+    m.wait_until(LIMIT, |m| {
+        m.admin(to, &json!({"cmd": "member.show", "id": id}))
+            .map(|v| v["unit"] == "hn.d02.w01.c02" && v["phone"] == "0911000222")
+            .unwrap_or(false)
+    })
+    .unwrap_or_else(|e| dump(&m, e));
+    m.wait_until(LIMIT, |m| {
+        m.admin(from, &json!({"cmd": "member.show", "id": id}))
+            .is_err()
+    })
+    .unwrap_or_else(|e| dump(&m, e));
+    std::thread::sleep(Duration::from_secs(1));
+    m.stop_all();
+    let mid: MemberId = id.parse().expect("id");
+    for unit in ["hn", "hn.d02", "hn.d02.w01", "hn.d02.w01.c02"] {
+        let node = Node::open(&m.nodes[m.index(unit)].data).expect("open");
+        let rec = node
+            .store()
+            .record(&mid)
+            .expect("read")
+            .unwrap_or_else(|| panic!("{unit} holds the member"));
+        assert_eq!(rec.get(Field::Unit), Some("hn.d02.w01.c02"));
+    }
+    for unit in ["hn.d01", "hn.d01.w01", "hn.d01.w01.c01"] {
+        let node = Node::open(&m.nodes[m.index(unit)].data).expect("open");
+        assert!(
+            node.store().record(&mid).expect("read").is_none(),
+            "{unit} no longer holds the member"
+        );
+        assert!(
+            node.store().dossier(&mid).expect("read").is_none(),
+            "{unit} keeps no document"
+        );
+        assert!(
+            node.store().history(&mid).expect("read").is_empty(),
+            "{unit} keeps no history"
+        );
+        assert!(
+            node.store().verify().expect("verify").is_clean(),
+            "{unit} verify"
+        );
+    }
+    check_stores(&m, total as usize);
 }

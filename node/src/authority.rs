@@ -53,11 +53,6 @@ impl Policy for ChangePolicy {
         before: Option<&MemberRecord>,
         after: &MemberRecord,
     ) -> Verdict {
-        // A node keeps only its own subtree's records: a change to a member that is outside the scope both
-        // before and after is not this node's business.
-        if !self.in_scope(before) && !self.in_scope(Some(after)) {
-            return Verdict::Skip;
-        }
         let author = change.envelope.author();
         let root = match &self.trust {
             Trust::List(keys) => {
@@ -122,6 +117,12 @@ impl Policy for ChangePolicy {
             }
         }
         Verdict::Accept
+    }
+
+    /// A node keeps only its own subtree's members; one that ends outside it (never in scope, or
+    /// transferred away) is not stored.
+    fn keep(&self, last: &MemberRecord) -> bool {
+        self.in_scope(Some(last))
     }
 }
 

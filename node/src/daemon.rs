@@ -121,31 +121,39 @@ impl Log for PeerLog<'_> {
                 }
             }
         }
-        let mut upto = from;
-        let changes = store.changes_since(from, max).unwrap_or_default();
-        for (seq, env) in changes {
-            upto = seq;
-            let author = env.author();
+        // Entries examined but not sent (out of scope, removed) still advance the peer's checkpoint; entries
+        // appended while we read are left for the next batch.
+        let (entries, upto) = store.log_since(from, max).unwrap_or((Vec::new(), from));
+        for e in entries {
+            let author = e.change.author();
             if author == self.peer {
                 continue; // it made the change, it has it
             }
-            let in_scope = store
-                .record(&env.doc())
-                .ok()
-                .flatten()
-                .and_then(|r| r.unit())
-                .is_some_and(|u| self.scope.covers(&u));
-            if !in_scope {
+            let covered: Vec<bool> = e.units.iter().map(|u| self.scope.covers(u)).collect();
+            if !covered.iter().any(|c| *c) {
                 continue;
             }
-            if self.sent_chains.insert(author) {
-                if let Ok(Some(c)) = store.chain(&author) {
-                    records.push((TAG_CHAIN, c));
+            // A member moving into the peer's scope from outside: the peer has never seen its history.
+            if covered.len() == 2 && !covered[0] && covered[1] {
+                for (_, h) in store.history(&e.change.doc()).unwrap_or_default() {
+                    self.push_change(&mut records, h);
                 }
             }
-            records.push((TAG_CHANGE, env.as_bytes().to_vec()));
+            self.push_change(&mut records, e.change);
         }
         LogBatch { records, upto }
+    }
+}
+
+impl PeerLog<'_> {
+    fn push_change(&mut self, records: &mut Vec<(u8, Vec<u8>)>, c: rollmesh_proto::SignedChange) {
+        let author = c.author();
+        if self.sent_chains.insert(author) {
+            if let Ok(Some(chain)) = self.node.store().chain(&author) {
+                records.push((TAG_CHAIN, chain));
+            }
+        }
+        records.push((TAG_CHANGE, c.as_bytes().to_vec()));
     }
 }
 

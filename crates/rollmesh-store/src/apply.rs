@@ -34,6 +34,12 @@ pub trait Policy {
         before: Option<&MemberRecord>,
         after: &MemberRecord,
     ) -> Verdict;
+
+    /// Whether this node keeps a member in this final state (inside its scope). A member that ends a call
+    /// outside it is removed from the store, its changes of this call kept only to be forwarded.
+    fn keep(&self, _final: &MemberRecord) -> bool {
+        true
+    }
 }
 
 /// Accepts every verified change (for tests and for the node's own fresh changes).
@@ -58,6 +64,8 @@ pub struct ApplyReport {
     pub rejected: Vec<Rejection>,
     /// Changes outside this node's scope, dropped without being stored.
     pub skipped: usize,
+    /// Members removed because they now lie outside this node's scope (transferred away).
+    pub evicted: Vec<MemberId>,
     /// Documents whose state changed.
     pub touched: Vec<MemberId>,
 }
@@ -67,6 +75,8 @@ struct Touched {
     before: Option<MemberRecord>,
     current: Option<MemberRecord>,
     changed: bool,
+    /// Log sequence numbers and hashes of the changes applied to it in this call.
+    applied: Vec<(u64, [u8; 32])>,
 }
 
 pub(crate) fn quarantine_into(
@@ -198,12 +208,26 @@ impl Store {
                     continue;
                 }
             }
+            let mut log_value = hash.to_vec();
+            let before_unit = t.current.as_ref().and_then(MemberRecord::unit);
+            let after_unit = after.unit();
+            let mut units: Vec<String> = Vec::new();
+            if let Some(b) = &before_unit {
+                if Some(b) != after_unit.as_ref() {
+                    units.push(b.to_string());
+                }
+            }
+            if let Some(a) = &after_unit {
+                units.push(a.to_string());
+            }
+            log_value.extend_from_slice(units.join("\n").as_bytes());
             t.doc = next;
             t.current = Some(after);
             t.changed = true;
+            t.applied.push((seq, hash));
             seen.insert(hash);
             batch.insert(key(b'C', &[&hash]), vc.envelope.as_bytes());
-            batch.insert(key(b'L', &[&seq.to_be_bytes()]), &hash);
+            batch.insert(key(b'L', &[&seq.to_be_bytes()]), log_value);
             batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
             batch.remove(key(b'W', &[id.as_bytes(), &hash]));
             report.applied.push((seq, hash));
@@ -247,6 +271,41 @@ impl Store {
             let Some(rec) = t.current else {
                 continue;
             };
+            if !policy.keep(&rec) {
+                // The member left this node's scope: remove its dossier, indexes, history and older
+                // changes; keep this call's changes (in the log) only so they reach the nodes below.
+                if let Some(old) = &t.before {
+                    if let Some(u) = old.unit() {
+                        batch.remove(unit_key(&u, &id));
+                    }
+                    batch.remove(name_key(old.name(), &id));
+                }
+                batch.remove(key(b'P', &[id.as_bytes()]));
+                batch.remove(key(b'D', &[id.as_bytes()]));
+                for kv in self.kv.scan_prefix(key(b'H', &[id.as_bytes()])) {
+                    let (k, h) = kv?;
+                    batch.remove(k);
+                    if !t.applied.iter().any(|(_, x)| x[..] == h[..]) {
+                        batch.remove(key(b'C', &[&h]));
+                        batch.insert(key(b'E', &[&h]), &[]);
+                    }
+                }
+                let was_held = t.before.as_ref().is_some_and(|b| policy.keep(b));
+                for (s, h) in &t.applied {
+                    batch.remove(key(b'H', &[id.as_bytes(), &s.to_be_bytes()]));
+                    if !was_held {
+                        // Never this node's member: nothing of it is stored or forwarded.
+                        batch.remove(key(b'C', &[h]));
+                        batch.remove(key(b'L', &[&s.to_be_bytes()]));
+                    }
+                }
+                report.skipped += t.applied.len();
+                report
+                    .applied
+                    .retain(|(s, _)| !t.applied.iter().any(|(x, _)| x == s));
+                report.evicted.push(id);
+                continue;
+            }
             let pk = key(b'P', &[id.as_bytes()]);
             if let Some(old) = &t.before {
                 if old.unit() != rec.unit() {
@@ -278,6 +337,9 @@ impl Store {
         for (id, doc) in finished {
             st.cache.put(id, doc);
         }
+        for id in &report.evicted {
+            st.cache.pop(id);
+        }
         Ok(report)
     }
 
@@ -305,6 +367,7 @@ impl Store {
             current: before.clone(),
             before,
             changed: false,
+            applied: Vec::new(),
         })
     }
 }

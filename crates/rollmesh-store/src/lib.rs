@@ -18,6 +18,7 @@
 //! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
 //! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
 //! | `X`    | peer public key             | sync checkpoint: peer log index id, seq |
+//! | `E`    | change hash                 | (empty): a change removed with its member (moved out of scope) |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
 //! change reported as applied is durable. Only a bounded LRU of Automerge documents stays in memory.
@@ -87,6 +88,17 @@ impl StoreMeta {
     pub fn public_key(&self) -> NodePublicKey {
         NodePublicKey(self.node_key)
     }
+}
+
+/// One entry of the change log.
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The signed change.
+    pub change: SignedChange,
+    /// The member's unit before and after the change (one unit when it did not move).
+    pub units: Vec<UnitPath>,
 }
 
 /// A change that was refused, kept with its reason and never applied or forwarded.
@@ -382,7 +394,7 @@ impl Store {
         Ok(out)
     }
 
-    fn change(&self, hash: &[u8]) -> Result<SignedChange, StoreError> {
+    pub(crate) fn change(&self, hash: &[u8]) -> Result<SignedChange, StoreError> {
         let bytes = self
             .kv
             .get(key(b'C', &[hash]))?
@@ -396,17 +408,50 @@ impl Store {
         since: u64,
         limit: usize,
     ) -> Result<Vec<(u64, SignedChange)>, StoreError> {
+        Ok(self
+            .log_since(since, limit)?
+            .0
+            .into_iter()
+            .map(|e| (e.seq, e.change))
+            .collect())
+    }
+
+    /// Log entries after `since`, at most `limit` examined, with the units each change touched, and the
+    /// last sequence number examined (`since` if none). Entries whose change was removed (its member moved
+    /// out of this node's scope) are skipped but count as examined.
+    pub fn log_since(&self, since: u64, limit: usize) -> Result<(Vec<LogEntry>, u64), StoreError> {
         let start = key(b'L', &[&since.saturating_add(1).to_be_bytes()]);
         let mut out = Vec::new();
+        let mut last = since;
         for kv in self.kv.range(start..).take(limit) {
-            let (k, hash) = kv?;
+            let (k, v) = kv?;
             if k.first() != Some(&b'L') {
                 break;
             }
             let seq = read_u64(Some(sled::IVec::from(&k[1..])))?;
-            out.push((seq, self.change(&hash)?));
+            last = seq;
+            if v.len() < 32 {
+                return Err(StoreError::Corrupt("log entry".into()));
+            }
+            let (hash, rest) = v.split_at(32);
+            let Some(bytes) = self.kv.get(key(b'C', &[hash]))? else {
+                if self.kv.contains_key(key(b'E', &[hash]))? {
+                    continue;
+                }
+                return Err(StoreError::Corrupt(
+                    "log names a change that is not stored".into(),
+                ));
+            };
+            let change = SignedChange::decode(bytes.to_vec())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let units = std::str::from_utf8(rest)
+                .unwrap_or("")
+                .split('\n')
+                .filter_map(|u| UnitPath::parse(u).ok())
+                .collect();
+            out.push(LogEntry { seq, change, units });
         }
-        Ok(out)
+        Ok((out, last))
     }
 
     /// Whether a change (by Automerge hash) is stored.
