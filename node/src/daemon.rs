@@ -3,13 +3,14 @@
 //! pure state machine of `rollmesh-sync`), applying what arrives through the same authority checks as
 //! bundles and pushing its own new changes to every connected peer whose scope covers them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use rollmesh_model::UnitPath;
 use rollmesh_proto::{Chain, NodeId, NodePublicKey, TAG_CHAIN, TAG_CHANGE, TAG_REVOCATION};
 use rollmesh_sync::{Effect, Log, LogBatch, Msg, Session};
@@ -96,7 +97,17 @@ struct PeerLog<'a> {
 
 impl Log for PeerLog<'_> {
     fn index(&self) -> u64 {
-        self.node.store().meta().index_id
+        self.node.store().index_id()
+    }
+
+    fn rotate_index(&mut self) -> u64 {
+        match self.node.store().rotate_index() {
+            Ok(i) => {
+                warn!("a peer has seen more of our change log than we hold (restored store?): new log index");
+                i
+            }
+            Err(_) => self.index(),
+        }
     }
 
     fn head(&self) -> u64 {
@@ -143,6 +154,26 @@ impl Log for PeerLog<'_> {
         }
         LogBatch { records, upto }
     }
+}
+
+/// Our documents the peer may hold, as a negentropy set over their state hashes.
+fn state_set(
+    node: &Node,
+    peer_scope: &UnitPath,
+) -> (
+    NegentropyStorageVector,
+    HashMap<[u8; 32], rollmesh_model::MemberId>,
+) {
+    let mut set = NegentropyStorageVector::new();
+    let mut map = HashMap::new();
+    for (id, unit, hash) in node.store().states().unwrap_or_default() {
+        if peer_scope.covers(&unit) {
+            let _ = set.insert(0, Id::from_byte_array(hash));
+            map.insert(hash, id);
+        }
+    }
+    let _ = set.seal();
+    (set, map)
 }
 
 impl PeerLog<'_> {
@@ -447,6 +478,14 @@ async fn connection(
     let source = format!("peer:{}", peer_key.node_id());
     let mut pending = first_effects;
     let mut end: Result<(), String> = Ok(());
+    // Reconciliation state: as the puller (initiator) and as the served side.
+    let mut recon_client: Option<Negentropy<'static, NegentropyStorageVector>> = None;
+    let mut need_ids: Vec<Id> = Vec::new();
+    let mut recon_server: Option<(
+        Negentropy<'static, NegentropyStorageVector>,
+        u64,
+        HashMap<[u8; 32], rollmesh_model::MemberId>,
+    )> = None;
     'outer: loop {
         // Run effects (applying may produce more).
         while !pending.is_empty() {
@@ -460,6 +499,24 @@ async fn connection(
                         end = Err(err.to_string());
                         break 'outer;
                     }
+                }
+                Effect::Reconcile { index: _ } => {
+                    let (set, _) = state_set(&node, &log.scope);
+                    if negentropy::NegentropyStorageBase::size(&set).unwrap_or(0) == 0 {
+                        pending.extend(session.replay(shared.now_ms()));
+                        continue;
+                    }
+                    let mut neg = match Negentropy::owned(set, 0) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            end = Err(format!("reconciliation: {e}"));
+                            break 'outer;
+                        }
+                    };
+                    let first = neg.initiate().unwrap_or_default();
+                    need_ids.clear();
+                    recon_client = Some(neg);
+                    pending.push(Effect::Send(Msg::Recon { payload: first }));
                 }
                 Effect::Apply {
                     records,
@@ -504,6 +561,55 @@ async fn connection(
                     messages += 1;
                     match Msg::decode(&f) {
                         Ok(Msg::Bye { reason }) => { end = Err(format!("peer closed: {reason}")); break; }
+                        Ok(Msg::Recon { payload }) => {
+                            if let Some(neg) = recon_client.as_mut() {
+                                let mut have = Vec::new();
+                                match neg.reconcile_with_ids(&payload, &mut have, &mut need_ids) {
+                                    Ok(Some(next)) => pending = vec![Effect::Send(Msg::Recon { payload: next })],
+                                    Ok(None) => {
+                                        let ids = need_ids.drain(..).map(|i| *i.as_bytes()).collect();
+                                        recon_client = None;
+                                        session.wanted(shared.now_ms());
+                                        pending = vec![Effect::Send(Msg::Want { ids })];
+                                    }
+                                    Err(e) => { end = Err(format!("reconciliation: {e}")); break; }
+                                }
+                            } else {
+                                if recon_server.is_none() {
+                                    let head = node.store().last_seq();
+                                    let (set, map) = state_set(&node, &log.scope);
+                                    match Negentropy::owned(set, 0) {
+                                        Ok(n) => recon_server = Some((n, head, map)),
+                                        Err(e) => { end = Err(format!("reconciliation: {e}")); break; }
+                                    }
+                                }
+                                if let Some((neg, _, _)) = recon_server.as_mut() {
+                                    match neg.reconcile(&payload) {
+                                        Ok(reply) => pending = vec![Effect::Send(Msg::Recon { payload: reply })],
+                                        Err(e) => { end = Err(format!("reconciliation: {e}")); break; }
+                                    }
+                                }
+                            }
+                        }
+                        Ok(Msg::Want { ids }) => {
+                            let (head_at, map) = match recon_server.take() {
+                                Some((_, h, m)) => (h, m),
+                                None => (node.store().last_seq(), HashMap::new()),
+                            };
+                            let mut records = Vec::new();
+                            for id in ids.iter().filter_map(|h| map.get(h)) {
+                                for (_, c) in node.store().history(id).unwrap_or_default() {
+                                    log.push_change(&mut records, c);
+                                }
+                            }
+                            pending = vec![Effect::Send(Msg::Batch {
+                                index: node.store().index_id(),
+                                from: 0,
+                                upto: head_at,
+                                head: node.store().last_seq(),
+                                records,
+                            })];
+                        }
                         Ok(m) => pending = session.on_msg(shared.now_ms(), m, &mut log),
                         Err(e) => { end = Err(format!("undecodable message: {e}")); break; }
                     }

@@ -79,6 +79,18 @@ struct Touched {
     applied: Vec<(u64, [u8; 32])>,
 }
 
+/// The state hash of a document: SHA-256 over its sorted heads. Equal hashes mean equal states.
+pub fn state_hash(heads: &[automerge::ChangeHash]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hs: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
+    hs.sort();
+    let mut d = sha2::Sha256::new();
+    for h in hs {
+        d.update(h);
+    }
+    d.finalize().into()
+}
+
 pub(crate) fn quarantine_into(
     batch: &mut sled::Batch,
     qseq: &mut u64,
@@ -282,6 +294,7 @@ impl Store {
                 }
                 batch.remove(key(b'P', &[id.as_bytes()]));
                 batch.remove(key(b'D', &[id.as_bytes()]));
+                batch.remove(key(b'S', &[id.as_bytes()]));
                 for kv in self.kv.scan_prefix(key(b'H', &[id.as_bytes()])) {
                     let (k, h) = kv?;
                     batch.remove(k);
@@ -325,6 +338,7 @@ impl Store {
                 postcard::to_allocvec(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             batch.insert(pk, enc);
             batch.insert(key(b'D', &[id.as_bytes()]), t.doc.save());
+            batch.insert(key(b'S', &[id.as_bytes()]), &state_hash(&t.doc.get_heads()));
             report.touched.push(id);
             finished.push((id, t.doc));
         }

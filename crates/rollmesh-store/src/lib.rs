@@ -18,6 +18,7 @@
 //! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
 //! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
 //! | `X`    | peer public key             | sync checkpoint: peer log index id, seq |
+//! | `S`    | doc id                      | state hash (SHA-256 of sorted heads), for reconciliation |
 //! | `E`    | change hash                 | (empty): a change removed with its member (moved out of scope) |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
@@ -37,7 +38,7 @@ use rollmesh_model::{text, Dossier, MemberId, MemberRecord, UnitPath};
 use rollmesh_proto::{NodeId, NodePublicKey, SignedChange};
 use serde::{Deserialize, Serialize};
 
-pub use apply::{AcceptAll, ApplyReport, Policy, Verdict};
+pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Verdict};
 pub use audit::AuditEntry;
 pub use verify::VerifyReport;
 
@@ -145,6 +146,7 @@ pub struct Store {
     db: sled::Db,
     kv: sled::Tree,
     meta: StoreMeta,
+    index_id: std::sync::atomic::AtomicU64,
     state: Mutex<WriteState>,
 }
 
@@ -251,6 +253,7 @@ impl Store {
         Ok(Store {
             db,
             kv,
+            index_id: std::sync::atomic::AtomicU64::new(meta.index_id),
             meta,
             state: Mutex::new(WriteState {
                 next_audit,
@@ -536,6 +539,40 @@ impl Store {
                 postcard::from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect()
+    }
+
+    /// Every member's `(id, unit, state hash)`, for set reconciliation.
+    pub fn states(&self) -> Result<Vec<(MemberId, UnitPath, [u8; 32])>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.kv.scan_prefix([b'S']) {
+            let (k, v) = kv?;
+            let id = id_from(&k[1..])?;
+            let hash = <[u8; 32]>::try_from(v.as_ref())
+                .map_err(|_| StoreError::Corrupt("state hash".into()))?;
+            if let Some(unit) = self.record(&id)?.and_then(|r| r.unit()) {
+                out.push((id, unit, hash));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives the change log a new index id: done when a peer shows that this log was rolled back (a
+    /// restored backup), so every peer's checkpoint against it becomes void and they reconcile instead.
+    pub fn rotate_index(&self) -> Result<u64, StoreError> {
+        let _st = self.lock();
+        let mut meta = self.meta.clone();
+        meta.index_id = rand_u64();
+        let bytes = postcard::to_allocvec(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.kv.insert(META_KEY, bytes)?;
+        self.db.flush()?;
+        self.index_id
+            .store(meta.index_id, std::sync::atomic::Ordering::SeqCst);
+        Ok(meta.index_id)
+    }
+
+    /// The change log's current index id.
+    pub fn index_id(&self) -> u64 {
+        self.index_id.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Our position in a peer's change log: `(index id, last sequence applied)`.

@@ -45,6 +45,25 @@ pub enum Msg {
         /// `(tag, body)` records: revocations, chains, then changes.
         records: Vec<(u8, Vec<u8>)>,
     },
+    /// Answer to a pull against a log index the sender no longer has (first contact, or a checkpoint made
+    /// void by a restore): the puller reconciles its documents with the sender's instead of replaying.
+    Reset {
+        /// The sender's current log index id.
+        index: u64,
+        /// The sender's log head.
+        head: u64,
+    },
+    /// One round of range-based set reconciliation (negentropy) over `(document id, state hash)`.
+    Recon {
+        /// The negentropy message.
+        payload: Vec<u8>,
+    },
+    /// After reconciliation: the state hashes the puller lacks; the answer is a batch with the full
+    /// history of those documents, ending at the log position the reconciliation started from.
+    Want {
+        /// State hashes (the sender's ids) of the documents to send.
+        ids: Vec<[u8; 32]>,
+    },
     /// The sender is closing, and why.
     Bye {
         /// The reason.

@@ -19,6 +19,10 @@ pub trait Log {
     fn head(&self) -> u64;
     /// Entries after `from` that the peer may see, at most `max` of them.
     fn read(&mut self, from: u64, max: usize) -> LogBatch;
+    /// Gives the log a new index id (it was rolled back: a peer is ahead of it) and returns it.
+    fn rotate_index(&mut self) -> u64 {
+        self.index()
+    }
 }
 
 /// What the driver must do.
@@ -26,6 +30,12 @@ pub trait Log {
 pub enum Effect {
     /// Send a message to the peer.
     Send(Msg),
+    /// Our checkpoint is void: reconcile documents with the peer (negentropy), then send `Want`; or, with
+    /// nothing to reconcile, call [`Session::replay`].
+    Reconcile {
+        /// The peer's log index id.
+        index: u64,
+    },
     /// Verify and apply these records durably, then record the checkpoint `(index, upto)` for the peer
     /// and call [`Session::applied`].
     Apply {
@@ -135,17 +145,36 @@ impl Session {
         self.stats.msgs_received += 1;
         match msg {
             Msg::Pull { index, from } => {
-                // A pull against another index (our log was re-created) starts over from the beginning.
+                let mut current = log.index();
+                if index == current && from > log.head() {
+                    // The puller has seen more of this log than it holds: it was restored from a backup.
+                    // Its sequence numbers will be reused, so every checkpoint against it must go.
+                    current = log.rotate_index();
+                }
+                self.subscribed = true;
+                if index != current {
+                    self.acked = 0;
+                    self.inflight = None;
+                    self.stats.msgs_sent += 1;
+                    return vec![Effect::Send(Msg::Reset {
+                        index: current,
+                        head: log.head(),
+                    })];
+                }
                 // Every pull is answered, with an empty batch if there is nothing new: that answer is what
                 // tells the puller its acknowledgement arrived, so neither side can wait on the other.
-                let from = if index == log.index() {
-                    from.min(log.head())
-                } else {
-                    0
-                };
                 self.acked = from;
-                self.subscribed = true;
                 vec![self.serve(now, from, log)]
+            }
+            Msg::Reset { index, head } => {
+                if self.applying {
+                    return Vec::new();
+                }
+                self.peer_index = index;
+                self.have = 0;
+                self.peer_head = head;
+                self.pull_sent_at = None;
+                vec![Effect::Reconcile { index }]
             }
             Msg::Batch {
                 index,
@@ -193,7 +222,7 @@ impl Session {
                     upto,
                 }]
             }
-            Msg::Auth { .. } | Msg::Bye { .. } => Vec::new(),
+            Msg::Auth { .. } | Msg::Bye { .. } | Msg::Recon { .. } | Msg::Want { .. } => Vec::new(),
         }
     }
 
@@ -206,6 +235,18 @@ impl Session {
         // Acknowledge and ask for more; once caught up, the answer is an empty batch and the peer pushes
         // what comes next.
         vec![self.pull(now)]
+    }
+
+    /// Nothing to reconcile (we hold no documents the peer could have): replay its log from the start.
+    pub fn replay(&mut self, now: u64) -> Vec<Effect> {
+        self.have = 0;
+        vec![self.pull(now)]
+    }
+
+    /// The reconciliation's `Want` was sent; its answer is a batch from position 0.
+    pub fn wanted(&mut self, now: u64) {
+        self.have = 0;
+        self.pull_sent_at = Some(now);
     }
 
     /// Our log grew: push to a peer that has caught up and has nothing in flight.

@@ -139,6 +139,11 @@ impl Sim {
         while let Some(e) = (!queue.is_empty()).then(|| queue.remove(0)) {
             match e {
                 Effect::Send(m) => self.send(me, peer, m),
+                // Items carry no document state here: reconciliation degenerates to a replay.
+                Effect::Reconcile { .. } => {
+                    let s = self.sessions.get_mut(&(me, peer)).expect("session");
+                    queue.extend(s.replay(self.now));
+                }
                 Effect::Apply {
                     records,
                     index,
