@@ -156,6 +156,14 @@ impl Log for PeerLog<'_> {
     }
 }
 
+/// The served side of a reconciliation: the negentropy state, the log head it started at, and our state
+/// hashes by document.
+type ServedRecon = (
+    Negentropy<'static, NegentropyStorageVector>,
+    u64,
+    HashMap<[u8; 32], rollmesh_model::MemberId>,
+);
+
 /// Our documents the peer may hold, as a negentropy set over their state hashes.
 fn state_set(
     node: &Node,
@@ -481,11 +489,7 @@ async fn connection(
     // Reconciliation state: as the puller (initiator) and as the served side.
     let mut recon_client: Option<Negentropy<'static, NegentropyStorageVector>> = None;
     let mut need_ids: Vec<Id> = Vec::new();
-    let mut recon_server: Option<(
-        Negentropy<'static, NegentropyStorageVector>,
-        u64,
-        HashMap<[u8; 32], rollmesh_model::MemberId>,
-    )> = None;
+    let mut recon_server: Option<ServedRecon> = None;
     'outer: loop {
         // Run effects (applying may produce more).
         while !pending.is_empty() {
