@@ -140,6 +140,27 @@ impl Mesh {
         Ok(total)
     }
 
+    /// Members added to one unit in durable batches (for large seeded scopes).
+    pub fn seed_unit(&self, i: usize, n: usize, seed: usize) -> Result<()> {
+        let m = &self.nodes[i];
+        let node = Node::open(&m.data)?;
+        let mut changes = Vec::new();
+        for k in 0..n {
+            let (name, sex) = demo_person(seed, k);
+            let mut f = BTreeMap::new();
+            f.insert(Field::FullName, name);
+            f.insert(Field::Sex, sex.to_string());
+            f.insert(Field::DossierNo, format!("{}-{k:06}", m.unit));
+            let (_, vc) = node.new_member(f, Vec::new())?;
+            changes.push(vc);
+            if changes.len() == 1000 {
+                node.commit_own(std::mem::take(&mut changes))?;
+            }
+        }
+        node.commit_own(changes)?;
+        Ok(())
+    }
+
     /// Starts the process of node `i`.
     pub fn start(&mut self, i: usize) -> Result<()> {
         let m = &mut self.nodes[i];
