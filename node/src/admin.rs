@@ -19,7 +19,7 @@ pub fn call(data: &Path, request: &Value) -> anyhow::Result<Value> {
     let path = socket_path(data);
     let mut s = UnixStream::connect(&path)
         .map_err(|e| anyhow::anyhow!("cannot reach the running node at {}: {e}", path.display()))?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut line = serde_json::to_vec(request)?;
     line.push(b'\n');

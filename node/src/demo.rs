@@ -209,10 +209,28 @@ impl Mesh {
         }
     }
 
-    /// Stops every node.
+    /// Stops every node: SIGTERM to all, then up to five seconds for all of them together.
     pub fn stop_all(&mut self) {
-        for i in (0..self.nodes.len()).rev() {
-            self.stop(i, false);
+        for n in &self.nodes {
+            if let Some(c) = &n.child {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.id().to_string())
+                    .status();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
         }
     }
 
