@@ -384,3 +384,84 @@ fn a_restored_node_reconciles_instead_of_trusting_stale_checkpoints() {
         assert!(node.store().verify().expect("verify").is_clean());
     }
 }
+
+#[test]
+fn two_city_replicas_sync_without_a_central_server() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut m, total) = mesh(dir.path(), 4);
+    // A standby city node: its own key, certified by the root for the whole city, dialing the first city.
+    let standby = dir.path().join("standby");
+    let root_pub = std::fs::read_to_string(dir.path().join("root.key.pub")).expect("root pub");
+    let root_arg = root_pub.trim().to_string();
+    let sb = standby.to_string_lossy().to_string();
+    support::ok(&["init", "--unit", "hn", "--root", &root_arg, "--data", &sb]);
+    let req = dir.path().join("standby.req").to_string_lossy().to_string();
+    let chain = dir
+        .path()
+        .join("standby.chain")
+        .to_string_lossy()
+        .to_string();
+    let root_key = dir.path().join("root.key").to_string_lossy().to_string();
+    support::ok(&["credential", "request", "--data", &sb, "--out", &req]);
+    support::ok(&[
+        "credential",
+        "issue",
+        "--request",
+        &req,
+        "--unit",
+        "hn",
+        "--root-key",
+        &root_key,
+        "--out",
+        &chain,
+    ]);
+    support::ok(&["credential", "install", &chain, "--data", &sb]);
+    {
+        let mut node = Node::open(&standby).expect("open standby");
+        let mut s = node.settings().clone();
+        s.listen = Some("127.0.0.1:0".into());
+        s.peers = vec![rollmesh::PeerSettings {
+            address: m.nodes[0].addr.clone(),
+            node_id: None,
+            name: Some("city".into()),
+        }];
+        node.save_settings(s).expect("settings");
+    }
+    m.start_all().expect("start");
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total))
+        .unwrap_or_else(|e| dump(&m, e));
+    let log = std::fs::File::create(standby.join("node.log")).expect("log");
+    let child = std::process::Command::new(support::bin())
+        .args(["run", "--config"])
+        .arg(standby.join("node.toml"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn standby");
+    let _guard = support::ChildGuard(Some(child));
+    let count = |d: &std::path::Path| {
+        rollmesh::admin::call(d, &json!({"cmd": "status"}))
+            .ok()
+            .and_then(|v| v["members"].as_u64())
+    };
+    m.wait_until(LIMIT, |_| count(&standby) == Some(total))
+        .unwrap_or_else(|e| dump(&m, e));
+    // An edit made at the standby city reaches the owning cell through the first city.
+    let cell = m.index("hn.d01.w02.c02");
+    let id = m.admin(cell, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    rollmesh::admin::call(
+        &standby,
+        &json!({"cmd": "member.edit", "id": id, "fields": {"phone": "0977000333"}}),
+    )
+    .expect("edit at standby");
+    m.wait_until(LIMIT, |m| {
+        m.admin(cell, &json!({"cmd": "member.show", "id": id}))
+            .map(|v| v["phone"] == "0977000333")
+            .unwrap_or(false)
+    })
+    .unwrap_or_else(|e| dump(&m, e));
+}
