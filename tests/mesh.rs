@@ -430,16 +430,7 @@ fn two_city_replicas_sync_without_a_central_server() {
     m.start_all().expect("start");
     m.wait_until(LIMIT, |m| m.count(0) == Some(total))
         .unwrap_or_else(|e| dump(&m, e));
-    let log = std::fs::File::create(standby.join("node.log")).expect("log");
-    let child = std::process::Command::new(support::bin())
-        .args(["run", "--config"])
-        .arg(standby.join("node.toml"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn standby");
-    let _guard = support::ChildGuard(Some(child));
+    let _guard = support::spawn_node(&standby);
     let count = |d: &std::path::Path| {
         rollmesh::admin::call(d, &json!({"cmd": "status"}))
             .ok()

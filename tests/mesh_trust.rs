@@ -56,19 +56,6 @@ fn outsider(
     (data, node)
 }
 
-fn run_outsider(data: &std::path::Path) -> support::ChildGuard {
-    let log = std::fs::File::create(data.join("node.log")).expect("log");
-    let child = std::process::Command::new(support::bin())
-        .args(["run", "--config"])
-        .arg(data.join("node.toml"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn");
-    support::ChildGuard(Some(child))
-}
-
 fn wait_log(path: &std::path::Path, needle: &str) -> bool {
     let start = std::time::Instant::now();
     while start.elapsed() < LIMIT {
@@ -151,7 +138,10 @@ fn refused_peers_are_named_with_their_reason() {
         s.credential_file = Some("presented.chain".into());
         node.save_settings(s).expect("settings");
     }
-    let _guards: Vec<_> = [&a, &b, &c, &d].iter().map(|p| run_outsider(p)).collect();
+    let _guards: Vec<_> = [&a, &b, &c, &d]
+        .iter()
+        .map(|p| support::spawn_node(p))
+        .collect();
     let city_log = m.nodes[0].data.join("node.log");
     for reason in ["no_credential", "wrong_root", "expired", "key_mismatch"] {
         assert!(

@@ -131,3 +131,17 @@ pub fn members(data: &str) -> Vec<serde_json::Value> {
         .expect("array")
         .clone()
 }
+
+/// Starts `rollmesh run` for the data directory `data` (its node.toml), logging to `data/node.log`.
+pub fn spawn_node(data: &Path) -> ChildGuard {
+    let log = std::fs::File::create(data.join("node.log")).expect("log file");
+    let child = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(data.join("node.toml"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn rollmesh run");
+    ChildGuard(Some(child))
+}

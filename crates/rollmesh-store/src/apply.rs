@@ -91,6 +91,20 @@ pub fn state_hash(heads: &[automerge::ChangeHash]) -> [u8; 32] {
     d.finalize().into()
 }
 
+/// Quarantines a change inside the current batch and reports it.
+fn refuse(
+    batch: &mut sled::Batch,
+    qseq: &mut u64,
+    report: &mut ApplyReport,
+    vc: &VerifiedChange,
+    why: Rejection,
+    source: &str,
+) -> Result<(), StoreError> {
+    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
+    report.rejected.push(why);
+    Ok(())
+}
+
 pub(crate) fn quarantine_into(
     batch: &mut sled::Batch,
     qseq: &mut u64,
@@ -173,14 +187,7 @@ impl Store {
             let mut next = t.doc.clone();
             if let Err(e) = next.apply_changes([vc.change.clone()]) {
                 let why = Rejection::new(RejectCode::BadChange, e.to_string());
-                quarantine_into(
-                    &mut batch,
-                    &mut qseq,
-                    vc.envelope.as_bytes().to_vec(),
-                    &why,
-                    source,
-                )?;
-                report.rejected.push(why);
+                refuse(&mut batch, &mut qseq, &mut report, &vc, why, source)?;
                 seen.insert(hash);
                 continue;
             }
@@ -188,14 +195,7 @@ impl Store {
                 Ok(r) => r,
                 Err(e) => {
                     let why = Rejection::new(RejectCode::InvalidDocument, e.to_string());
-                    quarantine_into(
-                        &mut batch,
-                        &mut qseq,
-                        vc.envelope.as_bytes().to_vec(),
-                        &why,
-                        source,
-                    )?;
-                    report.rejected.push(why);
+                    refuse(&mut batch, &mut qseq, &mut report, &vc, why, source)?;
                     seen.insert(hash);
                     continue;
                 }
@@ -208,14 +208,7 @@ impl Store {
                     continue;
                 }
                 Verdict::Reject(why) => {
-                    quarantine_into(
-                        &mut batch,
-                        &mut qseq,
-                        vc.envelope.as_bytes().to_vec(),
-                        &why,
-                        source,
-                    )?;
-                    report.rejected.push(why);
+                    refuse(&mut batch, &mut qseq, &mut report, &vc, why, source)?;
                     seen.insert(hash);
                     continue;
                 }
