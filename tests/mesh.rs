@@ -94,6 +94,7 @@ fn dump(m: &Mesh, e: anyhow::Error) -> std::time::Duration {
 
 #[test]
 fn four_levels_converge_both_ways_and_hold_exactly_their_subtree() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut m, total) = mesh(dir.path(), 5);
     m.start_all().expect("start");
@@ -178,6 +179,7 @@ fn four_levels_converge_both_ways_and_hold_exactly_their_subtree() {
 
 #[test]
 fn a_cut_link_heals_and_a_killed_node_rejoins() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut m, total) = mesh(dir.path(), 3);
     m.start_all().expect("start");
@@ -238,6 +240,7 @@ fn a_cut_link_heals_and_a_killed_node_rejoins() {
 
 #[test]
 fn a_transfer_moves_the_record_between_districts() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut m, total) = mesh(dir.path(), 3);
     m.start_all().expect("start");
@@ -327,6 +330,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 #[test]
 fn a_restored_node_reconciles_instead_of_trusting_stale_checkpoints() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut m, _) = mesh(dir.path(), 20);
     let w = m.index("hn.d01.w01");
@@ -387,6 +391,7 @@ fn a_restored_node_reconciles_instead_of_trusting_stale_checkpoints() {
 
 #[test]
 fn two_city_replicas_sync_without_a_central_server() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let (mut m, total) = mesh(dir.path(), 4);
     // A standby city node: its own key, certified by the root for the whole city, dialing the first city.

@@ -72,6 +72,7 @@ fn wait_log(path: &std::path::Path, needle: &str) -> bool {
 
 #[test]
 fn refused_peers_are_named_with_their_reason() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let t = tree();
     let mut m = Mesh::create(&support::bin(), &dir.path().join("org"), &t).expect("mesh");
@@ -163,6 +164,7 @@ fn refused_peers_are_named_with_their_reason() {
 
 #[test]
 fn a_peer_gets_nothing_outside_its_scope() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let t = tree();
     let mut m = Mesh::create(&support::bin(), dir.path(), &t).expect("mesh");
@@ -203,6 +205,7 @@ fn a_peer_gets_nothing_outside_its_scope() {
 
 #[test]
 fn a_revocation_reaches_every_node_and_shuts_the_cell_out() {
+    let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
     let t = tree();
     let mut m = Mesh::create(&support::bin(), dir.path(), &t).expect("mesh");

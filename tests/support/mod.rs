@@ -145,3 +145,10 @@ pub fn spawn_node(data: &Path) -> ChildGuard {
         .expect("spawn rollmesh run");
     ChildGuard(Some(child))
 }
+
+/// Serialises tests that start whole meshes: a dozen QUIC processes each is what two cores can run at once
+/// without their timing becoming the test.
+pub fn mesh_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}

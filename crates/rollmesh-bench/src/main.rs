@@ -24,6 +24,18 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Write the synthetic organisation's members as a CSV for `rollmesh member import`.
+    Generate {
+        /// About how many members (the full design-card organisation is ~480,000).
+        #[arg(long, default_value_t = 480_000)]
+        members: usize,
+        /// The seed: same seed, same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Mesh figures: quiet reconnect cost at two scope sizes, bytes for k changed documents, and the
     /// latency of a cell edit reaching the city over three hops.
     Mesh {
@@ -53,6 +65,16 @@ fn main() -> Result<()> {
     }
     let args = Args::parse();
     match args.cmd {
+        Cmd::Generate { members, seed, out } => {
+            let f = std::io::BufWriter::new(std::fs::File::create(&out)?);
+            let n = rollmesh_bench::gen::write_csv(
+                seed,
+                &rollmesh_bench::gen::Shape::about(members),
+                f,
+            )?;
+            println!("{n} members written to {}", out.display());
+            Ok(())
+        }
         Cmd::Mesh {
             scopes,
             changed,

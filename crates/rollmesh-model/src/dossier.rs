@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, AutomergeError, Change, ObjId, ObjType, ReadDoc, ROOT};
+use automerge::{
+    hydrate, ActorId, Automerge, AutomergeError, Change, ObjId, ObjType, ReadDoc, ScalarValueRef,
+    ValueRef, ROOT,
+};
 
 use crate::member::{Event, EventKind, Field, FieldError, MemberId, MemberRecord};
 
@@ -82,24 +85,40 @@ impl Dossier {
             }
         }
         let mut doc = Automerge::new().with_actor(actor);
+        // One hydrated root instead of a put per field: automerge splices the op set twice, not per key.
+        let mut root: std::collections::HashMap<String, hydrate::Value> =
+            std::collections::HashMap::new();
+        let text = |v: &str| hydrate::Value::Scalar(automerge::ScalarValue::Str(v.into()));
+        root.insert("kind".into(), text(DOSSIER_KIND));
+        root.insert("id".into(), text(&id.to_string()));
+        for (f, v) in &fields {
+            root.insert(f.key().into(), text(v));
+        }
+        let events: Vec<hydrate::Value> = events
+            .iter()
+            .map(|e| {
+                let mut m: std::collections::HashMap<String, hydrate::Value> =
+                    std::collections::HashMap::new();
+                m.insert("kind".into(), text(e.kind.key()));
+                if let Some(d) = &e.date {
+                    m.insert("date".into(), text(d));
+                }
+                m.insert("detail".into(), text(&e.detail));
+                hydrate::Value::Map(hydrate::Map::from(m))
+            })
+            .collect();
+        root.insert(
+            "events".into(),
+            hydrate::Value::List(hydrate::List::from(events)),
+        );
+        let root = hydrate::Map::from(root);
         doc.transact_with::<_, _, AutomergeError, _>(
             |_| {
                 CommitOptions::default()
                     .with_message("create")
                     .with_time(time)
             },
-            |tx| {
-                tx.put(ROOT, "kind", DOSSIER_KIND)?;
-                tx.put(ROOT, "id", id.to_string())?;
-                for (f, v) in &fields {
-                    tx.put(ROOT, f.key(), v.as_str())?;
-                }
-                let list = tx.put_object(ROOT, "events", ObjType::List)?;
-                for (i, e) in events.iter().enumerate() {
-                    insert_event(tx, &list, i, e)?;
-                }
-                Ok(())
-            },
+            |tx| tx.init_root_from_hydrate(&root),
         )
         .map_err(|f| f.error)?;
         let change = doc
@@ -126,12 +145,57 @@ impl Dossier {
 
     /// The projection of a document that should be the dossier of `id`, without taking ownership of it.
     pub fn record_of(id: MemberId, doc: &Automerge) -> Result<MemberRecord, DossierError> {
-        check(id, doc)?;
+        // One pass over the root map: winning values and conflict flags together.
+        let mut kind_ok = false;
+        let mut id_text: Option<String> = None;
+        let mut fields = BTreeMap::new();
+        let mut conflicted = Vec::new();
+        let mut events_obj = None;
+        for item in doc.map_range(ROOT, ..) {
+            let key: &str = &item.key;
+            let text = match &item.value {
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.as_ref()),
+                _ => None,
+            };
+            match key {
+                "kind" => kind_ok = text == Some(DOSSIER_KIND),
+                "id" => id_text = text.map(str::to_string),
+                "events" => {
+                    if matches!(item.value, ValueRef::Object(ObjType::List)) {
+                        events_obj = Some(item.id());
+                    }
+                }
+                _ => {
+                    if let Some(f) = Field::ALL.iter().copied().find(|f| f.key() == key) {
+                        if item.conflict {
+                            conflicted.push(f);
+                        }
+                        if let Some(t) = text {
+                            fields.insert(f, t.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        if !kind_ok {
+            return Err(DossierError::NotADossier);
+        }
+        if id_text.as_deref() != Some(id.to_string().as_str()) {
+            return Err(DossierError::WrongId {
+                expected: id,
+                found: id_text,
+            });
+        }
+        conflicted.sort();
+        let events = match events_obj {
+            Some(list) => read_events_of(doc, &list)?,
+            None => Vec::new(),
+        };
         Ok(MemberRecord {
             id,
-            fields: read_fields(doc)?,
-            events: read_events(doc)?,
-            conflicted: conflicted(doc)?,
+            fields,
+            events,
+            conflicted,
         })
     }
 
@@ -248,11 +312,8 @@ impl Dossier {
     }
 }
 
-fn read_events(doc: &Automerge) -> Result<Vec<Event>, DossierError> {
-    let list = match doc.get(ROOT, "events")? {
-        Some((v, obj)) if v.to_objtype() == Some(ObjType::List) => obj,
-        _ => return Ok(Vec::new()),
-    };
+fn read_events_of(doc: &Automerge, list: &ObjId) -> Result<Vec<Event>, DossierError> {
+    let list = list.clone();
     let mut out = Vec::new();
     for i in 0..doc.length(&list) {
         let Some((v, obj)) = doc.get(&list, i)? else {
@@ -285,26 +346,6 @@ fn check(id: MemberId, doc: &Automerge) -> Result<(), DossierError> {
         });
     }
     Ok(())
-}
-
-fn read_fields(doc: &Automerge) -> Result<BTreeMap<Field, String>, DossierError> {
-    let mut fields = BTreeMap::new();
-    for &f in Field::ALL {
-        if let Some(v) = get_str(doc, &ROOT, f.key()) {
-            fields.insert(f, v);
-        }
-    }
-    Ok(fields)
-}
-
-fn conflicted(doc: &Automerge) -> Result<Vec<Field>, DossierError> {
-    let mut out = Vec::new();
-    for &f in Field::ALL {
-        if doc.get_all(ROOT, f.key())?.len() > 1 {
-            out.push(f);
-        }
-    }
-    Ok(out)
 }
 
 fn insert_event(
