@@ -461,3 +461,41 @@ fn two_city_replicas_sync_without_a_central_server() {
     })
     .unwrap_or_else(|e| dump(&m, e));
 }
+
+#[test]
+fn nodes_joining_late_catch_up_and_forward_edits() {
+    let _serial = support::mesh_lock();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut m, total) = mesh(dir.path(), 6);
+    // Everything but one ward and its cells runs first; then they join.
+    let w = m.index("hn.d02.w02");
+    let c1 = m.index("hn.d02.w02.c01");
+    let c2 = m.index("hn.d02.w02.c02");
+    for i in 0..m.nodes.len() {
+        if i != w && i != c1 && i != c2 {
+            m.start(i).expect("start");
+        }
+    }
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total - 12))
+        .unwrap_or_else(|e| dump(&m, e));
+    for i in [w, c1, c2] {
+        m.start(i).expect("start late");
+    }
+    m.wait_until(LIMIT, |m| m.count(0) == Some(total))
+        .unwrap_or_else(|e| dump(&m, e));
+    let id = m.admin(c1, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    m.admin(
+        c1,
+        &json!({"cmd": "member.edit", "id": id, "fields": {"phone": "0966000444"}}),
+    )
+    .expect("edit");
+    m.wait_until(LIMIT, |m| {
+        m.admin(0, &json!({"cmd": "member.show", "id": id}))
+            .map(|v| v["phone"] == "0966000444")
+            .unwrap_or(false)
+    })
+    .unwrap_or_else(|e| dump(&m, e));
+}

@@ -492,7 +492,16 @@ const EXIT_VERIFY_PROBLEMS: u8 = 5;
 
 /// Parses arguments, runs the command, prints a one-line cause on error.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    main_from(std::env::args_os())
+}
+
+/// [`main`] with explicit arguments (the first is the program name), for tools that embed the CLI.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -421,6 +421,33 @@ impl Node {
         Ok(true)
     }
 
+    /// Applies many edits made here, committing them in durable batches of `batch` (bulk maintenance and
+    /// the benchmark's simulated year). Returns how many changed something.
+    pub fn edit_many(
+        &self,
+        edits: Vec<(MemberId, DossierEdit)>,
+        batch: usize,
+    ) -> Result<usize, NodeError> {
+        let mut pending = Vec::new();
+        let mut changed = 0;
+        for (id, edit) in edits {
+            let Some(mut d) = self.store.dossier(&id)? else {
+                continue;
+            };
+            if let Some(change) = d.edit(actor_for(&self.key.public()), &edit, now())? {
+                let vc = VerifiedChange::sign_own(&self.key, DocKind::Member, id, change)
+                    .map_err(|r| NodeError::Internal(r.to_string()))?;
+                pending.push(vc);
+                changed += 1;
+            }
+            if pending.len() >= batch.max(1) {
+                self.store.apply(std::mem::take(&mut pending), "local")?;
+            }
+        }
+        self.store.apply(pending, "local")?;
+        Ok(changed)
+    }
+
     /// A member's projection.
     pub fn record(&self, id: &MemberId) -> Result<MemberRecord, NodeError> {
         self.store

@@ -24,6 +24,21 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Every row of DESIGN.md §8 on a synthetic organisation of `--members` members.
+    Scale {
+        /// About how many members (the design card's organisation: ~480,000).
+        #[arg(long, default_value_t = 470_000)]
+        members: usize,
+        /// ~50,000 members: a run of a few minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the data here instead of a temporary directory.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Write the synthetic organisation's members as a CSV for `rollmesh member import`.
     Generate {
         /// About how many members (the full design-card organisation is ~480,000).
@@ -53,9 +68,13 @@ enum Cmd {
 
 const LIMIT: Duration = Duration::from_secs(300);
 
+mod scale;
+
 fn main() -> Result<()> {
-    // The nodes are this binary too: `rollmesh-bench run --config …` is the rollmesh daemon.
-    if std::env::args().nth(1).as_deref() == Some("run") {
+    // The nodes are this binary too: `rollmesh-bench run --config …` is the rollmesh daemon, and
+    // `rollmesh-bench rm <command>` any other rollmesh command.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("run") {
         let code = rollmesh::cli::main();
         std::process::exit(if code == std::process::ExitCode::SUCCESS {
             0
@@ -63,8 +82,27 @@ fn main() -> Result<()> {
             1
         });
     }
+    if argv.get(1).map(String::as_str) == Some("rm") {
+        let mut args = vec!["rollmesh".to_string()];
+        args.extend(argv.iter().skip(2).cloned());
+        let code = rollmesh::cli::main_from(args);
+        std::process::exit(if code == std::process::ExitCode::SUCCESS {
+            0
+        } else {
+            3
+        });
+    }
     let args = Args::parse();
     match args.cmd {
+        Cmd::Scale {
+            members,
+            quick,
+            seed,
+            dir,
+        } => {
+            let n = if quick { 50_000 } else { members };
+            scale::run(n, seed, dir)
+        }
         Cmd::Generate { members, seed, out } => {
             let f = std::io::BufWriter::new(std::fs::File::create(&out)?);
             let n = rollmesh_bench::gen::write_csv(
