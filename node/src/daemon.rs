@@ -115,23 +115,12 @@ impl Log for PeerLog<'_> {
     }
 
     fn read(&mut self, from: u64, max: usize) -> LogBatch {
+        // Every batch is self-contained: it carries the chains of the authors of its changes and, when it
+        // carries changes or the revocations changed, every revocation with its issuer's chain. A batch the
+        // peer drops (a duplicate, a gap) is re-read later, so nothing may be marked "already sent".
         let store = self.node.store();
-        let mut records = Vec::new();
-        if let Ok(revs) = store.revocations() {
-            for r in revs {
-                if self.sent_revs.insert(r.clone()) {
-                    // The receiver checks the revoking node's authority, so its chain goes along.
-                    if let Ok(rev) = rollmesh_proto::Revocation::decode(&r) {
-                        if self.sent_chains.insert(rev.issuer) {
-                            if let Ok(Some(c)) = store.chain(&rev.issuer) {
-                                records.push((TAG_CHAIN, c));
-                            }
-                        }
-                    }
-                    records.push((TAG_REVOCATION, r));
-                }
-            }
-        }
+        self.sent_chains.clear();
+        let mut changes = Vec::new();
         // Entries examined but not sent (out of scope, removed) still advance the peer's checkpoint; entries
         // appended while we read are left for the next batch.
         let (entries, upto) = store.log_since(from, max).unwrap_or((Vec::new(), from));
@@ -147,11 +136,28 @@ impl Log for PeerLog<'_> {
             // A member moving into the peer's scope from outside: the peer has never seen its history.
             if covered.len() == 2 && !covered[0] && covered[1] {
                 for (_, h) in store.history(&e.change.doc()).unwrap_or_default() {
-                    self.push_change(&mut records, h);
+                    self.push_change(&mut changes, h);
                 }
             }
-            self.push_change(&mut records, e.change);
+            self.push_change(&mut changes, e.change);
         }
+        let revs = store.revocations().unwrap_or_default();
+        let revs_changed = revs.iter().any(|r| !self.sent_revs.contains(r));
+        let mut records = Vec::new();
+        if !revs.is_empty() && (revs_changed || !changes.is_empty()) {
+            for r in revs {
+                if let Ok(rev) = rollmesh_proto::Revocation::decode(&r) {
+                    if self.sent_chains.insert(rev.issuer) {
+                        if let Ok(Some(c)) = store.chain(&rev.issuer) {
+                            records.push((TAG_CHAIN, c));
+                        }
+                    }
+                }
+                self.sent_revs.insert(r.clone());
+                records.push((TAG_REVOCATION, r));
+            }
+        }
+        records.extend(changes);
         LogBatch { records, upto }
     }
 }
@@ -601,6 +607,7 @@ async fn connection(
                                 None => (node.store().last_seq(), HashMap::new()),
                             };
                             let mut records = Vec::new();
+                            log.sent_chains.clear();
                             for id in ids.iter().filter_map(|h| map.get(h)) {
                                 for (_, c) in node.store().history(id).unwrap_or_default() {
                                     log.push_change(&mut records, c);
