@@ -35,6 +35,26 @@ pub struct Mesh {
     pub nodes: Vec<MeshNode>,
 }
 
+/// Asks a node process to shut down cleanly (SIGTERM).
+fn terminate(c: &Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(c.id().to_string())
+        .status();
+}
+
+/// Waits for a process until `deadline`, then kills it; never leaves it running.
+fn reap(mut c: Child, deadline: Instant) {
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = c.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
 fn free_port() -> Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -188,48 +208,23 @@ impl Mesh {
 
     /// Stops node `i`: SIGTERM (clean shutdown) or, with `hard`, SIGKILL.
     pub fn stop(&mut self, i: usize, hard: bool) {
-        if let Some(mut c) = self.nodes[i].child.take() {
-            if hard {
-                let _ = c.kill();
-            } else {
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(c.id().to_string())
-                    .status();
-                let deadline = Instant::now() + Duration::from_secs(5);
-                while Instant::now() < deadline {
-                    if let Ok(Some(_)) = c.try_wait() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let _ = c.kill();
+        if let Some(c) = self.nodes[i].child.take() {
+            if !hard {
+                terminate(&c);
             }
-            let _ = c.wait();
+            reap(c, Instant::now() + Duration::from_secs(5));
         }
     }
 
     /// Stops every node: SIGTERM to all, then up to five seconds for all of them together.
     pub fn stop_all(&mut self) {
-        for n in &self.nodes {
-            if let Some(c) = &n.child {
-                let _ = Command::new("kill")
-                    .arg("-TERM")
-                    .arg(c.id().to_string())
-                    .status();
-            }
+        for c in self.nodes.iter().filter_map(|n| n.child.as_ref()) {
+            terminate(c);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         for n in &mut self.nodes {
-            if let Some(mut c) = n.child.take() {
-                while Instant::now() < deadline {
-                    if let Ok(Some(_)) = c.try_wait() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                let _ = c.kill();
-                let _ = c.wait();
+            if let Some(c) = n.child.take() {
+                reap(c, deadline);
             }
         }
     }
