@@ -599,3 +599,48 @@ fn the_audit_log_records_reads_and_writes() {
         assert!(!help.contains(&format!("--{word}")), "{help}");
     }
 }
+
+#[test]
+fn changes_waiting_for_a_chain_are_taken_up_when_it_arrives() {
+    let org = Org::new();
+    add(org.d(C1), "Tạ Văn Chờ");
+    let full = org.file("c1.bundle");
+    ok(&["bundle", "export", "--data", org.d(C1), "--out", &full]);
+    // The same bundle without the cell's chain: the ward cannot tell who may write, so it quarantines.
+    let bare: Vec<(u8, Vec<u8>)> = records(&full)
+        .into_iter()
+        .filter(|(t, _)| *t == TAG_CHANGE)
+        .collect();
+    let bare_path = org.file("bare.bundle");
+    write_bundle(&bare_path, &bare);
+    let o = run(&[
+        "bundle",
+        "import",
+        &bare_path,
+        "--data",
+        org.d(W1),
+        "--json",
+    ]);
+    assert_eq!(o.code, 4);
+    assert_eq!(quarantine_codes(org.d(W1)), vec!["no_credential"]);
+    // The chain arrives (with nothing new): the quarantined change is applied and leaves the quarantine.
+    let chain_only: Vec<(u8, Vec<u8>)> = records(&full)
+        .into_iter()
+        .filter(|(t, _)| *t == rollmesh_proto::TAG_CHAIN)
+        .collect();
+    let chain_path = org.file("chain.bundle");
+    write_bundle(&chain_path, &chain_only);
+    let r = ok(&[
+        "bundle",
+        "import",
+        &chain_path,
+        "--data",
+        org.d(W1),
+        "--json",
+    ])
+    .json();
+    assert_eq!(r["applied"], 1, "{r}");
+    assert!(quarantine_codes(org.d(W1)).is_empty());
+    assert_eq!(names(org.d(W1)), vec!["Tạ Văn Chờ"]);
+    clean(org.d(W1));
+}

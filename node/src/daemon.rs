@@ -698,7 +698,8 @@ fn authenticate(
     chain
         .validate(&shared.root, unix_now(), &revs)
         .map_err(|e| format!("refused: {} ({e})", e.code()))?;
-    let _ = shared.node.store().put_chain(&peer_key, chain_bytes);
+    // The chain is recorded when a batch brings it with the peer's changes, which also lets changes
+    // quarantined for want of it be taken up again.
     Ok(chain)
 }
 

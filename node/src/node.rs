@@ -503,6 +503,7 @@ impl Node {
         };
         let root = self.root();
         let mut raw_changes = Vec::new();
+        let mut new_chains: Vec<String> = Vec::new();
         let mut bundle_chains: HashMap<NodePublicKey, Chain> = HashMap::new();
         let mut bundle_revocations = Vec::new();
         for (tag, body) in records {
@@ -555,7 +556,9 @@ impl Node {
             for (subject, chain) in &bundle_chains {
                 match chain.validate(&root, Self::now(), &revocations) {
                     Ok(()) => {
-                        self.store.put_chain(subject, &chain.encode())?;
+                        if self.store.put_chain(subject, &chain.encode())? {
+                            new_chains.push(subject.node_id().to_string());
+                        }
                         report.chains += 1;
                     }
                     Err(e) => report.refused_credentials.push(format!(
@@ -563,6 +566,18 @@ impl Node {
                         subject.node_id(),
                         crate::authority::chain_reason(&e)
                     )),
+                }
+            }
+        }
+        // Changes refused only because their author's chain was unknown get another chance now it is here.
+        let mut retried = Vec::new();
+        if !new_chains.is_empty() {
+            for q in self.store.quarantine_list()? {
+                if q.code == RejectCode::NoCredential.key()
+                    && q.author.as_ref().is_some_and(|a| new_chains.contains(a))
+                {
+                    raw_changes.push(q.bytes);
+                    retried.push(q.seq);
                 }
             }
         }
@@ -588,6 +603,8 @@ impl Node {
         report.rejected = quarantine.iter().map(|(_, r)| r.clone()).collect();
         self.store.quarantine(quarantine, source)?;
         report.applied = self.store.apply_with(good, source, &policy)?;
+        // Only after the retried changes are applied (or quarantined afresh) do their old entries go.
+        self.store.quarantine_remove(&retried)?;
         Ok(report)
     }
 

@@ -601,13 +601,28 @@ impl Store {
         Ok(())
     }
 
-    /// Records (or replaces) the credential chain of a node key.
-    pub fn put_chain(&self, subject: &NodePublicKey, chain: &[u8]) -> Result<(), StoreError> {
+    /// Records (or replaces) the credential chain of a node key; true when it was new or different.
+    pub fn put_chain(&self, subject: &NodePublicKey, chain: &[u8]) -> Result<bool, StoreError> {
         let k = key(b'K', &[&subject.0]);
-        if self.kv.get(&k)?.as_deref() != Some(chain) {
-            self.kv.insert(k, chain)?;
-            self.db.flush()?;
+        if self.kv.get(&k)?.as_deref() == Some(chain) {
+            return Ok(false);
         }
+        self.kv.insert(k, chain)?;
+        self.db.flush()?;
+        Ok(true)
+    }
+
+    /// Removes quarantine entries (after their changes were taken up again).
+    pub fn quarantine_remove(&self, seqs: &[u64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for s in seqs {
+            batch.remove(key(b'Q', &[&s.to_be_bytes()]));
+        }
+        self.kv.apply_batch(batch)?;
+        self.db.flush()?;
         Ok(())
     }
 
