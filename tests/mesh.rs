@@ -77,19 +77,7 @@ fn check_stores(m: &Mesh, expected_total: usize) {
 }
 
 fn dump(m: &Mesh, e: anyhow::Error) -> std::time::Duration {
-    for (i, n) in m.nodes.iter().enumerate() {
-        eprintln!(
-            "== {} {:?}",
-            n.unit,
-            m.admin(i, &json!({"cmd": "status"})).ok()
-        );
-        let log = std::fs::read_to_string(n.data.join("node.log")).unwrap_or_default();
-        eprintln!(
-            "{}",
-            log.lines().rev().take(4).collect::<Vec<_>>().join("\n")
-        );
-    }
-    panic!("{e}")
+    panic!("{e}\n{}", m.report())
 }
 
 #[test]

@@ -212,26 +212,7 @@ fn a_revocation_reaches_every_node_and_shuts_the_cell_out() {
     let total = m.seed(&t, 2).expect("seed") as u64;
     m.start_all().expect("start");
     m.wait_until(LIMIT, |m| m.count(0) == Some(total))
-        .unwrap_or_else(|e| {
-            for (i, n) in m.nodes.iter().enumerate() {
-                eprintln!(
-                    "== {} {:?}",
-                    n.unit,
-                    m.admin(i, &json!({"cmd": "status"}))
-                        .ok()
-                        .map(|v| v.to_string())
-                );
-                let log = std::fs::read_to_string(n.data.join("node.log")).unwrap_or_default();
-                for l in log
-                    .lines()
-                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-                    .take(5)
-                {
-                    eprintln!("   {l}");
-                }
-            }
-            panic!("converged: {e}")
-        });
+        .unwrap_or_else(|e| panic!("converged: {e}\n{}", m.report()));
     let cell = m.index("hn.d01.w01.c01");
     let district = m.index("hn.d01");
     let cell_id = Node::open_read_only_id(&m.nodes[cell].data);

@@ -173,20 +173,12 @@ fn refused_chains_each_name_their_reason() {
         now + 86_400,
         77,
     ));
-    let bad_unit = org.file("bad-unit.chain");
-    std::fs::write(&bad_unit, chain.to_file()).expect("write");
-    let o = run(&[
-        "--lang",
-        "en",
-        "credential",
-        "install",
-        &bad_unit,
-        "--data",
-        org.d(C1),
-        "--json",
-    ]);
-    assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("outside its issuer"), "{}", o.stderr);
+    install_refused(
+        &org,
+        "bad-unit.chain",
+        &chain.to_file(),
+        "outside its issuer",
+    );
 
     // An expired link.
     let mut expired = ward_chain.clone();
@@ -199,25 +191,11 @@ fn refused_chains_each_name_their_reason() {
         now - 86_400,
         78,
     ));
-    let path = org.file("expired.chain");
-    std::fs::write(&path, expired.to_file()).expect("write");
-    let o = run(&[
-        "--lang",
-        "en",
-        "credential",
-        "install",
-        &path,
-        "--data",
-        org.d(C1),
-    ]);
-    assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("expired"), "{}", o.stderr);
+    install_refused(&org, "expired.chain", &expired.to_file(), "expired");
 
     // A bad signature: one byte of the last link changed.
-    let mut bytes = std::fs::read(org.file("foreign.chain")).expect("read");
-    let good = ward_chain.clone();
-    let mut good_leaf = good.clone();
-    good_leaf.0.push(Credential::issue(
+    let mut signed = ward_chain.clone();
+    signed.0.push(Credential::issue(
         &org.key(W1),
         c1_key,
         C1.parse().expect("u"),
@@ -226,23 +204,10 @@ fn refused_chains_each_name_their_reason() {
         now + 86_400,
         79,
     ));
-    bytes.clear();
-    bytes.extend_from_slice(&good_leaf.to_file());
+    let mut bytes = signed.to_file();
     let n = bytes.len();
     bytes[n - 70] ^= 0x01; // inside the last link's validity window, covered by its signature
-    let path = org.file("badsig.chain");
-    std::fs::write(&path, &bytes).expect("write");
-    let o = run(&[
-        "--lang",
-        "en",
-        "credential",
-        "install",
-        &path,
-        "--data",
-        org.d(C1),
-    ]);
-    assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("bad signature"), "{}", o.stderr);
+    install_refused(&org, "badsig.chain", &bytes, "bad signature");
 
     // The genuine chain, issued by the ward, installs.
     let fine = org.file("fine.chain");
@@ -263,6 +228,23 @@ fn refused_chains_each_name_their_reason() {
         ok(&["credential", "show", "--data", org.d(C1), "--json"]).json()["valid"],
         true
     );
+}
+
+/// Writes `bytes` as a chain file and requires `credential install` at C1 to refuse it, naming `reason`.
+fn install_refused(org: &Org, name: &str, bytes: &[u8], reason: &str) {
+    let path = org.file(name);
+    std::fs::write(&path, bytes).expect("write chain");
+    let o = run(&[
+        "--lang",
+        "en",
+        "credential",
+        "install",
+        &path,
+        "--data",
+        org.d(C1),
+    ]);
+    assert_eq!(o.code, 1, "{name} was installed");
+    assert!(o.stderr.contains(reason), "{name}: {}", o.stderr);
 }
 
 fn chrono_now() -> i64 {

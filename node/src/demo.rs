@@ -131,36 +131,16 @@ impl Mesh {
         let deepest = tree.levels.len() - 1;
         let mut total = 0;
         for (k, m) in self.nodes.iter().enumerate() {
-            if m.unit.depth() != deepest {
-                continue;
+            if m.unit.depth() == deepest {
+                self.seed_unit(k, n, k)?;
+                total += n;
             }
-            let node = Node::open(&m.data)?;
-            let mut changes = Vec::new();
-            for i in 0..n {
-                let (name, sex) = demo_person(k, i);
-                let mut f = BTreeMap::new();
-                f.insert(Field::FullName, name);
-                f.insert(Field::Sex, sex.to_string());
-                f.insert(
-                    Field::DateOfBirth,
-                    format!(
-                        "{}-{:02}-{:02}",
-                        1950 + (k * 7 + i) % 55,
-                        1 + i % 12,
-                        1 + (k + i) % 28
-                    ),
-                );
-                f.insert(Field::DossierNo, format!("{}-{i:04}", m.unit));
-                let (_, vc) = node.new_member(f, Vec::new())?;
-                changes.push(vc);
-            }
-            node.commit_own(changes)?;
-            total += n;
         }
         Ok(total)
     }
 
-    /// Members added to one unit in durable batches (for large seeded scopes).
+    /// Adds `n` generated members to node `i`'s own unit, in durable batches of 1,000 (`seed` varies the
+    /// names between units).
     pub fn seed_unit(&self, i: usize, n: usize, seed: usize) -> Result<()> {
         let m = &self.nodes[i];
         let node = Node::open(&m.data)?;
@@ -170,6 +150,13 @@ impl Mesh {
             let mut f = BTreeMap::new();
             f.insert(Field::FullName, name);
             f.insert(Field::Sex, sex.to_string());
+            let dob = format!(
+                "{}-{:02}-{:02}",
+                1950 + (seed * 7 + k) % 55,
+                1 + k % 12,
+                1 + (seed + k) % 28
+            );
+            f.insert(Field::DateOfBirth, dob);
             f.insert(Field::DossierNo, format!("{}-{k:06}", m.unit));
             let (_, vc) = node.new_member(f, Vec::new())?;
             changes.push(vc);
@@ -179,6 +166,30 @@ impl Mesh {
         }
         node.commit_own(changes)?;
         Ok(())
+    }
+
+    /// Every running node's status and the warnings in its log: what to print when a wait fails.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let status = self
+                .admin(i, &json!({"cmd": "status"}))
+                .map(|v| v.to_string());
+            out.push_str(&format!(
+                "== {} {}\n",
+                n.unit,
+                status.unwrap_or_else(|e| e.to_string())
+            ));
+            let log = std::fs::read_to_string(n.data.join("node.log")).unwrap_or_default();
+            for l in log
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .take(6)
+            {
+                out.push_str(&format!("   {l}\n"));
+            }
+        }
+        out
     }
 
     /// Starts the process of node `i`.

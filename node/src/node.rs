@@ -761,22 +761,12 @@ pub fn issue_credential(
     let t = now();
     let not_after = t + i64::from(valid_days) * 86_400;
     let serial: u64 = rand::random::<u64>() >> 1;
-    match issuer {
-        Issuer::Root(root) => {
-            let c = Credential::issue(
-                root,
-                request.subject,
-                unit,
-                roles_bits,
-                t - 300,
-                not_after,
-                serial,
-            );
-            Ok(Chain(vec![c]))
-        }
+    // The chain so far and the key that signs the new link: the root starts a chain, a node extends its own.
+    let (mut chain, signer, not_after) = match issuer {
+        Issuer::Root(root) => (Chain(Vec::new()), root, not_after),
         Issuer::Node(node) => {
             let root = node.root().ok_or(NodeError::NoRoot)?;
-            let mut chain = node.own_chain()?.ok_or_else(|| {
+            let chain = node.own_chain()?.ok_or_else(|| {
                 NodeError::Refused("this node has no credential installed".into())
             })?;
             chain.validate(&root, t, &node.valid_revocations()?)?;
@@ -794,18 +784,19 @@ pub fn issue_credential(
             }
             // A child's credential never outlives its issuer's.
             let not_after = not_after.min(leaf.not_after);
-            chain.0.push(Credential::issue(
-                &node.key,
-                request.subject,
-                unit,
-                roles_bits,
-                t - 300,
-                not_after,
-                serial,
-            ));
-            Ok(chain)
+            (chain, &node.key, not_after)
         }
-    }
+    };
+    chain.0.push(Credential::issue(
+        signer,
+        request.subject,
+        unit,
+        roles_bits,
+        t - 300,
+        not_after,
+        serial,
+    ));
+    Ok(chain)
 }
 
 /// What `credential install` did.
