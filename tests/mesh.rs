@@ -342,6 +342,23 @@ fn a_restored_node_reconciles_instead_of_trusting_stale_checkpoints() {
     }
     m.wait_until(LIMIT, |m| m.count(w) == Some(43))
         .unwrap_or_else(|e| dump(&m, e));
+    // Both cells have taken in the ward's whole log, so their checkpoints point past the backup's.
+    m.wait_until(LIMIT, |m| {
+        let Some(head) = m
+            .admin(w, &json!({"cmd": "status"}))
+            .ok()
+            .and_then(|v| v["log_seq"].as_u64())
+        else {
+            return false;
+        };
+        [c1, c2].iter().all(|c| {
+            m.admin(*c, &json!({"cmd": "status"}))
+                .ok()
+                .and_then(|v| v["peers"][0]["applied_seq"].as_u64())
+                == Some(head)
+        })
+    })
+    .unwrap_or_else(|e| dump(&m, e));
     // Disaster: the ward's disk is replaced by last night's backup.
     m.stop(w, false);
     std::fs::remove_dir_all(&m.nodes[w].data).expect("rm");

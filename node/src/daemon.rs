@@ -42,6 +42,8 @@ pub struct PeerStatus {
     pub changes_received: u64,
     /// Entries of its log we know we have not applied yet.
     pub backlog: u64,
+    /// The last sequence number of its change log we have applied (our checkpoint).
+    pub applied_seq: u64,
     /// Messages and bytes exchanged in the current session (for measurements).
     pub messages: u64,
     /// Bytes written and read in the current session, frames included.
@@ -561,6 +563,7 @@ async fn connection(
             s.changes_sent = session.stats.changes_sent;
             s.changes_received = session.stats.changes_received;
             s.backlog = session.backlog();
+            s.applied_seq = session.checkpoint().1;
             s.messages = messages;
             s.bytes = bytes_in + bytes_out;
         });
