@@ -30,6 +30,8 @@ pub struct ChangePolicy {
     pub revocations: Vec<Revocation>,
     /// Chains of the authors in this batch, already decoded.
     pub chains: HashMap<NodePublicKey, Chain>,
+    /// The outcome of validating each chain against the root, computed on first use.
+    pub checked: std::sync::OnceLock<HashMap<NodePublicKey, Result<(), String>>>,
     /// The time chains are checked at.
     pub now: i64,
 }
@@ -76,8 +78,23 @@ impl Policy for ChangePolicy {
         if chain.subject() != Some(author) {
             return reject(RejectCode::BadCredential, "chain certifies another key");
         }
-        if let Err(e) = chain.validate(root, self.now, &[]) {
-            return reject(RejectCode::BadCredential, e.to_string());
+        // Each author's chain is checked once per policy, not once per change.
+        let checked = self
+            .checked
+            .get_or_init(|| {
+                self.chains
+                    .iter()
+                    .map(|(k, c)| {
+                        (
+                            *k,
+                            c.validate(root, self.now, &[]).map_err(|e| e.to_string()),
+                        )
+                    })
+                    .collect()
+            })
+            .get(&author);
+        if let Some(Err(e)) = checked {
+            return reject(RejectCode::BadCredential, e.clone());
         }
         let hash = change.hash();
         for (i, link) in chain.0.iter().enumerate() {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rollmesh_model::{DossierEdit, Event, EventKind, Field, OrgTree, Status, UnitPath};
+use rollmesh_model::{DossierEdit, Event, EventKind, Field, OrgTree, Sector, Status, UnitPath};
 use rollmesh_proto::NodeId;
 use serde_json::json;
 
@@ -128,6 +128,17 @@ pub enum Command {
         /// Keep the demo's data here instead of a temporary directory.
         #[arg(long)]
         dir: Option<PathBuf>,
+    },
+    /// Headcount by unit, status and sector (for the city: by district, the default depth 1).
+    Stats {
+        /// The subtree to count (default: the node's whole scope).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Group by units this many levels below the counted unit.
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
+        #[command(flatten)]
+        data: DataDir,
     },
     /// Re-check every stored signature and document against its changes.
     Verify {
@@ -397,6 +408,9 @@ pub enum MemberCmd {
     Search {
         /// Words of the name.
         text: String,
+        /// Show at most this many members (the total is still counted).
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
         #[command(flatten)]
         data: DataDir,
     },
@@ -765,6 +779,44 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Member(cmd) => member(*cmd, json),
         Command::Bundle(cmd) => bundle(cmd, json),
         Command::Quarantine(cmd) => quarantine(cmd, json),
+        Command::Stats { unit, depth, data } => {
+            let node = open(&data)?;
+            let scope = match unit {
+                Some(u) => UnitPath::parse(&u)?,
+                None => node.unit().clone(),
+            };
+            let table = headcount_table(&node, &scope, depth)?;
+            node.audit(
+                "stats",
+                &scope.to_string(),
+                &format!("{} rows", table.len()),
+            )?;
+            if json {
+                print_json(&json!(table
+                    .iter()
+                    .map(|((u, st, se), n)| json!({"unit": u, "status": st, "sector": se, "count": n}))
+                    .collect::<Vec<_>>()));
+            } else {
+                let total: u64 = table.values().sum();
+                println!(
+                    "{}",
+                    msg!(
+                        "Số đảng viên trong {scope}: {total}",
+                        "Members in {scope}: {total}"
+                    )
+                );
+                for ((u, st, se), n) in &table {
+                    let st = Status::parse(st)
+                        .map(|s| label(s.label_vi(), s.label_en()))
+                        .unwrap_or(st);
+                    let se = Sector::parse(se)
+                        .map(|s| label(s.label_vi(), s.label_en()))
+                        .unwrap_or(se);
+                    println!("{u}\t{st}\t{se}\t{n}");
+                }
+            }
+            Ok(0)
+        }
         Command::Verify { data } => {
             let node = open(&data)?;
             let r = node.store().verify()?;
@@ -1408,11 +1460,21 @@ fn member(cmd: MemberCmd, json: bool) -> Result<u8> {
             print_records(&list, json);
             Ok(0)
         }
-        MemberCmd::Search { text, data } => {
+        MemberCmd::Search { text, limit, data } => {
             let node = open(&data)?;
-            let list = node.store().search(&text)?;
+            let (list, total) = node.store().search_page(&text, limit)?;
             node.audit("member.search", &text, &format!("{} records", list.len()))?;
             print_records(&list, json);
+            if total > list.len() {
+                let shown = list.len();
+                eprintln!(
+                    "{}",
+                    msg!(
+                        "Hiển thị {shown} trong {total} đảng viên khớp; dùng --limit để xem thêm.",
+                        "Showing {shown} of {total} matching members; use --limit to see more."
+                    )
+                );
+            }
             Ok(0)
         }
         MemberCmd::History { id, data } => {
@@ -1549,6 +1611,31 @@ fn print_records(list: &[rollmesh_model::MemberRecord], json: bool) {
     }
 }
 
+/// Headcount of `scope` by (unit `depth` levels below it, status, sector), from the store's counters.
+pub fn headcount_table(
+    node: &Node,
+    scope: &UnitPath,
+    depth: usize,
+) -> Result<BTreeMap<(String, String, String), u64>> {
+    let keep = scope.depth() + 1 + depth;
+    let mut table = BTreeMap::new();
+    for h in node.store().headcount(scope)? {
+        let unit: Vec<&str> = h.unit.segments().take(keep).collect();
+        *table
+            .entry((unit.join("."), h.status, h.sector))
+            .or_default() += h.count;
+    }
+    Ok(table)
+}
+
+fn label<'a>(vi: &'a str, en: &'a str) -> &'a str {
+    if render::english() {
+        en
+    } else {
+        vi
+    }
+}
+
 fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) -> Result<u8> {
     let node = open(data)?;
     let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
@@ -1562,13 +1649,7 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} ETA {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        for chunk in parsed.good.chunks(batch) {
-            let mut changes = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                let (_, vc) = node.new_member(row.fields.clone(), Vec::new())?;
-                changes.push(vc);
-            }
-            node.commit_own(changes)?;
+        let mut report = |chunk: &[csv_import::Row]| -> Result<()> {
             committed += chunk.len();
             bar.inc(chunk.len() as u64);
             let (first, last) = (chunk[0].line, chunk[chunk.len() - 1].line);
@@ -1590,7 +1671,38 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
                 )?;
             }
             o.flush()?;
-        }
+            Ok(())
+        };
+        // One thread builds and signs the next chunk (on both cores) while this one writes the last, so
+        // the store's serial write overlaps with the next chunk's work.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::scope(|scope| -> Result<()> {
+            let builder = scope.spawn(|| {
+                use rayon::prelude::*;
+                let tx = tx; // owned here, so the channel closes when the builder is done
+                for chunk in parsed.good.chunks(batch) {
+                    let built = chunk
+                        .par_iter()
+                        .map(|row| {
+                            let (_, vc, doc) = node.build_member(row.fields.clone(), Vec::new())?;
+                            Ok((vc, doc))
+                        })
+                        .collect::<Result<Vec<_>>>();
+                    let failed = built.is_err();
+                    if tx.send((chunk, built)).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            // On an error the receiver is dropped, which stops the builder at its next send.
+            let written = rx.into_iter().try_for_each(|(chunk, built)| {
+                node.commit_created(built?)?;
+                report(chunk)
+            });
+            let joined = builder.join();
+            written?;
+            joined.map_err(|_| anyhow::anyhow!("the import's builder thread failed"))
+        })?;
         bar.finish_and_clear();
         node.audit(
             "member.import",

@@ -355,9 +355,19 @@ impl Node {
     /// values; the unit defaults to the node's own and must lie in its scope.
     pub fn new_member(
         &self,
-        mut fields: BTreeMap<Field, String>,
+        fields: BTreeMap<Field, String>,
         events: Vec<Event>,
     ) -> Result<(MemberId, VerifiedChange), NodeError> {
+        let (id, vc, _) = self.build_member(fields, events)?;
+        Ok((id, vc))
+    }
+
+    /// Like [`Node::new_member`], also returning the document built (for [`Node::commit_created`]).
+    pub fn build_member(
+        &self,
+        mut fields: BTreeMap<Field, String>,
+        events: Vec<Event>,
+    ) -> Result<(MemberId, VerifiedChange, Dossier), NodeError> {
         let unit = match fields.get(&Field::Unit) {
             Some(u) => UnitPath::parse(u).map_err(|_| {
                 NodeError::Dossier(rollmesh_model::FieldError::Required("unit").into())
@@ -367,11 +377,11 @@ impl Node {
         self.check_scope(&unit)?;
         fields.insert(Field::Unit, unit.to_string());
         let id = MemberId::random();
-        let (_, change) =
+        let (dossier, change) =
             Dossier::create(id, actor_for(&self.key.public()), fields, events, now())?;
         let vc = VerifiedChange::sign_own(&self.key, DocKind::Member, id, change)
             .map_err(|r| NodeError::Internal(r.to_string()))?;
-        Ok((id, vc))
+        Ok((id, vc, dossier))
     }
 
     /// Adds one member; returns its id once the change is durable.
@@ -388,6 +398,19 @@ impl Node {
     /// Stores a batch of this node's own new changes in one durable write.
     pub fn commit_own(&self, changes: Vec<VerifiedChange>) -> Result<ApplyReport, NodeError> {
         Ok(self.store.apply(changes, "local")?)
+    }
+
+    /// Stores new members built here by [`Node::build_member`] in one durable write, taking their built
+    /// documents as they are.
+    pub fn commit_created(
+        &self,
+        created: Vec<(VerifiedChange, Dossier)>,
+    ) -> Result<ApplyReport, NodeError> {
+        let created = created
+            .into_iter()
+            .map(|(vc, d)| (vc, d.into_doc()))
+            .collect();
+        Ok(self.store.apply_created(created, "local")?)
     }
 
     /// Finds a member by full id or unique prefix.
@@ -645,6 +668,7 @@ impl Node {
             trust,
             revocations: self.valid_revocations()?,
             chains,
+            checked: Default::default(),
             now: Self::now(),
         })
     }

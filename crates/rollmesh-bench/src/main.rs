@@ -51,6 +51,12 @@ enum Cmd {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// What a node's store holds per key prefix, per member, against its size on disk.
+    Disk {
+        /// The node's data directory.
+        #[arg(long)]
+        data: std::path::PathBuf,
+    },
     /// Mesh figures: quiet reconnect cost at two scope sizes, bytes for k changed documents, and the
     /// latency of a cell edit reaching the city over three hops.
     Mesh {
@@ -69,6 +75,10 @@ enum Cmd {
 const LIMIT: Duration = Duration::from_secs(300);
 
 mod scale;
+
+// The bench runs nodes as processes of this binary (`run`, `rm`): the same allocator as `rollmesh`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
     // The nodes are this binary too: `rollmesh-bench run --config …` is the rollmesh daemon, and
@@ -112,6 +122,10 @@ fn main() -> Result<()> {
             )?;
             println!("{n} members written to {}", out.display());
             Ok(())
+        }
+        Cmd::Disk { data } => {
+            let members = rollmesh::Node::open(&data)?.store().member_count().max(1);
+            scale::print_key_stats(&data, members)
         }
         Cmd::Mesh {
             scopes,

@@ -9,6 +9,8 @@ pub mod tree;
 pub mod unit;
 
 pub use dossier::{Dossier, DossierEdit, DossierError, DOSSIER_KIND};
-pub use member::{Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sex, Status};
+pub use member::{
+    Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sector, Sex, Status,
+};
 pub use tree::{Level, OrgTree, TreeError, UnitInfo};
 pub use unit::{UnitPath, UnitPathError};

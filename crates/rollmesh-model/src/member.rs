@@ -108,6 +108,10 @@ macro_rules! keyed_enum {
 
             /// Accepts the key or either label, case- and diacritic-insensitively.
             pub fn parse(s: &str) -> Option<$name> {
+                // Stored values are keys: find those without folding anything.
+                if let Some(v) = $name::ALL.iter().copied().find(|v| v.key() == s) {
+                    return Some(v);
+                }
                 let f = text::fold(s).replace([' ', '-'], "_");
                 $name::ALL.iter().copied().find(|v| {
                     v.key() == f

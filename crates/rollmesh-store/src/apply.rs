@@ -1,17 +1,26 @@
 //! Applying verified changes: one atomic, flushed sled batch per call. Changes whose dependencies have not
 //! arrived wait under `W` and are retried whenever their document advances; changes that would leave an
 //! invalid dossier are quarantined inside the same batch.
+//!
+//! A call runs in three phases. Phase one (under the write lock) drops duplicates and groups the changes by
+//! document. Phase two does the expensive part — loading each document, applying its changes, checking the
+//! policy, projecting and encoding — for every document in parallel: a change only ever depends on changes
+//! of its own document, so documents are independent. Phase three (serial) numbers the outcomes in input
+//! order and writes them, with the indexes and counters, in one batch.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
+use rayon::prelude::*;
 use rollmesh_model::{Dossier, MemberId, MemberRecord};
 use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
 
-use crate::{
-    decode_record, key, name_key, now, unit_key, QuarantineEntry, Store, StoreError, QSEQ_KEY,
-    SEQ_KEY,
-};
+use crate::index::{self, Counters};
+use crate::{key, now, unit_key, QuarantineEntry, Store, StoreError, QSEQ_KEY, SEQ_KEY};
+
+/// A document with more changes than this is kept compacted (`D`); smaller ones are rebuilt from their
+/// signed changes when needed, which costs less than storing every document twice.
+pub const COMPACT_AT: usize = 8;
 
 /// A node's decision on one change, given the document before and after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +33,9 @@ pub enum Verdict {
     Skip,
 }
 
-/// The node's authority and scope rules, consulted for every change before it is applied.
-pub trait Policy {
+/// The node's authority and scope rules, consulted for every change before it is applied. Documents are
+/// processed in parallel, so a policy is shared between threads.
+pub trait Policy: Sync {
     /// Decides on `change`; `before` is the member's projection before it (`None` for a new member) and
     /// `after` the projection it would produce.
     fn check(
@@ -70,15 +80,6 @@ pub struct ApplyReport {
     pub touched: Vec<MemberId>,
 }
 
-struct Touched {
-    doc: Automerge,
-    before: Option<MemberRecord>,
-    current: Option<MemberRecord>,
-    changed: bool,
-    /// Log sequence numbers and hashes of the changes applied to it in this call.
-    applied: Vec<(u64, [u8; 32])>,
-}
-
 /// The state hash of a document: SHA-256 over its sorted heads. Equal hashes mean equal states.
 pub fn state_hash(heads: &[automerge::ChangeHash]) -> [u8; 32] {
     use sha2::Digest;
@@ -89,20 +90,6 @@ pub fn state_hash(heads: &[automerge::ChangeHash]) -> [u8; 32] {
         d.update(h);
     }
     d.finalize().into()
-}
-
-/// Quarantines a change inside the current batch and reports it.
-fn refuse(
-    batch: &mut sled::Batch,
-    qseq: &mut u64,
-    report: &mut ApplyReport,
-    vc: &VerifiedChange,
-    why: Rejection,
-    source: &str,
-) -> Result<(), StoreError> {
-    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
-    report.rejected.push(why);
-    Ok(())
 }
 
 pub(crate) fn quarantine_into(
@@ -129,6 +116,185 @@ pub(crate) fn quarantine_into(
     Ok(())
 }
 
+/// What became of one change of a document, in the order it happened.
+enum Outcome {
+    /// Applied; `units` are the member's units before and after (for the log).
+    Applied {
+        vc: VerifiedChange,
+        units: String,
+    },
+    /// Stored to wait for its dependencies.
+    Waiting(VerifiedChange),
+    Rejected(VerifiedChange, Rejection),
+    Skipped,
+}
+
+/// One document's share of an apply call.
+struct DocWork {
+    id: MemberId,
+    /// The changes of the call for this document, in input order.
+    input: Vec<VerifiedChange>,
+    /// The cached document, taken out of the LRU (put back only once the batch is durable).
+    cached: Option<(Automerge, usize)>,
+    /// The document its author already built from the first change (a new member created here).
+    prebuilt: Option<Automerge>,
+    // Filled in by `process`.
+    before: Option<MemberRecord>,
+    current: Option<MemberRecord>,
+    doc: Automerge,
+    /// Changes the document holds (its history length).
+    n_changes: usize,
+    outcomes: Vec<Outcome>,
+    pending_delta: i64,
+    /// Encoded projection, compacted document (when large) and state hash, once changed.
+    written: Option<Written>,
+    keep: bool,
+}
+
+struct Written {
+    projection: Vec<u8>,
+    saved: Option<Vec<u8>>,
+}
+
+impl DocWork {
+    fn changed(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Applied { .. }))
+    }
+
+    /// Loads the document and applies this call's changes to it (the phase that runs in parallel).
+    fn process(&mut self, store: &Store, policy: &dyn Policy) -> Result<(), StoreError> {
+        self.before = store.record(&self.id)?;
+        self.current = self.before.clone();
+        let (doc, n) = match self.cached.take() {
+            Some(c) => c,
+            None => store.load_doc(&self.id)?,
+        };
+        self.doc = doc;
+        self.n_changes = n;
+        let id = self.id;
+        let mut seen: HashSet<[u8; 32]> = HashSet::new();
+        let mut waiting: Vec<VerifiedChange> = Vec::new();
+        let mut retried_from_disk = false;
+        let mut queue: VecDeque<VerifiedChange> = std::mem::take(&mut self.input).into();
+        while let Some(vc) = queue.pop_front() {
+            let hash = vc.hash();
+            if !seen.insert(hash) {
+                continue;
+            }
+            let missing = vc
+                .change
+                .deps()
+                .iter()
+                .any(|d| self.doc.get_change_by_hash(d).is_none());
+            if missing {
+                self.pending_delta += 1;
+                waiting.push(vc.clone());
+                self.outcomes.push(Outcome::Waiting(vc));
+                continue;
+            }
+            // A new document built by this node from exactly this change needs no re-applying.
+            let built = self
+                .prebuilt
+                .take()
+                .filter(|d| self.n_changes == 0 && d.get_heads() == [vc.change.hash()]);
+            let next = match built {
+                Some(d) => d,
+                None => {
+                    let mut next = self.doc.clone();
+                    if let Err(e) = next.apply_changes([vc.change.clone()]) {
+                        let why = Rejection::new(RejectCode::BadChange, e.to_string());
+                        self.outcomes.push(Outcome::Rejected(vc, why));
+                        continue;
+                    }
+                    next
+                }
+            };
+            let after = match Dossier::record_of(id, &next) {
+                Ok(r) => r,
+                Err(e) => {
+                    let why = Rejection::new(RejectCode::InvalidDocument, e.to_string());
+                    self.outcomes.push(Outcome::Rejected(vc, why));
+                    continue;
+                }
+            };
+            match policy.check(&vc, self.current.as_ref(), &after) {
+                Verdict::Accept => {}
+                Verdict::Skip => {
+                    self.outcomes.push(Outcome::Skipped);
+                    continue;
+                }
+                Verdict::Reject(why) => {
+                    self.outcomes.push(Outcome::Rejected(vc, why));
+                    continue;
+                }
+            }
+            let before_unit = self.current.as_ref().and_then(MemberRecord::unit);
+            let after_unit = after.unit();
+            let mut units: Vec<String> = Vec::new();
+            if let Some(b) = &before_unit {
+                if Some(b) != after_unit.as_ref() {
+                    units.push(b.to_string());
+                }
+            }
+            if let Some(a) = &after_unit {
+                units.push(a.to_string());
+            }
+            self.doc = next;
+            self.n_changes += 1;
+            self.current = Some(after);
+            self.outcomes.push(Outcome::Applied {
+                vc,
+                units: units.join("\n"),
+            });
+
+            // The document advanced: release waiting changes whose dependencies are now all present.
+            let mut candidates = std::mem::take(&mut waiting);
+            if !retried_from_disk {
+                retried_from_disk = true;
+                for kv in store.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
+                    let (_, v) = kv?;
+                    let env = SignedChange::decode(v.to_vec())
+                        .map_err(|e| StoreError::Corrupt(format!("waiting change: {e}")))?;
+                    // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
+                    if let Ok(w) = env.verify() {
+                        if !seen.contains(&w.hash()) && !store.has_change(&w.hash())? {
+                            candidates.push(w);
+                        }
+                    }
+                }
+            }
+            for w in candidates {
+                if w.change
+                    .deps()
+                    .iter()
+                    .all(|d| self.doc.get_change_by_hash(d).is_some())
+                {
+                    seen.remove(&w.hash());
+                    self.pending_delta -= 1;
+                    queue.push_front(w);
+                } else {
+                    waiting.push(w);
+                }
+            }
+        }
+        if self.changed() {
+            if let Some(rec) = &self.current {
+                self.keep = policy.keep(rec);
+                if self.keep {
+                    let projection =
+                        postcard::to_extend(rec, state_hash(&self.doc.get_heads()).to_vec())
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let saved = (self.n_changes > COMPACT_AT).then(|| self.doc.save());
+                    self.written = Some(Written { projection, saved });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Applies verified changes (the caller has checked signatures and authority). Returns once everything
     /// it reports is durable on disk.
@@ -147,157 +313,136 @@ impl Store {
         source: &str,
         policy: &dyn Policy,
     ) -> Result<ApplyReport, StoreError> {
+        let changes = changes.into_iter().map(|c| (c, None)).collect();
+        self.apply_built(changes, source, policy)
+    }
+
+    /// Stores this node's own new members: each creation change with the document its author built from
+    /// it, which is taken as is instead of being rebuilt (a bulk import's largest saving).
+    pub fn apply_created(
+        &self,
+        created: Vec<(VerifiedChange, Automerge)>,
+        source: &str,
+    ) -> Result<ApplyReport, StoreError> {
+        let changes = created.into_iter().map(|(c, d)| (c, Some(d))).collect();
+        self.apply_built(changes, source, &AcceptAll)
+    }
+
+    fn apply_built(
+        &self,
+        changes: Vec<(VerifiedChange, Option<Automerge>)>,
+        source: &str,
+        policy: &dyn Policy,
+    ) -> Result<ApplyReport, StoreError> {
         let mut st = self.lock();
         let mut report = ApplyReport::default();
-        let mut batch = sled::Batch::default();
-        let mut seq = st.next_seq;
-        let mut qseq = st.next_qseq;
-        let mut docs: HashMap<MemberId, Touched> = HashMap::new();
-        let mut seen: HashSet<[u8; 32]> = HashSet::new();
-        // Waiting changes of this batch, by document, so a later change in the same call can release them.
-        let mut waiting: HashMap<MemberId, Vec<VerifiedChange>> = HashMap::new();
-        let mut retried_from_disk: HashSet<MemberId> = HashSet::new();
-        let mut queue: VecDeque<VerifiedChange> = changes.into();
 
-        while let Some(vc) = queue.pop_front() {
+        // Phase one: duplicates out, changes grouped by document in order of first appearance.
+        let mut seen: HashSet<[u8; 32]> = HashSet::new();
+        let mut slot: HashMap<MemberId, usize> = HashMap::new();
+        let mut work: Vec<DocWork> = Vec::new();
+        for (vc, built) in changes {
             let hash = vc.hash();
-            let id = vc.envelope.doc();
-            if seen.contains(&hash) || self.kv.contains_key(key(b'C', &[&hash]))? {
+            if !seen.insert(hash) || self.kv.contains_key(key(b'C', &[&hash]))? {
                 report.duplicates += 1;
                 continue;
             }
-            let t = match docs.entry(id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.load_for_write(&mut st.cache, &id)?)
-                }
-            };
-            let missing = vc
-                .change
-                .deps()
-                .iter()
-                .any(|d| t.doc.get_change_by_hash(d).is_none());
-            if missing {
-                batch.insert(key(b'W', &[id.as_bytes(), &hash]), vc.envelope.as_bytes());
-                seen.insert(hash);
-                waiting.entry(id).or_default().push(vc);
-                report.pending += 1;
-                continue;
+            let id = vc.envelope.doc();
+            let i = *slot.entry(id).or_insert_with(|| {
+                work.push(DocWork {
+                    id,
+                    input: Vec::new(),
+                    cached: st.cache.pop(&id),
+                    prebuilt: None,
+                    before: None,
+                    current: None,
+                    doc: Automerge::new(),
+                    n_changes: 0,
+                    outcomes: Vec::new(),
+                    pending_delta: 0,
+                    written: None,
+                    keep: false,
+                });
+                work.len() - 1
+            });
+            if work[i].input.is_empty() {
+                work[i].prebuilt = built;
             }
-            let mut next = t.doc.clone();
-            if let Err(e) = next.apply_changes([vc.change.clone()]) {
-                let why = Rejection::new(RejectCode::BadChange, e.to_string());
-                refuse(&mut batch, &mut qseq, &mut report, &vc, why, source)?;
-                seen.insert(hash);
-                continue;
-            }
-            let after = match Dossier::record_of(id, &next) {
-                Ok(r) => r,
-                Err(e) => {
-                    let why = Rejection::new(RejectCode::InvalidDocument, e.to_string());
-                    refuse(&mut batch, &mut qseq, &mut report, &vc, why, source)?;
-                    seen.insert(hash);
-                    continue;
-                }
-            };
-            match policy.check(&vc, t.current.as_ref(), &after) {
-                Verdict::Accept => {}
-                Verdict::Skip => {
-                    report.skipped += 1;
-                    seen.insert(hash);
-                    continue;
-                }
-                Verdict::Reject(why) => {
-                    refuse(&mut batch, &mut qseq, &mut report, &vc, why, source)?;
-                    seen.insert(hash);
-                    continue;
-                }
-            }
-            let mut log_value = hash.to_vec();
-            let before_unit = t.current.as_ref().and_then(MemberRecord::unit);
-            let after_unit = after.unit();
-            let mut units: Vec<String> = Vec::new();
-            if let Some(b) = &before_unit {
-                if Some(b) != after_unit.as_ref() {
-                    units.push(b.to_string());
-                }
-            }
-            if let Some(a) = &after_unit {
-                units.push(a.to_string());
-            }
-            log_value.extend_from_slice(units.join("\n").as_bytes());
-            t.doc = next;
-            t.current = Some(after);
-            t.changed = true;
-            t.applied.push((seq, hash));
-            seen.insert(hash);
-            batch.insert(key(b'C', &[&hash]), vc.envelope.as_bytes());
-            batch.insert(key(b'L', &[&seq.to_be_bytes()]), log_value);
-            batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
-            batch.remove(key(b'W', &[id.as_bytes(), &hash]));
-            report.applied.push((seq, hash));
-            seq += 1;
-
-            // The document advanced: release waiting changes whose dependencies are now all present.
-            let mut candidates = waiting.remove(&id).unwrap_or_default();
-            if retried_from_disk.insert(id) {
-                for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
-                    let (_, v) = kv?;
-                    let env = SignedChange::decode(v.to_vec())
-                        .map_err(|e| StoreError::Corrupt(format!("waiting change: {e}")))?;
-                    // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
-                    if let Ok(w) = env.verify() {
-                        if !seen.contains(&w.hash()) {
-                            candidates.push(w);
-                        }
-                    }
-                }
-            }
-            for w in candidates {
-                if w.change
-                    .deps()
-                    .iter()
-                    .all(|d| t.doc.get_change_by_hash(d).is_some())
-                {
-                    seen.remove(&w.hash());
-                    report.pending = report.pending.saturating_sub(1);
-                    queue.push_front(w);
-                } else {
-                    waiting.entry(id).or_default().push(w);
-                }
-            }
+            work[i].input.push(vc);
         }
 
+        // Phase two: every document on whichever core is free.
+        work.par_iter_mut()
+            .map(|w| w.process(self, policy))
+            .collect::<Result<Vec<()>, StoreError>>()?;
+
+        // Phase three: number and write everything in one batch.
+        let mut batch = sled::Batch::default();
+        let mut seq = st.next_seq;
+        let mut qseq = st.next_qseq;
+        let mut counters = Counters::default();
+        let mut pending: i64 = 0;
         let mut finished = Vec::new();
-        for (id, t) in docs {
-            if !t.changed {
-                continue;
+        for w in work {
+            let id = w.id;
+            let mut applied_here: Vec<(u64, [u8; 32])> = Vec::new();
+            let changed = w.changed();
+            pending += w.pending_delta;
+            for o in w.outcomes {
+                match o {
+                    Outcome::Applied { vc, units } => {
+                        let hash = vc.hash();
+                        let mut log_value = hash.to_vec();
+                        log_value.extend_from_slice(units.as_bytes());
+                        batch.insert(key(b'C', &[&hash]), vc.envelope.as_bytes());
+                        batch.insert(key(b'L', &[&seq.to_be_bytes()]), log_value);
+                        batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
+                        batch.remove(key(b'W', &[id.as_bytes(), &hash]));
+                        applied_here.push((seq, hash));
+                        seq += 1;
+                    }
+                    Outcome::Waiting(vc) => {
+                        batch.insert(
+                            key(b'W', &[id.as_bytes(), &vc.hash()]),
+                            vc.envelope.as_bytes(),
+                        );
+                    }
+                    Outcome::Rejected(vc, why) => {
+                        quarantine_into(
+                            &mut batch,
+                            &mut qseq,
+                            vc.envelope.as_bytes().to_vec(),
+                            &why,
+                            source,
+                        )?;
+                        report.rejected.push(why);
+                    }
+                    Outcome::Skipped => report.skipped += 1,
+                }
             }
-            let Some(rec) = t.current else {
+            let Some(rec) = w.current.as_ref().filter(|_| changed) else {
+                if w.n_changes > 0 {
+                    finished.push((id, w.doc, w.n_changes));
+                }
                 continue;
             };
-            if !policy.keep(&rec) {
+            if let Some(old) = &w.before {
+                index::remove_member(&mut batch, &mut counters, old, &id);
+            }
+            if !w.keep {
                 // The member left this node's scope: remove its dossier, indexes, history and older
                 // changes; keep this call's changes (in the log) only so they reach the nodes below.
-                if let Some(old) = &t.before {
-                    if let Some(u) = old.unit() {
-                        batch.remove(unit_key(&u, &id));
-                    }
-                    batch.remove(name_key(old.name(), &id));
-                }
                 batch.remove(key(b'P', &[id.as_bytes()]));
                 batch.remove(key(b'D', &[id.as_bytes()]));
-                batch.remove(key(b'S', &[id.as_bytes()]));
                 for kv in self.kv.scan_prefix(key(b'H', &[id.as_bytes()])) {
+                    // Its history before this call.
                     let (k, h) = kv?;
                     batch.remove(k);
-                    if !t.applied.iter().any(|(_, x)| x[..] == h[..]) {
-                        batch.remove(key(b'C', &[&h]));
-                        batch.insert(key(b'E', &[&h]), &[]);
-                    }
+                    batch.remove(key(b'C', &[&h]));
+                    batch.insert(key(b'E', &[&h]), &[]);
                 }
-                let was_held = t.before.as_ref().is_some_and(|b| policy.keep(b));
-                for (s, h) in &t.applied {
+                let was_held = w.before.as_ref().is_some_and(|b| policy.keep(b));
+                for (s, h) in &applied_here {
                     batch.remove(key(b'H', &[id.as_bytes(), &s.to_be_bytes()]));
                     if !was_held {
                         // Never this node's member: nothing of it is stored or forwarded.
@@ -305,76 +450,35 @@ impl Store {
                         batch.remove(key(b'L', &[&s.to_be_bytes()]));
                     }
                 }
-                report.skipped += t.applied.len();
-                report
-                    .applied
-                    .retain(|(s, _)| !t.applied.iter().any(|(x, _)| x == s));
+                report.skipped += applied_here.len();
                 report.evicted.push(id);
                 continue;
             }
-            let pk = key(b'P', &[id.as_bytes()]);
-            if let Some(old) = &t.before {
-                if old.unit() != rec.unit() {
-                    if let Some(u) = old.unit() {
-                        batch.remove(unit_key(&u, &id));
-                    }
-                }
-                if old.name() != rec.name() {
-                    batch.remove(name_key(old.name(), &id));
-                }
-            }
+            index::add_member(&mut batch, &mut counters, rec, &id);
             if let Some(u) = rec.unit() {
                 batch.insert(unit_key(&u, &id), &[]);
             }
-            batch.insert(name_key(rec.name(), &id), &[]);
-            let enc =
-                postcard::to_allocvec(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            batch.insert(pk, enc);
-            batch.insert(key(b'D', &[id.as_bytes()]), t.doc.save());
-            batch.insert(key(b'S', &[id.as_bytes()]), &state_hash(&t.doc.get_heads()));
+            if let Some(wr) = w.written {
+                batch.insert(key(b'P', &[id.as_bytes()]), wr.projection);
+                if let Some(saved) = wr.saved {
+                    batch.insert(key(b'D', &[id.as_bytes()]), saved);
+                }
+            }
+            report.applied.extend_from_slice(&applied_here);
             report.touched.push(id);
-            finished.push((id, t.doc));
+            finished.push((id, w.doc, w.n_changes));
         }
+        counters.write(&self.kv, &mut batch)?;
+        report.pending = pending.max(0) as usize;
         batch.insert(SEQ_KEY, &seq.to_be_bytes());
         batch.insert(QSEQ_KEY, &qseq.to_be_bytes());
         self.kv.apply_batch(batch)?;
         self.db.flush()?;
         st.next_seq = seq;
         st.next_qseq = qseq;
-        for (id, doc) in finished {
-            st.cache.put(id, doc);
-        }
-        for id in &report.evicted {
-            st.cache.pop(id);
+        for (id, doc, n) in finished {
+            st.cache.put(id, (doc, n));
         }
         Ok(report)
-    }
-
-    fn load_for_write(
-        &self,
-        cache: &mut lru::LruCache<MemberId, Automerge>,
-        id: &MemberId,
-    ) -> Result<Touched, StoreError> {
-        let before = match self.kv.get(key(b'P', &[id.as_bytes()]))? {
-            Some(b) => Some(decode_record(&b)?),
-            None => None,
-        };
-        // Take the cached copy out: if this batch fails, the cache must not hold unwritten state.
-        let doc = match cache.pop(id) {
-            Some(d) => d,
-            None => match self.kv.get(key(b'D', &[id.as_bytes()]))? {
-                Some(bytes) => Automerge::load(&bytes).map_err(|e| {
-                    StoreError::Corrupt(format!("document {id} does not load: {e}"))
-                })?,
-                None => Automerge::new(),
-            },
-        };
-        Ok(Touched {
-            doc,
-            current: before.clone(),
-            before,
-            changed: false,
-            applied: Vec::new(),
-        })
     }
 }

@@ -7,10 +7,9 @@
 //! | `C`    | change hash                 | the signed envelope, verbatim           |
 //! | `L`    | log seq (u64 BE)            | change hash: the append-only change log |
 //! | `H`    | doc id, log seq             | change hash: a document's history       |
-//! | `D`    | doc id                      | the compacted Automerge document        |
-//! | `P`    | doc id                      | postcard [`MemberRecord`] projection    |
-//! | `U`    | unit index key, doc id      | (empty): members by unit, prefix = subtree |
-//! | `N`    | folded name, NUL, doc id    | (empty): diacritic-insensitive name index |
+//! | `D`    | doc id                      | the compacted Automerge document, only once it has more than [`COMPACT_AT`] changes (smaller ones are rebuilt from `C`) |
+//! | `P`    | doc id                      | state hash (SHA-256 of sorted heads, for reconciliation), then the postcard [`MemberRecord`] projection |
+//! | `U`, `N`, `F`, `G` | see [`index`]   | members by unit, name words, word counts, headcounts |
 //! | `W`    | doc id, change hash         | envelope waiting for missing dependencies |
 //! | `Q`    | quarantine seq              | postcard [`QuarantineEntry`]            |
 //! | `T`    | node id                     | postcard [`TrustEntry`]                 |
@@ -18,7 +17,6 @@
 //! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
 //! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
 //! | `X`    | peer public key             | sync checkpoint: peer log index id, seq |
-//! | `S`    | doc id                      | state hash (SHA-256 of sorted heads), for reconciliation |
 //! | `E`    | change hash                 | (empty): a change removed with its member (moved out of scope) |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
@@ -26,6 +24,7 @@
 
 mod apply;
 mod audit;
+pub mod index;
 mod verify;
 
 use std::num::NonZeroUsize;
@@ -38,8 +37,9 @@ use rollmesh_model::{text, Dossier, MemberId, MemberRecord, UnitPath};
 use rollmesh_proto::{NodeId, NodePublicKey, SignedChange};
 use serde::{Deserialize, Serialize};
 
-pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Verdict};
+pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Verdict, COMPACT_AT};
 pub use audit::AuditEntry;
+pub use index::Headcount;
 pub use verify::VerifyReport;
 
 const META_KEY: &[u8] = b"Mmeta";
@@ -138,7 +138,8 @@ pub(crate) struct WriteState {
     next_audit: u64,
     next_seq: u64,
     next_qseq: u64,
-    cache: LruCache<MemberId, Automerge>,
+    /// Documents recently written or read, with the number of changes each holds.
+    cache: LruCache<MemberId, (Automerge, usize)>,
 }
 
 /// An open store. One process at a time: sled locks the directory.
@@ -163,10 +164,6 @@ pub(crate) fn unit_key(unit: &UnitPath, id: &MemberId) -> Vec<u8> {
     key(b'U', &[&unit.index_key(), id.as_bytes()])
 }
 
-pub(crate) fn name_key(name: &str, id: &MemberId) -> Vec<u8> {
-    key(b'N', &[text::fold(name).as_bytes(), &[0], id.as_bytes()])
-}
-
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -174,7 +171,7 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn read_u64(v: Option<sled::IVec>) -> Result<u64, StoreError> {
+pub(crate) fn read_u64(v: Option<sled::IVec>) -> Result<u64, StoreError> {
     match v {
         None => Ok(0),
         Some(b) => <[u8; 8]>::try_from(b.as_ref())
@@ -292,21 +289,42 @@ impl Store {
     pub fn dossier(&self, id: &MemberId) -> Result<Option<Dossier>, StoreError> {
         let mut st = self.lock();
         let doc = match st.cache.get(id) {
-            Some(doc) => doc.clone(),
-            None => match self.kv.get(key(b'D', &[id.as_bytes()]))? {
-                Some(bytes) => {
-                    let doc = Automerge::load(&bytes).map_err(|e| {
-                        StoreError::Corrupt(format!("document {id} does not load: {e}"))
-                    })?;
-                    st.cache.put(*id, doc.clone());
-                    doc
+            Some((doc, _)) => doc.clone(),
+            None => {
+                let (doc, n) = self.load_doc(id)?;
+                if n == 0 {
+                    return Ok(None);
                 }
-                None => return Ok(None),
-            },
+                st.cache.put(*id, (doc.clone(), n));
+                doc
+            }
         };
         Dossier::from_doc(*id, doc)
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
+    }
+
+    /// Loads a document: its compacted form when it has one, otherwise rebuilt from its signed changes.
+    /// Returns the document and how many changes it holds (0: no such document).
+    pub(crate) fn load_doc(&self, id: &MemberId) -> Result<(Automerge, usize), StoreError> {
+        let corrupt = |e: automerge::AutomergeError| {
+            StoreError::Corrupt(format!("document {id} does not load: {e}"))
+        };
+        if let Some(bytes) = self.kv.get(key(b'D', &[id.as_bytes()]))? {
+            return Ok((Automerge::load(&bytes).map_err(corrupt)?, COMPACT_AT + 1));
+        }
+        let mut chunks = Vec::new();
+        let mut n = 0;
+        for kv in self.kv.scan_prefix(key(b'H', &[id.as_bytes()])) {
+            let (_, hash) = kv?;
+            chunks.extend_from_slice(self.change(&hash)?.change_bytes());
+            n += 1;
+        }
+        let mut doc = Automerge::new();
+        if n > 0 {
+            doc.load_incremental(&chunks).map_err(corrupt)?;
+        }
+        Ok((doc, n))
     }
 
     /// Members in the subtree of `unit` (all members when `None`), in unit then id order.
@@ -340,29 +358,65 @@ impl Store {
 
     /// Diacritic- and case-insensitive name search: every word of the query must begin a word of the name.
     pub fn search(&self, query: &str) -> Result<Vec<MemberRecord>, StoreError> {
+        Ok(self.search_page(query, usize::MAX)?.0)
+    }
+
+    /// Like [`Store::search`], returning at most `limit` members and the number that match in all. Only
+    /// the name-index postings of the query's rarest word are read.
+    pub fn search_page(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<(Vec<MemberRecord>, usize), StoreError> {
         let q = text::fold(query);
-        let words: Vec<&str> = q.split(' ').filter(|w| !w.is_empty()).collect();
-        let mut out = Vec::new();
-        if words.is_empty() {
-            return Ok(out);
-        }
-        for kv in self.kv.scan_prefix([b'N']) {
-            let (k, _) = kv?;
-            if k.len() < 18 {
-                continue;
+        let words: Vec<&str> = index::words(&q).into_iter().collect();
+        let mut rarest: Option<(u64, &str)> = None;
+        for w in &words {
+            let mut n = 0;
+            for kv in self.kv.scan_prefix(key(b'F', &[w.as_bytes()])) {
+                n += read_u64(Some(kv?.1))?;
             }
-            let name = String::from_utf8_lossy(&k[1..k.len() - 17]);
-            let name_words: Vec<&str> = name.split(' ').collect();
+            if rarest.is_none_or(|(m, _)| n < m) {
+                rarest = Some((n, w));
+            }
+        }
+        let Some((_, scan)) = rarest else {
+            return Ok((Vec::new(), 0));
+        };
+        let mut hits: Vec<MemberId> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for kv in self.kv.scan_prefix(key(b'N', &[scan.as_bytes()])) {
+            let (k, name) = kv?;
+            let id = id_from(&k[k.len().saturating_sub(16)..])?;
+            let name =
+                std::str::from_utf8(&name).map_err(|_| StoreError::Corrupt("name index".into()))?;
             if words
                 .iter()
-                .all(|w| name_words.iter().any(|n| n.starts_with(w)))
+                .all(|w| name.split(' ').any(|n| n.starts_with(w)))
+                && seen.insert(id)
             {
-                if let Some(r) = self.record(&id_from(&k[k.len() - 16..])?)? {
-                    out.push(r);
-                }
+                hits.push(id);
             }
         }
-        Ok(out)
+        let mut out = Vec::new();
+        for id in hits.iter().take(limit) {
+            if let Some(r) = self.record(id)? {
+                out.push(r);
+            }
+        }
+        Ok((out, hits.len()))
+    }
+
+    /// Headcount by unit, status and sector over the subtree of `scope`, read from the maintained
+    /// counters (no projection is decoded).
+    pub fn headcount(&self, scope: &UnitPath) -> Result<Vec<Headcount>, StoreError> {
+        self.kv
+            .scan_prefix(key(b'G', &[&scope.index_key()]))
+            .map(|kv| {
+                let (k, v) = kv?;
+                index::parse_headcount(&k, &v)
+            })
+            .collect()
     }
 
     /// Member ids whose text form starts with `prefix` (for short ids typed by a clerk).
@@ -544,12 +598,12 @@ impl Store {
     /// Every member's `(id, unit, state hash)`, for set reconciliation.
     pub fn states(&self) -> Result<Vec<(MemberId, UnitPath, [u8; 32])>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.kv.scan_prefix([b'S']) {
+        for kv in self.kv.scan_prefix([b'P']) {
             let (k, v) = kv?;
             let id = id_from(&k[1..])?;
-            let hash = <[u8; 32]>::try_from(v.as_ref())
+            let hash = <[u8; 32]>::try_from(v.get(..32).unwrap_or_default())
                 .map_err(|_| StoreError::Corrupt("state hash".into()))?;
-            if let Some(unit) = self.record(&id)?.and_then(|r| r.unit()) {
+            if let Some(unit) = decode_record(&v)?.unit() {
                 out.push((id, unit, hash));
             }
         }
@@ -689,14 +743,35 @@ impl Store {
         Ok(())
     }
 
+    /// Entries, key bytes and value bytes under each key prefix (what the store holds, before sled's own
+    /// overhead), for sizing.
+    pub fn key_stats(&self) -> Result<Vec<(char, u64, u64, u64)>, StoreError> {
+        let mut by: std::collections::BTreeMap<u8, (u64, u64, u64)> = Default::default();
+        for kv in self.kv.iter() {
+            let (k, v) = kv?;
+            let e = by.entry(k.first().copied().unwrap_or(0)).or_default();
+            e.0 += 1;
+            e.1 += k.len() as u64;
+            e.2 += v.len() as u64;
+        }
+        Ok(by
+            .into_iter()
+            .map(|(p, (n, k, v))| (p as char, n, k, v))
+            .collect())
+    }
+
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
 }
 
+/// Decodes a stored projection (`P`: the 32-byte state hash, then the record).
 pub(crate) fn decode_record(bytes: &[u8]) -> Result<MemberRecord, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt(format!("projection: {e}")))
+    let body = bytes
+        .get(32..)
+        .ok_or_else(|| StoreError::Corrupt("projection too short".into()))?;
+    postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(format!("projection: {e}")))
 }
 
 fn rand_u64() -> u64 {

@@ -1,5 +1,6 @@
 //! `verify`: re-checks every stored signature, that the change log and histories point at stored changes,
-//! and that every compacted document and projection equals what its own signed changes rebuild.
+//! that every projection, state hash and compacted document equals what the member's own signed changes
+//! rebuild, and that the indexes and counters match the projections.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use rollmesh_model::{Dossier, MemberId};
 use rollmesh_proto::identity::hex;
 use rollmesh_proto::SignedChange;
 
-use crate::{decode_record, id_from, key, Store, StoreError};
+use crate::{decode_record, id_from, index, key, read_u64, state_hash, Store, StoreError};
 
 /// What `verify` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -88,17 +89,12 @@ impl Store {
                     .push(format!("history of {id} names a missing change")),
             }
         }
-        for kv in self.kv.scan_prefix([b'D']) {
-            let (k, saved) = kv?;
+        let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut index_entries = 0usize;
+        for kv in self.kv.scan_prefix([b'P']) {
+            let (k, stored) = kv?;
             let id = id_from(&k[1..])?;
             r.documents += 1;
-            let saved = match Automerge::load(&saved) {
-                Ok(d) => d,
-                Err(e) => {
-                    r.problems.push(format!("document {id} does not load: {e}"));
-                    continue;
-                }
-            };
             let mut rebuilt = Automerge::new();
             let changes: Vec<_> = histories
                 .remove(&id)
@@ -111,24 +107,61 @@ impl Store {
                     .push(format!("document {id}: its changes do not apply: {e}"));
                 continue;
             }
-            if rebuilt.get_heads() != saved.get_heads() {
-                r.problems.push(format!(
-                    "document {id}: saved state differs from its signed changes"
-                ));
-                continue;
+            if let Some(saved) = self.kv.get(key(b'D', &[id.as_bytes()]))? {
+                match Automerge::load(&saved) {
+                    Ok(d) if d.get_heads() == rebuilt.get_heads() => {}
+                    Ok(_) => r.problems.push(format!(
+                        "document {id}: saved state differs from its signed changes"
+                    )),
+                    Err(e) => r.problems.push(format!("document {id} does not load: {e}")),
+                }
             }
-            let expected = Dossier::record_of(id, &rebuilt);
-            let stored = match self.kv.get(key(b'P', &[id.as_bytes()]))? {
-                Some(b) => decode_record(&b).ok(),
-                None => None,
+            if stored.get(..32) != Some(&state_hash(&rebuilt.get_heads())[..]) {
+                r.problems
+                    .push(format!("document {id}: state hash is stale"));
+            }
+            let stored = decode_record(&stored).ok();
+            let rec = match Dossier::record_of(id, &rebuilt) {
+                Err(e) => {
+                    r.problems.push(format!("document {id}: {e}"));
+                    continue;
+                }
+                Ok(rec) if Some(&rec) != stored.as_ref() => {
+                    r.problems
+                        .push(format!("document {id}: projection is stale or missing"));
+                    continue;
+                }
+                Ok(rec) => rec,
             };
-            match expected {
-                Err(e) => r.problems.push(format!("document {id}: {e}")),
-                Ok(rec) if Some(&rec) != stored.as_ref() => r
-                    .problems
-                    .push(format!("document {id}: projection is stale or missing")),
-                Ok(_) => {}
+            let mut tally = std::collections::HashMap::new();
+            for (k, v) in index::expected_entries(&rec, &id, &mut tally) {
+                index_entries += 1;
+                if self.kv.get(&k)?.as_deref() != Some(&v[..]) {
+                    r.problems
+                        .push(format!("document {id}: an index entry is missing"));
+                }
             }
+            for (k, n) in tally {
+                *counters.entry(k).or_default() += n;
+            }
+        }
+        let stored_entries =
+            self.kv.scan_prefix([b'U']).count() + self.kv.scan_prefix([b'N']).count();
+        if stored_entries != index_entries {
+            r.problems.push(format!(
+                "indexes hold {stored_entries} entries where the projections imply {index_entries}"
+            ));
+        }
+        let mut stored_counters = BTreeMap::new();
+        for prefix in [b'F', b'G'] {
+            for kv in self.kv.scan_prefix([prefix]) {
+                let (k, v) = kv?;
+                stored_counters.insert(k.to_vec(), read_u64(Some(v))?);
+            }
+        }
+        if stored_counters != counters {
+            r.problems
+                .push("name-word counts or headcounts differ from the projections".to_string());
         }
         for id in histories.keys() {
             r.problems

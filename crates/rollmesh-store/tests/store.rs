@@ -138,3 +138,58 @@ fn a_change_that_breaks_the_dossier_is_quarantined() {
     assert_eq!(q[0].code, "invalid_document");
     assert!(store.verify().expect("verify").is_clean());
 }
+
+#[test]
+fn long_histories_compact_and_indexes_follow_renames_and_moves() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    let store =
+        Store::create(dir.path(), UnitPath::parse("hn").expect("u"), key.public()).expect("create");
+    let (a, ca) = create(&key, "Nguyễn Văn An");
+    let (_, cb) = create(&key, "Trần Thị Hoa");
+    store.apply(vec![ca, cb], "t").expect("apply");
+    // More edits than COMPACT_AT: the document is then kept compacted, and still reads the same.
+    for i in 0..rollmesh_store::COMPACT_AT + 3 {
+        let e = edit(&store, &key, a, Field::Phone, &format!("09123456{i:02}"));
+        store.apply(vec![e], "t").expect("apply");
+    }
+    let e = edit(&store, &key, a, Field::FullName, "Lê Văn Bình");
+    store.apply(vec![e], "t").expect("apply");
+    let e = edit(&store, &key, a, Field::Unit, "hn.d02.w01.c01");
+    store.apply(vec![e], "t").expect("apply");
+    drop(store);
+
+    let store = Store::open(dir.path()).expect("reopen");
+    let d = store.dossier(&a).expect("read").expect("exists");
+    assert_eq!(d.record().expect("record").name(), "Lê Văn Bình");
+    assert!(store.search("nguyen van an").expect("search").is_empty());
+    assert_eq!(store.search("le binh").expect("search").len(), 1);
+    // "van" begins words of both names; "bi" only of the renamed one.
+    assert_eq!(store.search("van").expect("search").len(), 1);
+    assert_eq!(store.search("v").expect("search").len(), 1);
+    let (page, total) = store.search_page("h", 1).expect("search");
+    assert_eq!((page.len(), total), (1, 1));
+    let counts: Vec<(String, u64)> = store
+        .headcount(&UnitPath::parse("hn").expect("u"))
+        .expect("headcount")
+        .into_iter()
+        .map(|h| (h.unit.to_string(), h.count))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("hn.d01.w01.c01".to_string(), 1),
+            ("hn.d02.w01.c01".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        store
+            .headcount(&UnitPath::parse("hn.d02").expect("u"))
+            .expect("headcount")
+            .len(),
+        1
+    );
+    let v = store.verify().expect("verify");
+    assert!(v.is_clean(), "{:?}", v.problems);
+    assert_eq!(v.documents, 2);
+}
