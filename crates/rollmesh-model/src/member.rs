@@ -12,16 +12,25 @@ use serde::{Deserialize, Serialize};
 use crate::text;
 use crate::unit::UnitPath;
 
-/// A member's permanent document id: 16 random bytes, shown as 26 lowercase base32 characters.
+/// A member's permanent document id: 16 bytes — the creation time in milliseconds (6 bytes, big-endian)
+/// then 10 random bytes — shown as 26 lowercase base32 characters of the random part followed by the time,
+/// so the text form starts with random characters (short unique prefixes) while the store, which orders
+/// keys by the bytes, keeps members created together in neighbouring pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct MemberId(pub [u8; 16]);
 
 const ID_ALPHABET: data_encoding::Encoding = data_encoding::BASE32_NOPAD;
 
 impl MemberId {
-    /// A fresh random id.
+    /// A fresh id: the current time and 80 random bits.
     pub fn random() -> Self {
-        MemberId(rand::random())
+        let mut b: [u8; 16] = rand::random();
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+        MemberId(b)
     }
 
     /// The raw bytes.
@@ -32,7 +41,10 @@ impl MemberId {
 
 impl fmt::Display for MemberId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&ID_ALPHABET.encode(&self.0).to_ascii_lowercase())
+        let mut shown = [0u8; 16];
+        shown[..10].copy_from_slice(&self.0[6..]);
+        shown[10..].copy_from_slice(&self.0[..6]);
+        f.write_str(&ID_ALPHABET.encode(&shown).to_ascii_lowercase())
     }
 }
 
@@ -48,7 +60,10 @@ impl FromStr for MemberId {
         let bytes = ID_ALPHABET
             .decode(upper.as_bytes())
             .map_err(|_| BadMemberId(s.to_string()))?;
-        let arr: [u8; 16] = bytes.try_into().map_err(|_| BadMemberId(s.to_string()))?;
+        let shown: [u8; 16] = bytes.try_into().map_err(|_| BadMemberId(s.to_string()))?;
+        let mut arr = [0u8; 16];
+        arr[..6].copy_from_slice(&shown[10..]);
+        arr[6..].copy_from_slice(&shown[..10]);
         Ok(MemberId(arr))
     }
 }
@@ -476,6 +491,18 @@ mod tests {
         assert_eq!(s.len(), 26);
         assert_eq!(s.parse::<MemberId>(), Ok(id));
         assert!("nope".parse::<MemberId>().is_err());
+    }
+
+    #[test]
+    fn member_ids_sort_by_creation_but_show_random_prefixes() {
+        let a = MemberId::random();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = MemberId::random();
+        assert!(a < b, "bytes start with the creation time");
+        // Ids made in the same millisecond still differ in their first shown characters.
+        let same: Vec<String> = (0..50).map(|_| MemberId::random().to_string()).collect();
+        let prefixes: std::collections::BTreeSet<&str> = same.iter().map(|s| &s[..4]).collect();
+        assert!(prefixes.len() > 40, "{prefixes:?}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use rollmesh_model::{Dossier, MemberId, MemberRecord};
 use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
 
 use crate::index::{self, Counters};
-use crate::{key, now, unit_key, QuarantineEntry, Store, StoreError, QSEQ_KEY, SEQ_KEY};
+use crate::{key, log_entry, now, unit_key, QuarantineEntry, Store, StoreError, QSEQ_KEY, SEQ_KEY};
 
 /// A document with more changes than this is kept compacted (`D`); smaller ones are rebuilt from their
 /// signed changes when needed, which costs less than storing every document twice.
@@ -392,10 +392,9 @@ impl Store {
                 match o {
                     Outcome::Applied { vc, units } => {
                         let hash = vc.hash();
-                        let mut log_value = hash.to_vec();
-                        log_value.extend_from_slice(units.as_bytes());
-                        batch.insert(key(b'C', &[&hash]), vc.envelope.as_bytes());
-                        batch.insert(key(b'L', &[&seq.to_be_bytes()]), log_value);
+                        let entry = log_entry(&hash, &units, vc.envelope.as_bytes());
+                        batch.insert(key(b'L', &[&seq.to_be_bytes()]), entry);
+                        batch.insert(key(b'C', &[&hash]), &seq.to_be_bytes());
                         batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
                         batch.remove(key(b'W', &[id.as_bytes(), &hash]));
                         applied_here.push((seq, hash));
@@ -435,11 +434,11 @@ impl Store {
                 batch.remove(key(b'P', &[id.as_bytes()]));
                 batch.remove(key(b'D', &[id.as_bytes()]));
                 for kv in self.kv.scan_prefix(key(b'H', &[id.as_bytes()])) {
-                    // Its history before this call.
+                    // Its history before this call leaves the store, the log included.
                     let (k, h) = kv?;
+                    batch.remove(key(b'L', &[&k[17..]]));
                     batch.remove(k);
                     batch.remove(key(b'C', &[&h]));
-                    batch.insert(key(b'E', &[&h]), &[]);
                 }
                 let was_held = w.before.as_ref().is_some_and(|b| policy.keep(b));
                 for (s, h) in &applied_here {

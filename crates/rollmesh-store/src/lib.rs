@@ -4,8 +4,8 @@
 //! | prefix | key                         | value                                   |
 //! |--------|-----------------------------|-----------------------------------------|
 //! | `M`    | `meta`, `seq`, `qseq`        | store metadata, next log / quarantine seq |
-//! | `C`    | change hash                 | the signed envelope, verbatim           |
-//! | `L`    | log seq (u64 BE)            | change hash: the append-only change log |
+//! | `L`    | log seq (u64 BE)            | the change log: change hash, units (u16 BE length, then the units touched, `\n`-separated), the signed envelope verbatim |
+//! | `C`    | change hash                 | log seq (u64 BE): which changes are stored, and where |
 //! | `H`    | doc id, log seq             | change hash: a document's history       |
 //! | `D`    | doc id                      | the compacted Automerge document, only once it has more than [`COMPACT_AT`] changes (smaller ones are rebuilt from `C`) |
 //! | `P`    | doc id                      | state hash (SHA-256 of sorted heads, for reconciliation), then the postcard [`MemberRecord`] projection |
@@ -17,7 +17,6 @@
 //! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
 //! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
 //! | `X`    | peer public key             | sync checkpoint: peer log index id, seq |
-//! | `E`    | change hash                 | (empty): a change removed with its member (moved out of scope) |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
 //! change reported as applied is durable. Only a bounded LRU of Automerge documents stays in memory.
@@ -452,11 +451,14 @@ impl Store {
     }
 
     pub(crate) fn change(&self, hash: &[u8]) -> Result<SignedChange, StoreError> {
-        let bytes = self
+        let missing = || StoreError::Corrupt("a change named in a history is not stored".into());
+        let seq = self.kv.get(key(b'C', &[hash]))?.ok_or_else(missing)?;
+        let entry = self
             .kv
-            .get(key(b'C', &[hash]))?
-            .ok_or_else(|| StoreError::Corrupt("log names a change that is not stored".into()))?;
-        SignedChange::decode(bytes.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
+            .get(key(b'L', &[&seq]))
+            .map(|e| e.ok_or_else(missing))??;
+        let (_, _, envelope) = parse_log(&entry)?;
+        SignedChange::decode(envelope.to_vec()).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// Changes in the log after `since`, in log order, at most `limit`.
@@ -474,8 +476,8 @@ impl Store {
     }
 
     /// Log entries after `since`, at most `limit` examined, with the units each change touched, and the
-    /// last sequence number examined (`since` if none). Entries whose change was removed (its member moved
-    /// out of this node's scope) are skipped but count as examined.
+    /// last sequence number examined (`since` if none). Changes removed with their member (moved out of
+    /// this node's scope) have left the log.
     pub fn log_since(&self, since: u64, limit: usize) -> Result<(Vec<LogEntry>, u64), StoreError> {
         let start = key(b'L', &[&since.saturating_add(1).to_be_bytes()]);
         let mut out = Vec::new();
@@ -487,22 +489,10 @@ impl Store {
             }
             let seq = read_u64(Some(sled::IVec::from(&k[1..])))?;
             last = seq;
-            if v.len() < 32 {
-                return Err(StoreError::Corrupt("log entry".into()));
-            }
-            let (hash, rest) = v.split_at(32);
-            let Some(bytes) = self.kv.get(key(b'C', &[hash]))? else {
-                if self.kv.contains_key(key(b'E', &[hash]))? {
-                    continue;
-                }
-                return Err(StoreError::Corrupt(
-                    "log names a change that is not stored".into(),
-                ));
-            };
-            let change = SignedChange::decode(bytes.to_vec())
+            let (_, units, envelope) = parse_log(&v)?;
+            let change = SignedChange::decode(envelope.to_vec())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let units = std::str::from_utf8(rest)
-                .unwrap_or("")
+            let units = units
                 .split('\n')
                 .filter_map(|u| UnitPath::parse(u).ok())
                 .collect();
@@ -721,12 +711,11 @@ impl Store {
     /// Hashes of every stored change by `author` (for a revocation's accepted list).
     pub fn changes_by(&self, author: &NodePublicKey) -> Result<Vec<[u8; 32]>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.kv.scan_prefix([b'C']) {
-            let (k, v) = kv?;
-            if v.len() > 34 && v[2..34] == author.0 {
-                let h = <[u8; 32]>::try_from(&k[1..])
-                    .map_err(|_| StoreError::Corrupt("change key".into()))?;
-                out.push(h);
+        for kv in self.kv.scan_prefix([b'L']) {
+            let (_, v) = kv?;
+            let (hash, _, envelope) = parse_log(&v)?;
+            if envelope.len() > 34 && envelope[2..34] == author.0 {
+                out.push(*hash);
             }
         }
         Ok(out)
@@ -764,6 +753,31 @@ impl Store {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+/// Encodes a change-log entry: the change hash, the units it touched, the envelope.
+pub(crate) fn log_entry(hash: &[u8; 32], units: &str, envelope: &[u8]) -> Vec<u8> {
+    let units = &units.as_bytes()[..units.len().min(u16::MAX as usize)];
+    let mut v = Vec::with_capacity(34 + units.len() + envelope.len());
+    v.extend_from_slice(hash);
+    v.extend_from_slice(&(units.len() as u16).to_be_bytes());
+    v.extend_from_slice(units);
+    v.extend_from_slice(envelope);
+    v
+}
+
+/// Splits a change-log entry into its hash, units and envelope.
+pub(crate) fn parse_log(v: &[u8]) -> Result<(&[u8; 32], &str, &[u8]), StoreError> {
+    let bad = || StoreError::Corrupt("log entry".into());
+    let hash: &[u8; 32] = v
+        .get(..32)
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(bad)?;
+    let len = v.get(32..34).ok_or_else(bad)?;
+    let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+    let units = v.get(34..34 + len).ok_or_else(bad)?;
+    let units = std::str::from_utf8(units).map_err(|_| bad())?;
+    Ok((hash, units, &v[34 + len..]))
 }
 
 /// Decodes a stored projection (`P`: the 32-byte state hash, then the record).

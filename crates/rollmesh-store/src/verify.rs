@@ -9,7 +9,9 @@ use rollmesh_model::{Dossier, MemberId};
 use rollmesh_proto::identity::hex;
 use rollmesh_proto::SignedChange;
 
-use crate::{decode_record, id_from, index, key, read_u64, state_hash, Store, StoreError};
+use crate::{
+    decode_record, id_from, index, key, parse_log, read_u64, state_hash, Store, StoreError,
+};
 
 /// What `verify` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -37,39 +39,42 @@ impl Store {
     /// Checks the whole store. Never modifies it.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let mut r = VerifyReport::default();
-        for kv in self.kv.scan_prefix([b'C']) {
+        // The log holds every stored change; `C` must index exactly those, by hash.
+        let mut good: std::collections::HashSet<[u8; 32]> = Default::default();
+        for kv in self.kv.scan_prefix([b'L']) {
             let (k, v) = kv?;
             r.changes += 1;
-            let hash = hex(&k[1..]);
-            match SignedChange::decode(v.to_vec()) {
+            let at = hex(&k[1..]);
+            let (hash, _, envelope) = match parse_log(&v) {
+                Ok(e) => e,
+                Err(e) => {
+                    r.problems.push(format!("log entry {at}: {e}"));
+                    continue;
+                }
+            };
+            match SignedChange::decode(envelope.to_vec()) {
                 Err(e) => r
                     .problems
-                    .push(format!("change {hash}: malformed envelope: {e}")),
+                    .push(format!("log entry {at}: malformed envelope: {e}")),
                 Ok(env) => match env.verify() {
-                    Err(why) => r.problems.push(format!("change {hash}: {why}")),
-                    Ok(vc) if vc.hash()[..] != k[1..] => r
+                    Err(why) => r.problems.push(format!("log entry {at}: {why}")),
+                    Ok(vc) if vc.hash() != *hash => r
                         .problems
-                        .push(format!("change {hash}: stored under the wrong hash")),
-                    Ok(_) => {}
+                        .push(format!("log entry {at}: stored under the wrong hash")),
+                    Ok(_) => {
+                        if self.kv.get(key(b'C', &[hash]))?.as_deref() != Some(&k[1..]) {
+                            r.problems
+                                .push(format!("log entry {at}: not indexed by its hash"));
+                        }
+                        good.insert(*hash);
+                    }
                 },
             }
         }
-        let mut log_entries = 0usize;
-        for kv in self.kv.scan_prefix([b'L']) {
-            let (k, v) = kv?;
-            let hash = &v[..v.len().min(32)];
-            if self.kv.contains_key(key(b'E', &[hash]))? {
-                continue; // removed with a member that moved out of scope
-            }
-            log_entries += 1;
-            if !self.kv.contains_key(key(b'C', &[hash]))? {
-                r.problems
-                    .push(format!("log entry {} names a missing change", hex(&k[1..])));
-            }
-        }
-        if log_entries != r.changes {
+        let indexed = self.kv.scan_prefix([b'C']).count();
+        if indexed != r.changes {
             r.problems.push(format!(
-                "change log has {log_entries} entries for {} stored changes",
+                "change index has {indexed} entries for {} logged changes",
                 r.changes
             ));
         }
@@ -77,14 +82,13 @@ impl Store {
         for kv in self.kv.scan_prefix([b'H']) {
             let (k, hash) = kv?;
             let id = id_from(&k[1..17])?;
-            match self.kv.get(key(b'C', &[&hash]))? {
-                // A malformed envelope was reported above.
-                Some(b) => {
-                    if let Ok(env) = SignedChange::decode(b.to_vec()) {
-                        histories.entry(id).or_default().push(env);
-                    }
-                }
-                None => r
+            let hash: [u8; 32] = hash
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("history entry".into()))?;
+            match good.contains(&hash) {
+                true => histories.entry(id).or_default().push(self.change(&hash)?),
+                false => r
                     .problems
                     .push(format!("history of {id} names a missing change")),
             }
