@@ -125,7 +125,10 @@ impl Log for PeerLog<'_> {
         let mut changes = Vec::new();
         // Entries examined but not sent (out of scope, removed) still advance the peer's checkpoint; entries
         // appended while we read are left for the next batch.
-        let (entries, upto) = store.log_since(from, max).unwrap_or((Vec::new(), from));
+        // Out-of-scope entries are skipped cheaply, so far more may be examined than sent.
+        let (entries, upto) = store
+            .log_since_in(from, max, max.saturating_mul(64), Some(&self.scope))
+            .unwrap_or((Vec::new(), from));
         for e in entries {
             let author = e.change.author();
             if author == self.peer {
@@ -781,10 +784,14 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
             )
         }
         "member.list" => {
-            let list = node.store().list(None)?;
+            let unit = match req["unit"].as_str() {
+                Some(u) => Some(UnitPath::parse(u)?),
+                None => None,
+            };
+            let list = node.store().list(unit.as_ref())?;
             node.audit(
                 "member.list",
-                "*",
+                req["unit"].as_str().unwrap_or("*"),
                 &format!("{} records via admin socket", list.len()),
             )?;
             Ok(json!({"members": list.iter().map(crate::render::record_json).collect::<Vec<_>>()}))

@@ -426,14 +426,11 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>) -> Result<()> {
         let _ = v;
         // Wait until the cell holds every one of its members in the city's current state.
         let want: Vec<Value> = {
-            let all = admin(&city, json!({"cmd": "member.list"}))?;
-            all["members"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|m| m["unit"] == "hn.d01.w01.c001")
-                .collect()
+            let all = admin(
+                &city,
+                json!({"cmd": "member.list", "unit": "hn.d01.w01.c001"}),
+            )?;
+            all["members"].as_array().cloned().unwrap_or_default()
         };
         wait(&mut [&mut ward_p, &mut cell_p], || {
             want.iter().all(|m| {

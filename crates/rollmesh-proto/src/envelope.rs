@@ -183,9 +183,25 @@ impl SignedChange {
     /// Verifies many envelopes, using ed25519 batch verification when every signature is good and falling
     /// back to one-by-one checks to find the bad ones otherwise.
     pub fn verify_many(envelopes: &[SignedChange]) -> Vec<Result<VerifiedChange, Rejection>> {
+        use rayon::prelude::*;
+        // Chunks are verified on every core; within a chunk, one batch equation.
+        envelopes
+            .par_chunks(128)
+            .flat_map_iter(Self::verify_chunk)
+            .collect()
+    }
+
+    fn verify_chunk(envelopes: &[SignedChange]) -> Vec<Result<VerifiedChange, Rejection>> {
+        // A batch usually has few authors: decompress each key once.
+        let mut known: std::collections::HashMap<NodePublicKey, Option<VerifyingKey>> =
+            std::collections::HashMap::new();
         let keys: Option<Vec<VerifyingKey>> = envelopes
             .iter()
-            .map(|e| e.author().verifying_key())
+            .map(|e| {
+                *known
+                    .entry(e.author())
+                    .or_insert_with(|| e.author().verifying_key())
+            })
             .collect();
         if let (Some(keys), true) = (keys, envelopes.len() > 1) {
             let messages: Vec<Vec<u8>> = envelopes.iter().map(|e| e.signed_message()).collect();
@@ -196,7 +212,7 @@ impl SignedChange {
                 .collect();
             if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok()
                 // Batch verification does not refuse weak (small-order) keys; verify_strict does.
-                && keys.iter().all(|k| !k.is_weak())
+                && known.values().flatten().all(|k| !k.is_weak())
             {
                 return envelopes.iter().map(SignedChange::decode_change).collect();
             }

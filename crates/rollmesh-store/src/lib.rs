@@ -479,10 +479,27 @@ impl Store {
     /// last sequence number examined (`since` if none). Changes removed with their member (moved out of
     /// this node's scope) have left the log.
     pub fn log_since(&self, since: u64, limit: usize) -> Result<(Vec<LogEntry>, u64), StoreError> {
+        self.log_since_in(since, limit, limit, None)
+    }
+
+    /// Like [`Store::log_since`] for a peer with scope `scope`: returns at most `limit` entries that
+    /// touch a unit inside `scope`, examining at most `examine` entries (entries outside it are skipped
+    /// without decoding their envelopes, so a district pulling from the city's log does not read the
+    /// other districts' changes).
+    pub fn log_since_in(
+        &self,
+        since: u64,
+        limit: usize,
+        examine: usize,
+        scope: Option<&UnitPath>,
+    ) -> Result<(Vec<LogEntry>, u64), StoreError> {
         let start = key(b'L', &[&since.saturating_add(1).to_be_bytes()]);
         let mut out = Vec::new();
         let mut last = since;
-        for kv in self.kv.range(start..).take(limit) {
+        for kv in self.kv.range(start..).take(examine) {
+            if out.len() >= limit {
+                break;
+            }
             let (k, v) = kv?;
             if k.first() != Some(&b'L') {
                 break;
@@ -490,12 +507,15 @@ impl Store {
             let seq = read_u64(Some(sled::IVec::from(&k[1..])))?;
             last = seq;
             let (_, units, envelope) = parse_log(&v)?;
-            let change = SignedChange::decode(envelope.to_vec())
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let units = units
+            let units: Vec<UnitPath> = units
                 .split('\n')
                 .filter_map(|u| UnitPath::parse(u).ok())
                 .collect();
+            if scope.is_some_and(|s| !units.iter().any(|u| s.covers(u))) {
+                continue;
+            }
+            let change = SignedChange::decode(envelope.to_vec())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             out.push(LogEntry { seq, change, units });
         }
         Ok((out, last))

@@ -69,7 +69,10 @@ pub struct Session {
     // Pulling the peer's log.
     peer_index: u64,
     have: u64,
-    applying: bool,
+    /// The checkpoint of the batch being applied, if any.
+    applying: Option<u64>,
+    /// The batch that follows it, when it arrived before the apply finished.
+    prefetched: Option<(u64, u64, Vec<(u8, Vec<u8>)>)>,
     pull_sent_at: Option<u64>,
     peer_head: u64,
     // Serving our log.
@@ -88,7 +91,8 @@ impl Session {
             retry_ms: 2_000,
             peer_index: checkpoint.0,
             have: checkpoint.1,
-            applying: false,
+            applying: None,
+            prefetched: None,
             pull_sent_at: None,
             peer_head: 0,
             acked: 0,
@@ -167,7 +171,7 @@ impl Session {
                 vec![self.serve(now, from, log)]
             }
             Msg::Reset { index, head } => {
-                if self.applying {
+                if self.applying.is_some() {
                     return Vec::new();
                 }
                 self.peer_index = index;
@@ -183,7 +187,15 @@ impl Session {
                 head,
                 records,
             } => {
-                if self.applying {
+                if let Some(at) = self.applying {
+                    // The answer to the pull sent ahead while the previous batch is being applied.
+                    if index == self.peer_index && from == at && upto >= from {
+                        self.peer_head = head.max(upto);
+                        self.pull_sent_at = None;
+                        if !(records.is_empty() && upto == at) {
+                            self.prefetched = Some((from, upto, records));
+                        }
+                    }
                     return Vec::new();
                 }
                 if index != self.peer_index && from == 0 {
@@ -212,29 +224,53 @@ impl Session {
                     self.pull_sent_at = None;
                     return Vec::new();
                 }
-                self.stats.changes_received +=
-                    records.iter().filter(|(t, _)| *t == 1).count() as u64;
-                self.applying = true;
-                self.pull_sent_at = None;
-                vec![Effect::Apply {
-                    records,
-                    index,
-                    upto,
-                }]
+                self.start_apply(now, index, upto, records)
             }
             Msg::Auth { .. } | Msg::Bye { .. } | Msg::Recon { .. } | Msg::Want { .. } => Vec::new(),
         }
     }
 
+    /// Hands a batch to the driver to apply, and asks for the next one at once (which also acknowledges
+    /// this one): the peer reads and sends it while we apply. The pull goes first so the driver sends it
+    /// before it starts applying. A failed apply ends the connection, and the next one starts again from
+    /// the durable checkpoint, so the early acknowledgement loses nothing.
+    fn start_apply(
+        &mut self,
+        now: u64,
+        index: u64,
+        upto: u64,
+        records: Vec<(u8, Vec<u8>)>,
+    ) -> Vec<Effect> {
+        self.stats.changes_received += records.iter().filter(|(t, _)| *t == 1).count() as u64;
+        self.applying = Some(upto);
+        let pull = Effect::Send(Msg::Pull { index, from: upto });
+        self.pull_sent_at = Some(now);
+        self.stats.msgs_sent += 1;
+        vec![
+            pull,
+            Effect::Apply {
+                records,
+                index,
+                upto,
+            },
+        ]
+    }
+
     /// The driver applied the records of an [`Effect::Apply`] durably and recorded the checkpoint.
     pub fn applied(&mut self, now: u64, index: u64, upto: u64) -> Vec<Effect> {
-        self.applying = false;
+        self.applying = None;
         if index == self.peer_index && upto >= self.have {
             self.have = upto;
         }
-        // Acknowledge and ask for more; once caught up, the answer is an empty batch and the peer pushes
-        // what comes next.
-        vec![self.pull(now)]
+        match self.prefetched.take() {
+            Some((from, next, records)) if index == self.peer_index && from == self.have => {
+                self.start_apply(now, index, next, records)
+            }
+            // Not the continuation after all: ask again from where we are.
+            Some(_) => vec![self.pull(now)],
+            // The next batch is on its way (or we are caught up and the peer will push).
+            None => Vec::new(),
+        }
     }
 
     /// Nothing to reconcile (we hold no documents the peer could have): replay its log from the start.
@@ -275,7 +311,7 @@ impl Session {
     /// Time passed: retransmit what may have been lost.
     pub fn on_tick(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
         let mut out = Vec::new();
-        if !self.applying {
+        if self.applying.is_none() {
             if let Some(at) = self.pull_sent_at {
                 if now.saturating_sub(at) >= self.retry_ms {
                     out.push(self.pull(now));

@@ -54,8 +54,21 @@ struct InFlight {
     msg: Msg,
 }
 
+/// An apply the driver is still working on (a node applies on its own time, and messages keep arriving).
+struct Applying {
+    at: u64,
+    me: usize,
+    peer: usize,
+    generation: u64,
+    records: Vec<(u8, Vec<u8>)>,
+    index: u64,
+    upto: u64,
+}
+
 struct Sim {
     rng: StdRng,
+    applies: Vec<Applying>,
+    generation: HashMap<(usize, usize), u64>,
     now: u64,
     nodes: Vec<SimNode>,
     // sessions[(a, b)] is a's session with b.
@@ -83,6 +96,8 @@ impl Sim {
             .collect();
         let mut sim = Sim {
             rng,
+            applies: Vec::new(),
+            generation: HashMap::new(),
             now: 0,
             nodes,
             sessions: HashMap::new(),
@@ -111,6 +126,7 @@ impl Sim {
                 .map(|s| s.checkpoint())
                 .unwrap_or((0, 0));
             let (s, out) = Session::start(self.now, cp);
+            *self.generation.entry((x, y)).or_default() += 1;
             self.sessions.insert((x, y), s.with_batch_max(self.batch));
             self.run_effects(x, y, out);
         }
@@ -149,17 +165,38 @@ impl Sim {
                     index,
                     upto,
                 } => {
-                    let mut grew = false;
-                    for (_, body) in records {
-                        let item = u64::from_be_bytes(body.try_into().expect("8 bytes"));
-                        grew |= self.nodes[me].add(item);
-                    }
-                    let s = self.sessions.get_mut(&(me, peer)).expect("session");
-                    queue.extend(s.applied(self.now, index, upto));
-                    if grew {
-                        self.local_head(me);
-                    }
+                    let delay = self.rng.gen_range(0..40);
+                    self.applies.push(Applying {
+                        at: self.now + delay,
+                        me,
+                        peer,
+                        generation: self.generation[&(me, peer)],
+                        records,
+                        index,
+                        upto,
+                    });
                 }
+            }
+        }
+    }
+
+    /// Finishes the applies that are due; a session replaced meanwhile (a reconnect) is not told.
+    fn finish_applies(&mut self) {
+        let (due, rest): (Vec<_>, Vec<_>) = self.applies.drain(..).partition(|a| a.at <= self.now);
+        self.applies = rest;
+        for a in due {
+            let mut grew = false;
+            for (_, body) in a.records {
+                let item = u64::from_be_bytes(body.try_into().expect("8 bytes"));
+                grew |= self.nodes[a.me].add(item);
+            }
+            if self.generation[&(a.me, a.peer)] == a.generation {
+                let s = self.sessions.get_mut(&(a.me, a.peer)).expect("session");
+                let out = s.applied(self.now, a.index, a.upto);
+                self.run_effects(a.me, a.peer, out);
+            }
+            if grew {
+                self.local_head(a.me);
             }
         }
     }
@@ -206,6 +243,7 @@ impl Sim {
             let out = s.on_msg(self.now, m.msg, node);
             self.run_effects(m.to, m.from, out);
         }
+        self.finish_applies();
         let keys: Vec<(usize, usize)> = self.sessions.keys().copied().collect();
         for (a, b) in keys {
             let node = &mut self.nodes[a];
@@ -250,7 +288,7 @@ fn scenario(seed: u64) {
     }
     sim.partitioned.clear();
     for _ in 0..20_000 {
-        if sim.converged() && sim.net.is_empty() {
+        if sim.converged() && sim.net.is_empty() && sim.applies.is_empty() {
             break;
         }
         sim.step();
@@ -295,7 +333,7 @@ fn quiet_reconnect_costs_a_constant_number_of_messages() {
             sim.edit(0, i + 1);
         }
         for _ in 0..5_000 {
-            if sim.converged() && sim.net.is_empty() {
+            if sim.converged() && sim.net.is_empty() && sim.applies.is_empty() {
                 break;
             }
             sim.step();
