@@ -451,23 +451,28 @@ impl Node {
         edits: Vec<(MemberId, DossierEdit)>,
         batch: usize,
     ) -> Result<usize, NodeError> {
-        let mut pending = Vec::new();
+        use rayon::prelude::*;
         let mut changed = 0;
-        for (id, edit) in edits {
-            let Some(mut d) = self.store.dossier(&id)? else {
-                continue;
-            };
-            if let Some(change) = d.edit(actor_for(&self.key.public()), &edit, now())? {
-                let vc = VerifiedChange::sign_own(&self.key, DocKind::Member, id, change)
-                    .map_err(|r| NodeError::Internal(r.to_string()))?;
-                pending.push(vc);
-                changed += 1;
-            }
-            if pending.len() >= batch.max(1) {
-                self.store.apply(std::mem::take(&mut pending), "local")?;
-            }
+        for chunk in edits.chunks(batch.max(1)) {
+            // Loading, editing and signing each dossier is independent: both cores take part.
+            let built = chunk
+                .par_iter()
+                .map(|(id, edit)| {
+                    let Some(mut d) = self.store.dossier(id)? else {
+                        return Ok(None);
+                    };
+                    let Some(change) = d.edit(actor_for(&self.key.public()), edit, now())? else {
+                        return Ok(None);
+                    };
+                    VerifiedChange::sign_own(&self.key, DocKind::Member, *id, change)
+                        .map(Some)
+                        .map_err(|r| NodeError::Internal(r.to_string()))
+                })
+                .collect::<Result<Vec<_>, NodeError>>()?;
+            let pending: Vec<VerifiedChange> = built.into_iter().flatten().collect();
+            changed += pending.len();
+            self.store.apply(pending, "local")?;
         }
-        self.store.apply(pending, "local")?;
         Ok(changed)
     }
 

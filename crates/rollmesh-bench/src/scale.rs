@@ -562,27 +562,56 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>) -> Result<()> {
         "≤ 50 ms",
     );
 
-    // 8. A simulated year of edits at the city: a rating for everyone, 1 % transfers within district 1.
+    // 8. A simulated year of member-document edits at the city, each its own signed change as it would
+    // happen through the year: an annual rating for everyone, awards for 5 %, confirmation of 3 %
+    // (status and event), transfers of 1 % to a neighbouring cell, new phone numbers for 14 %. (Dues
+    // and meeting attendance belong in per-cell ledger documents, which the store does not hold yet.)
     let t = Instant::now();
     let records = node.store().list(None)?;
-    let mut edits = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        let mut e = DossierEdit::default();
-        e.events.push(Event {
-            kind: EventKind::Rating,
-            date: Some("2026-12-31".into()),
-            detail: "Hoàn thành tốt nhiệm vụ".into(),
-        });
-        if i % 100 == 0 {
-            e.set.insert(Field::Unit, "hn.d01.w01.c002".into());
+    let event = |kind, detail: &str| Event {
+        kind,
+        date: Some("2026-12-31".into()),
+        detail: detail.into(),
+    };
+    let mut changed = 0;
+    for pass in 0..5 {
+        let mut edits = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let mut e = DossierEdit::default();
+            match pass {
+                0 => e
+                    .events
+                    .push(event(EventKind::Rating, "Hoàn thành tốt nhiệm vụ")),
+                1 if i % 20 == 3 => e
+                    .events
+                    .push(event(EventKind::Award, "Huy hiệu 30 năm tuổi Đảng")),
+                2 if i % 33 == 5 => {
+                    e.set.insert(Field::Status, "official".into());
+                    e.events.push(event(
+                        EventKind::Confirmation,
+                        "Công nhận đảng viên chính thức",
+                    ));
+                }
+                3 if i % 100 == 7 => {
+                    let unit = r.unit().map(|u| u.to_string()).unwrap_or_default();
+                    let moved = match unit.strip_suffix("c001") {
+                        Some(ward) => format!("{ward}c002"),
+                        None => format!("{}.c001", unit.rsplit_once('.').map_or("", |p| p.0)),
+                    };
+                    e.set.insert(Field::Unit, moved);
+                    e.events
+                        .push(event(EventKind::Transfer, "Chuyển sinh hoạt trong phường"));
+                }
+                4 if i % 7 == 2 => {
+                    e.set.insert(Field::Phone, format!("07{:08}", i));
+                }
+                _ => continue,
+            }
+            edits.push((r.id, e));
         }
-        if i % 7 == 0 {
-            e.set.insert(Field::Phone, format!("07{:08}", i));
-        }
-        edits.push((r.id, e));
+        changed += node.edit_many(edits, 1000)?;
     }
     drop(records);
-    let changed = node.edit_many(edits, 1000)?;
     drop(node);
     let year_disk = dir_size(&city.join("store"));
     row(

@@ -335,6 +335,7 @@ impl Store {
         policy: &dyn Policy,
     ) -> Result<ApplyReport, StoreError> {
         let mut st = self.lock();
+        st.version += 1;
         let mut report = ApplyReport::default();
 
         // Phase one: duplicates out, changes grouped by document in order of first appearance.

@@ -139,6 +139,8 @@ pub(crate) struct WriteState {
     next_qseq: u64,
     /// Documents recently written or read, with the number of changes each holds.
     cache: LruCache<MemberId, (Automerge, usize)>,
+    /// Counts apply calls, so a document loaded outside the lock is cached only if none happened.
+    version: u64,
 }
 
 /// An open store. One process at a time: sled locks the directory.
@@ -256,6 +258,7 @@ impl Store {
                 next_seq,
                 next_qseq,
                 cache: LruCache::new(cap),
+                version: 0,
             }),
         })
     }
@@ -286,15 +289,23 @@ impl Store {
 
     /// A member's live dossier (from the cache, or loaded from its compacted document).
     pub fn dossier(&self, id: &MemberId) -> Result<Option<Dossier>, StoreError> {
-        let mut st = self.lock();
-        let doc = match st.cache.get(id) {
-            Some((doc, _)) => doc.clone(),
+        let (cached, version) = {
+            let mut st = self.lock();
+            (st.cache.get(id).map(|(doc, _)| doc.clone()), st.version)
+        };
+        let doc = match cached {
+            Some(doc) => doc,
             None => {
+                // Loaded without the lock, so readers on other threads load in parallel; cached only if
+                // no write happened meanwhile (it could be older than what a write cached).
                 let (doc, n) = self.load_doc(id)?;
                 if n == 0 {
                     return Ok(None);
                 }
-                st.cache.put(*id, (doc.clone(), n));
+                let mut st = self.lock();
+                if st.version == version {
+                    st.cache.put(*id, (doc.clone(), n));
+                }
                 doc
             }
         };
