@@ -422,8 +422,8 @@ pub enum MemberCmd {
         /// Validate and report only; write nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Rows per durable commit.
-        #[arg(long, default_value_t = 500, hide = true)]
+        /// Rows per durable commit (larger batches rewrite fewer store pages, at more memory).
+        #[arg(long, default_value_t = 1000, hide = true)]
         batch: usize,
         #[command(flatten)]
         data: DataDir,
@@ -1639,19 +1639,30 @@ fn label<'a>(vi: &'a str, en: &'a str) -> &'a str {
 fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) -> Result<u8> {
     let node = open(data)?;
     let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    let parsed = csv_import::parse(std::io::BufReader::new(file), node.unit(), node.unit())?;
-    let total = parsed.good.len() + parsed.bad.len();
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader =
+        csv_import::Reader::new(std::io::BufReader::new(file), node.unit(), node.unit())?;
     let mut committed = 0usize;
-    let out = std::io::stdout();
-    if !dry_run {
-        let bar = indicatif::ProgressBar::new(parsed.good.len() as u64);
+    let (bad, valid) = if dry_run {
+        let (mut bad, mut valid) = (Vec::new(), 0usize);
+        while let Some(row) = reader.next_row() {
+            match row {
+                Ok(_) => valid += 1,
+                Err(b) => bad.push(b),
+            }
+        }
+        (bad, valid)
+    } else {
+        let out = std::io::stdout();
+        let bar = indicatif::ProgressBar::new(size);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} ETA {eta}")
+            indicatif::ProgressStyle::with_template("{bar:40} {percent}% {msg} ETA {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let mut report = |chunk: &[csv_import::Row]| -> Result<()> {
+        let mut report = |chunk: &[csv_import::Row], read: u64| -> Result<()> {
             committed += chunk.len();
-            bar.inc(chunk.len() as u64);
+            bar.set_position(read);
+            bar.set_message(msg!("{committed} đảng viên", "{committed} members"));
             let (first, last) = (chunk[0].line, chunk[chunk.len() - 1].line);
             let mut o = out.lock();
             if json {
@@ -1673,14 +1684,39 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
             o.flush()?;
             Ok(())
         };
-        // One thread builds and signs the next chunk (on both cores) while this one writes the last, so
-        // the store's serial write overlaps with the next chunk's work.
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        std::thread::scope(|scope| -> Result<()> {
-            let builder = scope.spawn(|| {
+        // Three stages, so the serial parts overlap: one thread reads and validates rows, one builds and
+        // signs each chunk's dossiers (on both cores), and this one writes them durably. An error stops
+        // the writer, which closes the channels and so stops the other two at their next send.
+        let (rows_tx, rows_rx) = std::sync::mpsc::sync_channel::<(Vec<csv_import::Row>, u64)>(2);
+        let (built_tx, built_rx) = std::sync::mpsc::sync_channel(1);
+        let counted = std::thread::scope(|scope| -> Result<(Vec<csv_import::BadRow>, usize)> {
+            let parser = scope.spawn(move || {
+                let (mut bad, mut valid, mut chunk) = (Vec::new(), 0usize, Vec::new());
+                while let Some(row) = reader.next_row() {
+                    match row {
+                        Ok(r) => {
+                            valid += 1;
+                            chunk.push(r);
+                        }
+                        Err(b) => bad.push(b),
+                    }
+                    if chunk.len() >= batch
+                        && rows_tx
+                            .send((std::mem::take(&mut chunk), reader.bytes_read()))
+                            .is_err()
+                    {
+                        return (bad, valid);
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = rows_tx.send((chunk, reader.bytes_read()));
+                }
+                (bad, valid)
+            });
+            let node = &node;
+            let builder = scope.spawn(move || {
                 use rayon::prelude::*;
-                let tx = tx; // owned here, so the channel closes when the builder is done
-                for chunk in parsed.good.chunks(batch) {
+                for (chunk, read) in rows_rx {
                     let built = chunk
                         .par_iter()
                         .map(|row| {
@@ -1689,19 +1725,20 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
                         })
                         .collect::<Result<Vec<_>>>();
                     let failed = built.is_err();
-                    if tx.send((chunk, built)).is_err() || failed {
+                    if built_tx.send((chunk, read, built)).is_err() || failed {
                         break;
                     }
                 }
             });
-            // On an error the receiver is dropped, which stops the builder at its next send.
-            let written = rx.into_iter().try_for_each(|(chunk, built)| {
+            let written = built_rx.into_iter().try_for_each(|(chunk, read, built)| {
                 node.commit_created(built?)?;
-                report(chunk)
+                report(&chunk, read)
             });
-            let joined = builder.join();
+            let built = builder.join();
+            let parsed = parser.join();
             written?;
-            joined.map_err(|_| anyhow::anyhow!("the import's builder thread failed"))
+            built.map_err(|_| anyhow::anyhow!("the import's builder thread failed"))?;
+            parsed.map_err(|_| anyhow::anyhow!("the import's reader thread failed"))
         })?;
         bar.finish_and_clear();
         node.audit(
@@ -1709,16 +1746,18 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
             &path.display().to_string(),
             &format!("{committed} records"),
         )?;
-    }
-    let rejected = parsed.bad.len();
+        counted
+    };
+    let total = valid + bad.len();
+    let rejected = bad.len();
     if json {
         print_json(
-            &json!({"event": "summary", "rows": total, "imported": committed, "valid": parsed.good.len(),
-            "rejected": parsed.bad.iter().map(|b| json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
+            &json!({"event": "summary", "rows": total, "imported": committed, "valid": valid,
+            "rejected": bad.iter().map(|b| json!({"line": b.line, "reason": b.reason})).collect::<Vec<_>>(),
             "dry_run": dry_run}),
         );
     } else {
-        for b in &parsed.bad {
+        for b in &bad {
             let (line, reason) = (b.line, &b.reason);
             println!(
                 "{}",
@@ -1728,7 +1767,6 @@ fn import(path: &Path, dry_run: bool, batch: usize, data: &DataDir, json: bool) 
                 )
             );
         }
-        let valid = parsed.good.len();
         if dry_run {
             println!(
                 "{}",

@@ -65,53 +65,93 @@ fn column(name: &str) -> Option<Field> {
         .find(|f| text::fold(f.label_vi()) == folded || text::fold(f.label_en()) == folded)
 }
 
-/// Reads and validates every row. Members are placed in `default_unit` unless a `unit` column says
-/// otherwise; a unit outside `scope` is a bad row.
+/// Reads a member CSV row by row, validating each (for imports that stream a large file).
+pub struct Reader<R> {
+    rdr: csv::Reader<R>,
+    columns: Vec<Field>,
+    default_unit: UnitPath,
+    scope: UnitPath,
+    record: csv::ByteRecord,
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads the header. Members are placed in `default_unit` unless a `unit` column says otherwise; a
+    /// unit outside `scope` is a bad row.
+    pub fn new(input: R, default_unit: &UnitPath, scope: &UnitPath) -> Result<Self, CsvError> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(input);
+        let headers = rdr
+            .byte_headers()
+            .map_err(|e| CsvError::Header(e.to_string()))?
+            .clone();
+        let mut columns = Vec::new();
+        for h in headers.iter() {
+            let name = String::from_utf8_lossy(h).to_string();
+            let f = column(&name).ok_or_else(|| CsvError::UnknownColumn(name.clone()))?;
+            if columns.contains(&f) {
+                return Err(CsvError::DuplicateColumn(name));
+            }
+            columns.push(f);
+        }
+        if !columns.contains(&Field::FullName) {
+            return Err(CsvError::NoNameColumn);
+        }
+        Ok(Reader {
+            rdr,
+            columns,
+            default_unit: default_unit.clone(),
+            scope: scope.clone(),
+            record: csv::ByteRecord::new(),
+        })
+    }
+
+    /// The next row, valid or refused; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Option<Result<Row, BadRow>> {
+        let line_hint = self.rdr.position().line();
+        match self.rdr.read_byte_record(&mut self.record) {
+            Ok(false) => return None,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line_hint);
+                return Some(Err(BadRow {
+                    line,
+                    reason: crate::msg!("dòng không đọc được: {e}", "unreadable row: {e}"),
+                }));
+            }
+        }
+        let line = self
+            .record
+            .position()
+            .map(|p| p.line())
+            .unwrap_or(line_hint);
+        Some(
+            match validate_row(&self.record, &self.columns, &self.default_unit, &self.scope) {
+                Ok(fields) => Ok(Row { line, fields }),
+                Err(reason) => Err(BadRow { line, reason }),
+            },
+        )
+    }
+
+    /// Bytes of the file read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.rdr.position().byte()
+    }
+}
+
+/// Reads and validates every row at once (see [`Reader`]).
 pub fn parse(
     input: impl Read,
     default_unit: &UnitPath,
     scope: &UnitPath,
 ) -> Result<ParsedCsv, CsvError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(input);
-    let headers = rdr
-        .byte_headers()
-        .map_err(|e| CsvError::Header(e.to_string()))?
-        .clone();
-    let mut columns = Vec::new();
-    for h in headers.iter() {
-        let name = String::from_utf8_lossy(h).to_string();
-        let f = column(&name).ok_or_else(|| CsvError::UnknownColumn(name.clone()))?;
-        if columns.contains(&f) {
-            return Err(CsvError::DuplicateColumn(name));
-        }
-        columns.push(f);
-    }
-    if !columns.contains(&Field::FullName) {
-        return Err(CsvError::NoNameColumn);
-    }
+    let mut reader = Reader::new(input, default_unit, scope)?;
     let mut out = ParsedCsv::default();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let line_hint = rdr.position().line();
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line_hint);
-                out.bad.push(BadRow {
-                    line,
-                    reason: crate::msg!("dòng không đọc được: {e}", "unreadable row: {e}"),
-                });
-                continue;
-            }
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(line_hint);
-        match validate_row(&record, &columns, default_unit, scope) {
-            Ok(fields) => out.good.push(Row { line, fields }),
-            Err(reason) => out.bad.push(BadRow { line, reason }),
+    while let Some(row) = reader.next_row() {
+        match row {
+            Ok(r) => out.good.push(r),
+            Err(b) => out.bad.push(b),
         }
     }
     Ok(out)

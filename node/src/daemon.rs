@@ -759,7 +759,7 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
                 "unit": node.unit().to_string(),
                 "members": node.store().member_count(),
                 "log_seq": node.store().last_seq(),
-                "quarantined": node.store().quarantine_list()?.len(),
+                "quarantined": node.store().quarantine_count(),
                 "peers": peers.values().collect::<Vec<_>>(),
             }))
         }

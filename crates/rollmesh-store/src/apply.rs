@@ -16,7 +16,7 @@ use rollmesh_model::{Dossier, MemberId, MemberRecord};
 use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
 
 use crate::index::{self, Counters};
-use crate::{key, log_entry, now, unit_key, QuarantineEntry, Store, StoreError, QSEQ_KEY, SEQ_KEY};
+use crate::{key, log_entry, now, QuarantineEntry, Store, StoreError, QSEQ_KEY, SEQ_KEY};
 
 /// A document with more changes than this is kept compacted (`D`); smaller ones are rebuilt from their
 /// signed changes when needed, which costs less than storing every document twice.
@@ -122,6 +122,8 @@ enum Outcome {
     Applied {
         vc: VerifiedChange,
         units: String,
+        /// It had been stored to wait (`W`), which must now go.
+        waited: bool,
     },
     /// Stored to wait for its dependencies.
     Waiting(VerifiedChange),
@@ -165,10 +167,14 @@ impl DocWork {
 
     /// Loads the document and applies this call's changes to it (the phase that runs in parallel).
     fn process(&mut self, store: &Store, policy: &dyn Policy) -> Result<(), StoreError> {
-        self.before = store.record(&self.id)?;
+        // A member this node has just created under a fresh id has nothing stored yet.
+        if self.prebuilt.is_none() {
+            self.before = store.record(&self.id)?;
+        }
         self.current = self.before.clone();
         let (doc, n) = match self.cached.take() {
             Some(c) => c,
+            None if self.prebuilt.is_some() => (Automerge::new(), 0),
             None => store.load_doc(&self.id)?,
         };
         self.doc = doc;
@@ -176,6 +182,7 @@ impl DocWork {
         let id = self.id;
         let mut seen: HashSet<[u8; 32]> = HashSet::new();
         let mut waiting: Vec<VerifiedChange> = Vec::new();
+        let mut waited: HashSet<[u8; 32]> = HashSet::new();
         let mut retried_from_disk = false;
         let mut queue: VecDeque<VerifiedChange> = std::mem::take(&mut self.input).into();
         while let Some(vc) = queue.pop_front() {
@@ -190,6 +197,7 @@ impl DocWork {
                 .any(|d| self.doc.get_change_by_hash(d).is_none());
             if missing {
                 self.pending_delta += 1;
+                waited.insert(hash);
                 waiting.push(vc.clone());
                 self.outcomes.push(Outcome::Waiting(vc));
                 continue;
@@ -247,6 +255,7 @@ impl DocWork {
             self.outcomes.push(Outcome::Applied {
                 vc,
                 units: units.join("\n"),
+                waited: waited.contains(&hash),
             });
 
             // The document advanced: release waiting changes whose dependencies are now all present.
@@ -260,6 +269,7 @@ impl DocWork {
                     // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
                     if let Ok(w) = env.verify() {
                         if !seen.contains(&w.hash()) && !store.has_change(&w.hash())? {
+                            waited.insert(w.hash());
                             candidates.push(w);
                         }
                     }
@@ -344,7 +354,10 @@ impl Store {
         let mut work: Vec<DocWork> = Vec::new();
         for (vc, built) in changes {
             let hash = vc.hash();
-            if !seen.insert(hash) || self.kv.contains_key(key(b'C', &[&hash]))? {
+            // A change this node has just made (with its built document) cannot be stored already.
+            if !seen.insert(hash)
+                || (built.is_none() && self.kv.contains_key(key(b'C', &[&hash]))?)
+            {
                 report.duplicates += 1;
                 continue;
             }
@@ -384,6 +397,8 @@ impl Store {
         let mut counters = Counters::default();
         let mut pending: i64 = 0;
         let mut finished = Vec::new();
+        let mut discard: Vec<Automerge> = Vec::new();
+        let mut used: Vec<VerifiedChange> = Vec::new();
         for w in work {
             let id = w.id;
             let mut applied_here: Vec<(u64, [u8; 32])> = Vec::new();
@@ -391,15 +406,18 @@ impl Store {
             pending += w.pending_delta;
             for o in w.outcomes {
                 match o {
-                    Outcome::Applied { vc, units } => {
+                    Outcome::Applied { vc, units, waited } => {
                         let hash = vc.hash();
                         let entry = log_entry(&hash, &units, vc.envelope.as_bytes());
                         batch.insert(key(b'L', &[&seq.to_be_bytes()]), entry);
                         batch.insert(key(b'C', &[&hash]), &seq.to_be_bytes());
                         batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
-                        batch.remove(key(b'W', &[id.as_bytes(), &hash]));
+                        if waited {
+                            batch.remove(key(b'W', &[id.as_bytes(), &hash]));
+                        }
                         applied_here.push((seq, hash));
                         seq += 1;
+                        used.push(vc);
                     }
                     Outcome::Waiting(vc) => {
                         batch.insert(
@@ -455,9 +473,6 @@ impl Store {
                 continue;
             }
             index::add_member(&mut batch, &mut counters, rec, &id);
-            if let Some(u) = rec.unit() {
-                batch.insert(unit_key(&u, &id), &[]);
-            }
             if let Some(wr) = w.written {
                 batch.insert(key(b'P', &[id.as_bytes()]), wr.projection);
                 if let Some(saved) = wr.saved {
@@ -466,7 +481,13 @@ impl Store {
             }
             report.applied.extend_from_slice(&applied_here);
             report.touched.push(id);
-            finished.push((id, w.doc, w.n_changes));
+            if w.before.is_some() {
+                // Edited members are likely to be edited again; new ones (an import, a replica) are not
+                // worth evicting the cache for.
+                finished.push((id, w.doc, w.n_changes));
+            } else {
+                discard.push(w.doc);
+            }
         }
         counters.write(&self.kv, &mut batch)?;
         report.pending = pending.max(0) as usize;
@@ -477,8 +498,13 @@ impl Store {
         st.next_seq = seq;
         st.next_qseq = qseq;
         for (id, doc, n) in finished {
-            st.cache.put(id, (doc, n));
+            if let Some((_, (old, _))) = st.cache.push(id, (doc, n)) {
+                discard.push(old);
+            }
         }
+        drop(st);
+        // Freeing thousands of documents takes time: not on the writer's thread.
+        rayon::spawn(move || drop((discard, used)));
         Ok(report)
     }
 }

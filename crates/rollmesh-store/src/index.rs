@@ -112,7 +112,11 @@ fn edit_member(
     if let Some(k) = headcount_key(rec) {
         counters.add(k, d);
     }
+    counters.add(MEMBERS_KEY.to_vec(), d);
 }
+
+/// The number of members stored (a counter like the others, so `status` need not scan).
+pub(crate) const MEMBERS_KEY: &[u8] = b"Mmembers";
 
 /// Every index entry a projection implies, with the counters it contributes (for `verify`).
 pub(crate) fn expected_entries(

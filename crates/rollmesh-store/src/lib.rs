@@ -363,7 +363,12 @@ impl Store {
 
     /// Number of members stored.
     pub fn member_count(&self) -> usize {
-        self.kv.scan_prefix([b'P']).count()
+        read_u64(self.kv.get(index::MEMBERS_KEY).ok().flatten()).unwrap_or(0) as usize
+    }
+
+    /// Number of quarantined changes.
+    pub fn quarantine_count(&self) -> usize {
+        self.kv.scan_prefix([b'Q']).count()
     }
 
     /// Diacritic- and case-insensitive name search: every word of the query must begin a word of the name.

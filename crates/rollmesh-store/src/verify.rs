@@ -163,6 +163,13 @@ impl Store {
                 stored_counters.insert(k.to_vec(), read_u64(Some(v))?);
             }
         }
+        if self.member_count() != r.documents {
+            r.problems.push(format!(
+                "the member counter says {} where {} projections are stored",
+                self.member_count(),
+                r.documents
+            ));
+        }
         if stored_counters != counters {
             r.problems
                 .push("name-word counts or headcounts differ from the projections".to_string());
