@@ -407,31 +407,47 @@ async fn connection(
         .await
         .map_err(|e| e.to_string())?;
 
-    // Frames are read on their own task: reading is not cancel-safe inside select!.
-    let (tx, mut rx) = mpsc::channel::<Result<Vec<u8>, String>>(16);
-    let reader = tokio::spawn(async move {
-        let mut recv = recv;
-        loop {
-            match rollmesh_net::read_frame(&mut recv).await {
-                Ok(Some(f)) => {
-                    if tx.send(Ok(f)).await.is_err() {
+    // Frames are read and decoded on their own task: reading is not cancel-safe inside select!. A batch
+    // that arrives while the previous one is being applied has its signatures checked right away, on the
+    // core the apply leaves idle.
+    let (tx, mut rx) = mpsc::channel::<Result<(usize, Result<Msg, String>), String>>(16);
+    let applying = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = tokio::spawn({
+        let node = shared.node.clone();
+        let applying = applying.clone();
+        async move {
+            let mut recv = recv;
+            loop {
+                match rollmesh_net::read_frame(&mut recv).await {
+                    Ok(Some(f)) => {
+                        let msg = Msg::decode(&f).map_err(|e| e.to_string());
+                        if let Ok(Msg::Batch { records, .. }) = &msg {
+                            if !records.is_empty()
+                                && applying.load(std::sync::atomic::Ordering::SeqCst)
+                            {
+                                let (node, records) = (node.clone(), records.clone());
+                                tokio::task::spawn_blocking(move || node.preverify(&records));
+                            }
+                        }
+                        if tx.send(Ok((f.len(), msg))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string())).await;
                         return;
                     }
-                }
-                Ok(None) => return,
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string())).await;
-                    return;
                 }
             }
         }
     });
     let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
     let auth = match first {
-        Ok(Some(Ok(f))) => {
-            bytes_in += f.len() as u64 + 4;
+        Ok(Some(Ok((len, msg)))) => {
+            bytes_in += len as u64 + 4;
             messages += 1;
-            Msg::decode(&f).map_err(|e| e.to_string())
+            msg
         }
         Ok(Some(Err(e))) => Err(e),
         Ok(None) => Err("peer closed before authenticating".into()),
@@ -540,7 +556,9 @@ async fn connection(
                 } => {
                     let n = node.clone();
                     let src = source.clone();
+                    applying.store(true, std::sync::atomic::Ordering::SeqCst);
                     let res = tokio::task::block_in_place(|| n.accept_records(records, &src));
+                    applying.store(false, std::sync::atomic::Ordering::SeqCst);
                     match res {
                         Ok(report) => {
                             if report.revocations > 0 {
@@ -572,10 +590,10 @@ async fn connection(
         });
         tokio::select! {
             frame = rx.recv() => match frame {
-                Some(Ok(f)) => {
-                    bytes_in += f.len() as u64 + 4;
+                Some(Ok((len, msg))) => {
+                    bytes_in += len as u64 + 4;
                     messages += 1;
-                    match Msg::decode(&f) {
+                    match msg {
                         Ok(Msg::Bye { reason }) => { end = Err(format!("peer closed: {reason}")); break; }
                         Ok(Msg::Recon { payload }) => {
                             if let Some(neg) = recon_client.as_mut() {

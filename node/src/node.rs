@@ -168,7 +168,12 @@ pub struct Node {
     key: NodeKey,
     store: Store,
     settings: NodeSettings,
+    /// Envelopes whose signatures were checked ahead of their apply (see [`Node::preverify`]).
+    preverified: std::sync::Mutex<HashMap<Vec<u8>, VerifiedChange>>,
 }
+
+/// At most this many envelopes wait in the pre-verified cache (a few batches); beyond it, it is cleared.
+const PREVERIFIED_MAX: usize = 16_384;
 
 fn read_settings(dir: &Path) -> Result<NodeSettings, NodeError> {
     let path = dir.join(CONFIG_FILE);
@@ -256,6 +261,7 @@ impl Node {
             key,
             store,
             settings,
+            preverified: Default::default(),
         })
     }
 
@@ -278,6 +284,7 @@ impl Node {
             key,
             store,
             settings,
+            preverified: Default::default(),
         })
     }
 
@@ -620,8 +627,29 @@ impl Node {
                 }
             }
         }
+        // Envelopes checked ahead (while the previous batch was being applied) are taken as checked.
+        let mut slots: Vec<Option<VerifiedChange>> = {
+            let mut cache = self.preverified.lock().unwrap_or_else(|p| p.into_inner());
+            envelopes
+                .iter()
+                .map(|e| cache.remove(e.as_bytes()))
+                .collect()
+        };
+        let unchecked: Vec<SignedChange> = envelopes
+            .iter()
+            .zip(&slots)
+            .filter(|(_, s)| s.is_none())
+            .map(|(e, _)| e.clone())
+            .collect();
+        let mut checked = SignedChange::verify_many(&unchecked).into_iter();
         let mut good = Vec::new();
-        for (env, result) in envelopes.iter().zip(SignedChange::verify_many(&envelopes)) {
+        for (env, slot) in envelopes.iter().zip(slots.iter_mut()) {
+            let result = match slot.take() {
+                Some(vc) => Ok(vc),
+                None => checked
+                    .next()
+                    .unwrap_or_else(|| Err(Rejection::new(RejectCode::Malformed, "unchecked"))),
+            };
             match result {
                 Err(why) => quarantine.push((env.as_bytes().to_vec(), why)),
                 Ok(vc) => good.push(vc),
@@ -634,6 +662,28 @@ impl Node {
         // Only after the retried changes are applied (or quarantined afresh) do their old entries go.
         self.store.quarantine_remove(&retried)?;
         Ok(report)
+    }
+
+    /// Checks the signatures of the change records of a batch that will be applied soon, so that the work
+    /// overlaps with applying the batch before it; [`Node::accept_records`] then takes the results as
+    /// they are. Only valid envelopes are kept, and only a bounded number.
+    pub fn preverify(&self, records: &[(u8, Vec<u8>)]) {
+        let envelopes: Vec<SignedChange> = records
+            .iter()
+            .filter(|(tag, _)| *tag == TAG_CHANGE)
+            .filter_map(|(_, b)| SignedChange::decode(b.clone()).ok())
+            .collect();
+        let verified: Vec<VerifiedChange> = SignedChange::verify_many(&envelopes)
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        let mut cache = self.preverified.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() + verified.len() > PREVERIFIED_MAX {
+            cache.clear();
+        }
+        for vc in verified {
+            cache.insert(vc.envelope.as_bytes().to_vec(), vc);
+        }
     }
 
     /// Accepts raw change envelopes (no chains or revocations alongside).

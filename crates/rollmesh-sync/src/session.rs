@@ -61,6 +61,9 @@ pub struct SessionStats {
     pub changes_received: u64,
 }
 
+/// A batch received ahead: its `from`, `upto` and records.
+type Prefetched = (u64, u64, Vec<(u8, Vec<u8>)>);
+
 /// The per-connection state.
 #[derive(Debug)]
 pub struct Session {
@@ -72,7 +75,7 @@ pub struct Session {
     /// The checkpoint of the batch being applied, if any.
     applying: Option<u64>,
     /// The batch that follows it, when it arrived before the apply finished.
-    prefetched: Option<(u64, u64, Vec<(u8, Vec<u8>)>)>,
+    prefetched: Option<Prefetched>,
     pull_sent_at: Option<u64>,
     peer_head: u64,
     // Serving our log.
