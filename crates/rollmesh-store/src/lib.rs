@@ -667,7 +667,10 @@ impl Store {
         }
     }
 
-    /// Records our position in a peer's change log (after the changes up to it are durable).
+    /// Records our position in a peer's change log (after the changes up to it are durable). It is not
+    /// flushed on its own: the next write's flush (or sled's periodic one) makes it durable, and sled
+    /// recovers writes in order, so a crash can only lose the newest checkpoint — which repeats a pull
+    /// whose changes are then recognised as duplicates — never leave one ahead of the changes.
     pub fn set_checkpoint(
         &self,
         peer: &NodePublicKey,
@@ -677,7 +680,6 @@ impl Store {
         let mut v = index.to_be_bytes().to_vec();
         v.extend_from_slice(&seq.to_be_bytes());
         self.kv.insert(key(b'X', &[&peer.0]), v)?;
-        self.db.flush()?;
         Ok(())
     }
 
