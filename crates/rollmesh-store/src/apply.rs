@@ -147,6 +147,8 @@ struct DocWork {
     /// Changes the document holds (its history length).
     n_changes: usize,
     outcomes: Vec<Outcome>,
+    /// Changes of the call already stored.
+    duplicates: usize,
     pending_delta: i64,
     /// Encoded projection, compacted document (when large) and state hash, once changed.
     written: Option<Written>,
@@ -167,6 +169,22 @@ impl DocWork {
 
     /// Loads the document and applies this call's changes to it (the phase that runs in parallel).
     fn process(&mut self, store: &Store, policy: &dyn Policy) -> Result<(), StoreError> {
+        // Changes stored before (echoes, repeats) need nothing, not even the document. A change this
+        // node has just made, with its built document, cannot be stored already.
+        if self.prebuilt.is_none() {
+            let before = self.input.len();
+            let mut kept = Vec::with_capacity(before);
+            for vc in std::mem::take(&mut self.input) {
+                if !store.has_change(&vc.hash())? {
+                    kept.push(vc);
+                }
+            }
+            self.duplicates = before - kept.len();
+            self.input = kept;
+            if self.input.is_empty() {
+                return Ok(());
+            }
+        }
         // A member this node has just created under a fresh id has nothing stored yet.
         if self.prebuilt.is_none() {
             self.before = store.record(&self.id)?;
@@ -354,10 +372,8 @@ impl Store {
         let mut work: Vec<DocWork> = Vec::new();
         for (vc, built) in changes {
             let hash = vc.hash();
-            // A change this node has just made (with its built document) cannot be stored already.
-            if !seen.insert(hash)
-                || (built.is_none() && self.kv.contains_key(key(b'C', &[&hash]))?)
-            {
+            // Repeats within the call go here; changes stored before are found in the parallel phase.
+            if !seen.insert(hash) {
                 report.duplicates += 1;
                 continue;
             }
@@ -373,6 +389,7 @@ impl Store {
                     doc: Automerge::new(),
                     n_changes: 0,
                     outcomes: Vec::new(),
+                    duplicates: 0,
                     pending_delta: 0,
                     written: None,
                     keep: false,
@@ -404,6 +421,7 @@ impl Store {
             let mut applied_here: Vec<(u64, [u8; 32])> = Vec::new();
             let changed = w.changed();
             pending += w.pending_delta;
+            report.duplicates += w.duplicates;
             for o in w.outcomes {
                 match o {
                     Outcome::Applied { vc, units, waited } => {
@@ -439,7 +457,9 @@ impl Store {
                 }
             }
             let Some(rec) = w.current.as_ref().filter(|_| changed) else {
-                if w.n_changes > 0 {
+                if let Some((doc, n)) = w.cached {
+                    finished.push((id, doc, n)); // not even loaded: back to the cache
+                } else if w.n_changes > 0 {
                     finished.push((id, w.doc, w.n_changes));
                 }
                 continue;

@@ -90,7 +90,7 @@ impl Session {
     /// Starts a session from our checkpoint of the peer's log (`(0, 0)` if none) and sends the first pull.
     pub fn start(now: u64, checkpoint: (u64, u64)) -> (Session, Vec<Effect>) {
         let mut s = Session {
-            batch_max: 1024,
+            batch_max: 2048,
             retry_ms: 2_000,
             peer_index: checkpoint.0,
             have: checkpoint.1,
