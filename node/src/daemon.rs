@@ -3,7 +3,7 @@
 //! pure state machine of `rollmesh-sync`), applying what arrives through the same authority checks as
 //! bundles and pushing its own new changes to every connected peer whose scope covers them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -166,6 +166,16 @@ impl Log for PeerLog<'_> {
         LogBatch { records, upto }
     }
 }
+
+/// A batch handed out by the session: its records, the peer's log index id, the checkpoint after it.
+type Incoming = (Vec<(u8, Vec<u8>)>, u64, u64);
+
+/// A blocking task of the apply pipeline, with the batch's index id and checkpoint.
+type Task<T> = (
+    u64,
+    u64,
+    tokio::task::JoinHandle<Result<T, crate::node::NodeError>>,
+);
 
 /// The served side of a reconciliation: the negentropy state, the log head it started at, and our state
 /// hashes by document.
@@ -407,37 +417,22 @@ async fn connection(
         .await
         .map_err(|e| e.to_string())?;
 
-    // Frames are read and decoded on their own task: reading is not cancel-safe inside select!. A batch
-    // that arrives while the previous one is being applied has its signatures checked right away, on the
-    // core the apply leaves idle.
+    // Frames are read and decoded on their own task: reading is not cancel-safe inside select!.
     let (tx, mut rx) = mpsc::channel::<Result<(usize, Result<Msg, String>), String>>(16);
-    let applying = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = tokio::spawn({
-        let node = shared.node.clone();
-        let applying = applying.clone();
-        async move {
-            let mut recv = recv;
-            loop {
-                match rollmesh_net::read_frame(&mut recv).await {
-                    Ok(Some(f)) => {
-                        let msg = Msg::decode(&f).map_err(|e| e.to_string());
-                        if let Ok(Msg::Batch { records, .. }) = &msg {
-                            if !records.is_empty()
-                                && applying.load(std::sync::atomic::Ordering::SeqCst)
-                            {
-                                let (node, records) = (node.clone(), records.clone());
-                                tokio::task::spawn_blocking(move || node.preverify(&records));
-                            }
-                        }
-                        if tx.send(Ok((f.len(), msg))).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.to_string())).await;
+    let reader = tokio::spawn(async move {
+        let mut recv = recv;
+        loop {
+            match rollmesh_net::read_frame(&mut recv).await {
+                Ok(Some(f)) => {
+                    let msg = Msg::decode(&f).map_err(|e| e.to_string());
+                    if tx.send(Ok((f.len(), msg))).await.is_err() {
                         return;
                     }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string())).await;
+                    return;
                 }
             }
         }
@@ -517,6 +512,11 @@ async fn connection(
     let mut recon_client: Option<Negentropy<'static, NegentropyStorageVector>> = None;
     let mut need_ids: Vec<Id> = Vec::new();
     let mut recon_server: Option<ServedRecon> = None;
+    // The apply pipeline: batches handed out by the session, being prepared, prepared, being written.
+    let mut to_prepare: VecDeque<Incoming> = VecDeque::new();
+    let mut preparing: Option<Task<crate::node::PreparedAccept>> = None;
+    let mut to_commit: VecDeque<(u64, u64, crate::node::PreparedAccept)> = VecDeque::new();
+    let mut committing: Option<Task<crate::node::AcceptReport>> = None;
     'outer: loop {
         // Run effects (applying may produce more).
         while !pending.is_empty() {
@@ -553,31 +553,23 @@ async fn connection(
                     records,
                     index,
                     upto,
-                } => {
-                    let n = node.clone();
-                    let src = source.clone();
-                    applying.store(true, std::sync::atomic::Ordering::SeqCst);
-                    let res = tokio::task::block_in_place(|| n.accept_records(records, &src));
-                    applying.store(false, std::sync::atomic::Ordering::SeqCst);
-                    match res {
-                        Ok(report) => {
-                            if report.revocations > 0 {
-                                shared.revs.send_modify(|v| *v += 1);
-                            }
-                        }
-                        Err(err) => {
-                            end = Err(format!("applying: {err}"));
-                            break 'outer;
-                        }
-                    }
-                    if let Err(err) = node.store().set_checkpoint(&peer_key, index, upto) {
-                        end = Err(format!("checkpoint: {err}"));
-                        break 'outer;
-                    }
-                    shared.bump_head();
-                    pending.extend(session.applied(shared.now_ms(), index, upto));
-                    shared.set_status(&key, |s| s.last_sync = Some(unix_now()));
-                }
+                } => to_prepare.push_back((records, index, upto)),
+            }
+        }
+        // Batches are prepared one after the other and committed one after the other, in order; the
+        // next batch is prepared while the previous one is being written, so both cores stay busy.
+        if preparing.is_none() {
+            if let Some((records, index, upto)) = to_prepare.pop_front() {
+                let (n, src) = (node.clone(), source.clone());
+                let task = tokio::task::spawn_blocking(move || n.prepare_records(records, &src));
+                preparing = Some((index, upto, task));
+            }
+        }
+        if committing.is_none() {
+            if let Some((index, upto, prepared)) = to_commit.pop_front() {
+                let n = node.clone();
+                let task = tokio::task::spawn_blocking(move || n.commit_prepared(prepared));
+                committing = Some((index, upto, task));
             }
         }
         shared.set_status(&key, |s| {
@@ -589,6 +581,36 @@ async fn connection(
             s.bytes = bytes_in + bytes_out;
         });
         tokio::select! {
+            done = async { (&mut preparing.as_mut().expect("guarded").2).await }, if preparing.is_some() => {
+                let Some((index, upto, _)) = preparing.take() else { break };
+                match done {
+                    Ok(Ok(prepared)) => {
+                        to_commit.push_back((index, upto, prepared));
+                        pending = session.prepared(shared.now_ms());
+                    }
+                    Ok(Err(err)) => { end = Err(format!("applying: {err}")); break; }
+                    Err(err) => { end = Err(format!("applying: {err}")); break; }
+                }
+            }
+            done = async { (&mut committing.as_mut().expect("guarded").2).await }, if committing.is_some() => {
+                let Some((index, upto, _)) = committing.take() else { break };
+                match done {
+                    Ok(Ok(report)) => {
+                        if report.revocations > 0 {
+                            shared.revs.send_modify(|v| *v += 1);
+                        }
+                    }
+                    Ok(Err(err)) => { end = Err(format!("applying: {err}")); break; }
+                    Err(err) => { end = Err(format!("applying: {err}")); break; }
+                }
+                if let Err(err) = node.store().set_checkpoint(&peer_key, index, upto) {
+                    end = Err(format!("checkpoint: {err}"));
+                    break;
+                }
+                shared.bump_head();
+                pending = session.applied(shared.now_ms(), index, upto);
+                shared.set_status(&key, |s| s.last_sync = Some(unix_now()));
+            }
             frame = rx.recv() => match frame {
                 Some(Ok((len, msg))) => {
                     bytes_in += len as u64 + 4;

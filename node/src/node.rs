@@ -162,18 +162,21 @@ impl AcceptReport {
     }
 }
 
+/// Incoming records checked and prepared, not yet written (see [`Node::prepare_records`]).
+pub struct PreparedAccept {
+    report: AcceptReport,
+    prepared: rollmesh_store::Prepared,
+    retried: Vec<u64>,
+    source: String,
+}
+
 /// An open node.
 pub struct Node {
     dir: PathBuf,
     key: NodeKey,
     store: Store,
     settings: NodeSettings,
-    /// Envelopes whose signatures were checked ahead of their apply (see [`Node::preverify`]).
-    preverified: std::sync::Mutex<HashMap<Vec<u8>, VerifiedChange>>,
 }
-
-/// At most this many envelopes wait in the pre-verified cache (a few batches); beyond it, it is cleared.
-const PREVERIFIED_MAX: usize = 16_384;
 
 fn read_settings(dir: &Path) -> Result<NodeSettings, NodeError> {
     let path = dir.join(CONFIG_FILE);
@@ -261,7 +264,6 @@ impl Node {
             key,
             store,
             settings,
-            preverified: Default::default(),
         })
     }
 
@@ -284,7 +286,6 @@ impl Node {
             key,
             store,
             settings,
-            preverified: Default::default(),
         })
     }
 
@@ -532,6 +533,19 @@ impl Node {
         records: Vec<(u8, Vec<u8>)>,
         source: &str,
     ) -> Result<AcceptReport, NodeError> {
+        let prepared = self.prepare_records(records, source)?;
+        self.commit_prepared(prepared)
+    }
+
+    /// The first half of [`Node::accept_records`]: chains and revocations recorded, signatures and
+    /// authority checked, refused changes quarantined, and the store's per-document work done; the
+    /// changes themselves are written by [`Node::commit_prepared`]. A sync connection prepares the next
+    /// batch while the previous one is being committed.
+    pub fn prepare_records(
+        &self,
+        records: Vec<(u8, Vec<u8>)>,
+        source: &str,
+    ) -> Result<PreparedAccept, NodeError> {
         let mut report = AcceptReport {
             complete: true,
             ..AcceptReport::default()
@@ -627,29 +641,8 @@ impl Node {
                 }
             }
         }
-        // Envelopes checked ahead (while the previous batch was being applied) are taken as checked.
-        let mut slots: Vec<Option<VerifiedChange>> = {
-            let mut cache = self.preverified.lock().unwrap_or_else(|p| p.into_inner());
-            envelopes
-                .iter()
-                .map(|e| cache.remove(e.as_bytes()))
-                .collect()
-        };
-        let unchecked: Vec<SignedChange> = envelopes
-            .iter()
-            .zip(&slots)
-            .filter(|(_, s)| s.is_none())
-            .map(|(e, _)| e.clone())
-            .collect();
-        let mut checked = SignedChange::verify_many(&unchecked).into_iter();
         let mut good = Vec::new();
-        for (env, slot) in envelopes.iter().zip(slots.iter_mut()) {
-            let result = match slot.take() {
-                Some(vc) => Ok(vc),
-                None => checked
-                    .next()
-                    .unwrap_or_else(|| Err(Rejection::new(RejectCode::Malformed, "unchecked"))),
-            };
+        for (env, result) in envelopes.iter().zip(SignedChange::verify_many(&envelopes)) {
             match result {
                 Err(why) => quarantine.push((env.as_bytes().to_vec(), why)),
                 Ok(vc) => good.push(vc),
@@ -658,32 +651,23 @@ impl Node {
         let policy = self.policy(&good)?;
         report.rejected = quarantine.iter().map(|(_, r)| r.clone()).collect();
         self.store.quarantine(quarantine, source)?;
-        report.applied = self.store.apply_with(good, source, &policy)?;
-        // Only after the retried changes are applied (or quarantined afresh) do their old entries go.
-        self.store.quarantine_remove(&retried)?;
-        Ok(report)
+        let prepared = self.store.prepare(good, &policy)?;
+        Ok(PreparedAccept {
+            report,
+            prepared,
+            retried,
+            source: source.to_string(),
+        })
     }
 
-    /// Checks the signatures of the change records of a batch that will be applied soon, so that the work
-    /// overlaps with applying the batch before it; [`Node::accept_records`] then takes the results as
-    /// they are. Only valid envelopes are kept, and only a bounded number.
-    pub fn preverify(&self, records: &[(u8, Vec<u8>)]) {
-        let envelopes: Vec<SignedChange> = records
-            .iter()
-            .filter(|(tag, _)| *tag == TAG_CHANGE)
-            .filter_map(|(_, b)| SignedChange::decode(b.clone()).ok())
-            .collect();
-        let verified: Vec<VerifiedChange> = SignedChange::verify_many(&envelopes)
-            .into_iter()
-            .filter_map(Result::ok)
-            .collect();
-        let mut cache = self.preverified.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() + verified.len() > PREVERIFIED_MAX {
-            cache.clear();
-        }
-        for vc in verified {
-            cache.insert(vc.envelope.as_bytes().to_vec(), vc);
-        }
+    /// Writes what [`Node::prepare_records`] prepared, durably. Prepared batches are committed in the
+    /// order they were prepared.
+    pub fn commit_prepared(&self, p: PreparedAccept) -> Result<AcceptReport, NodeError> {
+        let mut report = p.report;
+        report.applied = self.store.commit(p.prepared, &p.source)?;
+        // Only after the retried changes are applied (or quarantined afresh) do their old entries go.
+        self.store.quarantine_remove(&p.retried)?;
+        Ok(report)
     }
 
     /// Accepts raw change envelopes (no chains or revocations alongside).

@@ -38,6 +38,9 @@ enum Cmd {
         /// Keep the data here instead of a temporary directory.
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
+        /// Stop after the full replica (for profiling the import and the replica alone).
+        #[arg(long, hide = true)]
+        replica_only: bool,
     },
     /// Write the synthetic organisation's members as a CSV for `rollmesh member import`.
     Generate {
@@ -109,9 +112,10 @@ fn main() -> Result<()> {
             quick,
             seed,
             dir,
+            replica_only,
         } => {
             let n = if quick { 50_000 } else { members };
-            scale::run(n, seed, dir)
+            scale::run(n, seed, dir, replica_only)
         }
         Cmd::Generate { members, seed, out } => {
             let f = std::io::BufWriter::new(std::fs::File::create(&out)?);

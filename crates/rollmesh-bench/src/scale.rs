@@ -236,7 +236,7 @@ fn dir_size(p: &Path) -> u64 {
     n
 }
 
-pub fn run(members: usize, seed: u64, dir: Option<PathBuf>) -> Result<()> {
+pub fn run(members: usize, seed: u64, dir: Option<PathBuf>, replica_only: bool) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let base = dir.unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&base)?;
@@ -361,6 +361,10 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>) -> Result<()> {
         format!("{:.1} s", took.as_secs_f64()),
         "≤ 60 s",
     );
+
+    if replica_only {
+        return Ok(());
+    }
 
     // 3. A new district node bootstrapping its subtree.
     let mut district_p = start(&bin, &district)?;

@@ -116,6 +116,55 @@ pub(crate) fn quarantine_into(
     Ok(())
 }
 
+/// Changes prepared by [`Store::prepare`], to be written by [`Store::commit`].
+pub struct Prepared {
+    work: Vec<DocWork>,
+    duplicates: usize,
+    _reservation: Reservation,
+}
+
+/// Documents of prepared batches that are not committed yet.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    docs: std::sync::Mutex<HashSet<MemberId>>,
+    freed: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Reserves `ids`, first waiting until none of them is reserved by an uncommitted batch.
+    fn reserve(self: &std::sync::Arc<Self>, ids: Vec<MemberId>) -> Reservation {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        while ids.iter().any(|id| docs.contains(id)) {
+            docs = self.freed.wait(docs).unwrap_or_else(|p| p.into_inner());
+        }
+        docs.extend(ids.iter().copied());
+        Reservation {
+            in_flight: self.clone(),
+            ids,
+        }
+    }
+}
+
+/// Releases its documents when dropped (committed, or abandoned).
+struct Reservation {
+    in_flight: std::sync::Arc<InFlight>,
+    ids: Vec<MemberId>,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut docs = self
+            .in_flight
+            .docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            docs.remove(id);
+        }
+        self.in_flight.freed.notify_all();
+    }
+}
+
 /// What became of one change of a document, in the order it happened.
 enum Outcome {
     /// Applied; `units` are the member's units before and after (for the log).
@@ -149,10 +198,14 @@ struct DocWork {
     outcomes: Vec<Outcome>,
     /// Changes of the call already stored.
     duplicates: usize,
+    /// This document's changes stored earlier to wait for dependencies.
+    disk_waiting: Vec<VerifiedChange>,
     pending_delta: i64,
     /// Encoded projection, compacted document (when large) and state hash, once changed.
     written: Option<Written>,
     keep: bool,
+    /// Whether this node held the member before the call (for an eviction).
+    was_held: bool,
 }
 
 struct Written {
@@ -168,7 +221,9 @@ impl DocWork {
     }
 
     /// Loads the document and applies this call's changes to it (the phase that runs in parallel).
-    fn process(&mut self, store: &Store, policy: &dyn Policy) -> Result<(), StoreError> {
+    /// Everything this document's work reads from the store, done first and quickly: sled blocks reads
+    /// while another batch is being written, and the rest of the work then runs without touching it.
+    fn load(&mut self, store: &Store) -> Result<(), StoreError> {
         // Changes stored before (echoes, repeats) need nothing, not even the document. A change this
         // node has just made, with its built document, cannot be stored already.
         if self.prebuilt.is_none() {
@@ -184,6 +239,18 @@ impl DocWork {
             if self.input.is_empty() {
                 return Ok(());
             }
+            // Changes stored earlier to wait for their dependencies, which this call may release.
+            for kv in store.kv.scan_prefix(key(b'W', &[self.id.as_bytes()])) {
+                let (_, v) = kv?;
+                let env = SignedChange::decode(v.to_vec())
+                    .map_err(|e| StoreError::Corrupt(format!("waiting change: {e}")))?;
+                // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
+                if let Ok(w) = env.verify() {
+                    if !store.has_change(&w.hash())? {
+                        self.disk_waiting.push(w);
+                    }
+                }
+            }
         }
         // A member this node has just created under a fresh id has nothing stored yet.
         if self.prebuilt.is_none() {
@@ -197,6 +264,14 @@ impl DocWork {
         };
         self.doc = doc;
         self.n_changes = n;
+        Ok(())
+    }
+
+    /// Applies this call's changes to the loaded document (no store access).
+    fn run(&mut self, policy: &dyn Policy) -> Result<(), StoreError> {
+        if self.input.is_empty() {
+            return Ok(());
+        }
         let id = self.id;
         let mut seen: HashSet<[u8; 32]> = HashSet::new();
         let mut waiting: Vec<VerifiedChange> = Vec::new();
@@ -280,16 +355,10 @@ impl DocWork {
             let mut candidates = std::mem::take(&mut waiting);
             if !retried_from_disk {
                 retried_from_disk = true;
-                for kv in store.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
-                    let (_, v) = kv?;
-                    let env = SignedChange::decode(v.to_vec())
-                        .map_err(|e| StoreError::Corrupt(format!("waiting change: {e}")))?;
-                    // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
-                    if let Ok(w) = env.verify() {
-                        if !seen.contains(&w.hash()) && !store.has_change(&w.hash())? {
-                            waited.insert(w.hash());
-                            candidates.push(w);
-                        }
+                for w in std::mem::take(&mut self.disk_waiting) {
+                    if !seen.contains(&w.hash()) {
+                        waited.insert(w.hash());
+                        candidates.push(w);
                     }
                 }
             }
@@ -307,6 +376,7 @@ impl DocWork {
                 }
             }
         }
+        self.was_held = self.before.as_ref().is_some_and(|b| policy.keep(b));
         if self.changed() {
             if let Some(rec) = &self.current {
                 self.keep = policy.keep(rec);
@@ -362,10 +432,30 @@ impl Store {
         source: &str,
         policy: &dyn Policy,
     ) -> Result<ApplyReport, StoreError> {
-        let mut st = self.lock();
-        st.version += 1;
-        let mut report = ApplyReport::default();
+        let prepared = self.prepare_built(changes, policy)?;
+        self.commit(prepared, source)
+    }
 
+    /// The first half of [`Store::apply_with`]: everything but the write — documents loaded, changes
+    /// applied and checked, projections encoded — so that it can run while the previous batch is being
+    /// committed. Until it is committed (or dropped) its documents are reserved: a `prepare` touching
+    /// one of them waits for that commit, so it sees the committed state. Prepared batches must be
+    /// committed in the order they were prepared.
+    pub fn prepare(
+        &self,
+        changes: Vec<VerifiedChange>,
+        policy: &dyn Policy,
+    ) -> Result<Prepared, StoreError> {
+        let changes = changes.into_iter().map(|c| (c, None)).collect();
+        self.prepare_built(changes, policy)
+    }
+
+    fn prepare_built(
+        &self,
+        changes: Vec<(VerifiedChange, Option<Automerge>)>,
+        policy: &dyn Policy,
+    ) -> Result<Prepared, StoreError> {
+        let mut duplicates = 0;
         // Phase one: duplicates out, changes grouped by document in order of first appearance.
         let mut seen: HashSet<[u8; 32]> = HashSet::new();
         let mut slot: HashMap<MemberId, usize> = HashMap::new();
@@ -374,7 +464,7 @@ impl Store {
             let hash = vc.hash();
             // Repeats within the call go here; changes stored before are found in the parallel phase.
             if !seen.insert(hash) {
-                report.duplicates += 1;
+                duplicates += 1;
                 continue;
             }
             let id = vc.envelope.doc();
@@ -382,7 +472,7 @@ impl Store {
                 work.push(DocWork {
                     id,
                     input: Vec::new(),
-                    cached: st.cache.pop(&id),
+                    cached: None,
                     prebuilt: None,
                     before: None,
                     current: None,
@@ -390,9 +480,11 @@ impl Store {
                     n_changes: 0,
                     outcomes: Vec::new(),
                     duplicates: 0,
+                    disk_waiting: Vec::new(),
                     pending_delta: 0,
                     written: None,
                     keep: false,
+                    was_held: false,
                 });
                 work.len() - 1
             });
@@ -401,12 +493,43 @@ impl Store {
             }
             work[i].input.push(vc);
         }
+        let reservation = self.in_flight.reserve(work.iter().map(|w| w.id).collect());
+        {
+            let mut st = self.lock();
+            for w in work.iter_mut() {
+                w.cached = st.cache.pop(&w.id);
+            }
+        }
 
         // Phase two: every document on whichever core is free.
         work.par_iter_mut()
-            .map(|w| w.process(self, policy))
+            .map(|w| w.load(self))
+            .collect::<Result<Vec<()>, StoreError>>()?;
+        work.par_iter_mut()
+            .map(|w| w.run(policy))
             .collect::<Result<Vec<()>, StoreError>>()?;
 
+        Ok(Prepared {
+            work,
+            duplicates,
+            _reservation: reservation,
+        })
+    }
+
+    /// The second half of [`Store::apply_with`]: numbers the prepared outcomes in input order and writes
+    /// them, with the indexes and counters, in one atomic batch, flushed before it returns.
+    pub fn commit(&self, prepared: Prepared, source: &str) -> Result<ApplyReport, StoreError> {
+        let Prepared {
+            work,
+            duplicates,
+            _reservation,
+        } = prepared;
+        let mut st = self.lock();
+        st.version += 1;
+        let mut report = ApplyReport {
+            duplicates,
+            ..ApplyReport::default()
+        };
         // Phase three: number and write everything in one batch.
         let mut batch = sled::Batch::default();
         let mut seq = st.next_seq;
@@ -479,7 +602,7 @@ impl Store {
                     batch.remove(k);
                     batch.remove(key(b'C', &[&h]));
                 }
-                let was_held = w.before.as_ref().is_some_and(|b| policy.keep(b));
+                let was_held = w.was_held;
                 for (s, h) in &applied_here {
                     batch.remove(key(b'H', &[id.as_bytes(), &s.to_be_bytes()]));
                     if !was_held {
@@ -523,6 +646,7 @@ impl Store {
             }
         }
         drop(st);
+        drop(_reservation);
         // Freeing thousands of documents takes time: not on the writer's thread.
         rayon::spawn(move || drop((discard, used)));
         Ok(report)

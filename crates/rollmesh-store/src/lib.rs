@@ -36,7 +36,7 @@ use rollmesh_model::{text, Dossier, MemberId, MemberRecord, UnitPath};
 use rollmesh_proto::{NodeId, NodePublicKey, SignedChange};
 use serde::{Deserialize, Serialize};
 
-pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Verdict, COMPACT_AT};
+pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Prepared, Verdict, COMPACT_AT};
 pub use audit::AuditEntry;
 pub use index::Headcount;
 pub use verify::VerifyReport;
@@ -150,6 +150,7 @@ pub struct Store {
     meta: StoreMeta,
     index_id: std::sync::atomic::AtomicU64,
     state: Mutex<WriteState>,
+    in_flight: std::sync::Arc<apply::InFlight>,
 }
 
 pub(crate) fn key(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
@@ -252,6 +253,7 @@ impl Store {
             db,
             kv,
             index_id: std::sync::atomic::AtomicU64::new(meta.index_id),
+            in_flight: Default::default(),
             meta,
             state: Mutex::new(WriteState {
                 next_audit,

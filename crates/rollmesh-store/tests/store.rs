@@ -193,3 +193,60 @@ fn long_histories_compact_and_indexes_follow_renames_and_moves() {
     assert!(v.is_clean(), "{:?}", v.problems);
     assert_eq!(v.documents, 2);
 }
+
+#[test]
+fn a_batch_prepared_while_another_is_uncommitted_waits_for_its_documents() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    let store = Store::create(dir.path(), unit(), key.public()).expect("create");
+    let (id, created) = create(&key, "Nguyễn Văn An");
+    // The edit is built on a scratch store that already holds the member.
+    let scratch_dir = tempfile::tempdir().expect("tmp");
+    let scratch = Store::create(scratch_dir.path(), unit(), key.public()).expect("create");
+    scratch.apply(vec![created.clone()], "t").expect("apply");
+    let edited = edit(&scratch, &key, id, Field::Phone, "0912345678");
+    let (other, unrelated) = create(&key, "Trần Thị Hoa");
+
+    let first = store
+        .prepare(vec![created], &rollmesh_store::AcceptAll)
+        .expect("prepare");
+    let store = &store;
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiting = s.spawn(move || {
+            let p = store
+                .prepare(vec![edited], &rollmesh_store::AcceptAll)
+                .expect("prepare");
+            tx.send(()).expect("send");
+            p
+        });
+        // A batch on other documents is not held up.
+        let free = store
+            .prepare(vec![unrelated], &rollmesh_store::AcceptAll)
+            .expect("prepare");
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "the edit was prepared before the member's creation was committed"
+        );
+        store.commit(first, "t").expect("commit");
+        let second = waiting.join().expect("join");
+        let r = store.commit(second, "t").expect("commit");
+        assert_eq!(
+            (r.applied.len(), r.pending),
+            (1, 0),
+            "the edit saw the committed member"
+        );
+        store.commit(free, "t").expect("commit");
+    });
+    assert_eq!(
+        store
+            .record(&id)
+            .expect("read")
+            .expect("present")
+            .get(Field::Phone),
+        Some("0912345678")
+    );
+    assert!(store.record(&other).expect("read").is_some());
+    assert!(store.verify().expect("verify").is_clean());
+}

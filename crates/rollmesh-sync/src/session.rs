@@ -1,5 +1,7 @@
 //! One sync session between this node and a peer: the puller of the peer's log and the server of ours.
 
+use std::collections::VecDeque;
+
 use crate::Msg;
 
 /// What a log read returns.
@@ -37,7 +39,8 @@ pub enum Effect {
         index: u64,
     },
     /// Verify and apply these records durably, then record the checkpoint `(index, upto)` for the peer
-    /// and call [`Session::applied`].
+    /// and call [`Session::applied`]. A driver that calls [`Session::prepared`] once the records are
+    /// checked may be handed the next batch before this one is written; it writes them in order.
     Apply {
         /// The records.
         records: Vec<(u8, Vec<u8>)>,
@@ -72,9 +75,10 @@ pub struct Session {
     // Pulling the peer's log.
     peer_index: u64,
     have: u64,
-    /// The checkpoint of the batch being applied, if any.
-    applying: Option<u64>,
-    /// The batch that follows it, when it arrived before the apply finished.
+    /// Batches handed to the driver and not yet applied, oldest first: their checkpoint, and whether the
+    /// driver has prepared them (at most two: one being written while the next is prepared).
+    applying: VecDeque<(u64, bool)>,
+    /// The batch that follows the last one in flight, when it arrived before it could be handed out.
     prefetched: Option<Prefetched>,
     pull_sent_at: Option<u64>,
     peer_head: u64,
@@ -94,7 +98,7 @@ impl Session {
             retry_ms: 2_000,
             peer_index: checkpoint.0,
             have: checkpoint.1,
-            applying: None,
+            applying: VecDeque::new(),
             prefetched: None,
             pull_sent_at: None,
             peer_head: 0,
@@ -174,7 +178,7 @@ impl Session {
                 vec![self.serve(now, from, log)]
             }
             Msg::Reset { index, head } => {
-                if self.applying.is_some() {
+                if !self.applying.is_empty() {
                     return Vec::new();
                 }
                 self.peer_index = index;
@@ -190,13 +194,14 @@ impl Session {
                 head,
                 records,
             } => {
-                if let Some(at) = self.applying {
+                if let Some(&(at, _)) = self.applying.back() {
                     // The answer to the pull sent ahead while the previous batch is being applied.
                     if index == self.peer_index && from == at && upto >= from {
                         self.peer_head = head.max(upto);
                         self.pull_sent_at = None;
                         if !(records.is_empty() && upto == at) {
                             self.prefetched = Some((from, upto, records));
+                            return self.release(now);
                         }
                     }
                     return Vec::new();
@@ -245,7 +250,7 @@ impl Session {
         records: Vec<(u8, Vec<u8>)>,
     ) -> Vec<Effect> {
         self.stats.changes_received += records.iter().filter(|(t, _)| *t == 1).count() as u64;
-        self.applying = Some(upto);
+        self.applying.push_back((upto, false));
         let pull = Effect::Send(Msg::Pull { index, from: upto });
         self.pull_sent_at = Some(now);
         self.stats.msgs_sent += 1;
@@ -259,20 +264,58 @@ impl Session {
         ]
     }
 
+    /// The driver has prepared the oldest batch it was handed (checked it, done everything but the
+    /// write): the next batch, if it is here, may be handed out to be prepared while this one is written.
+    /// Optional: a driver that never calls it gets one batch at a time.
+    pub fn prepared(&mut self, now: u64) -> Vec<Effect> {
+        if let Some(b) = self.applying.iter_mut().find(|b| !b.1) {
+            b.1 = true;
+        }
+        self.release(now)
+    }
+
     /// The driver applied the records of an [`Effect::Apply`] durably and recorded the checkpoint.
+    /// Batches are applied in the order they were handed out.
     pub fn applied(&mut self, now: u64, index: u64, upto: u64) -> Vec<Effect> {
-        self.applying = None;
+        if let Some(i) = self.applying.iter().position(|b| b.0 == upto) {
+            self.applying.remove(i);
+        }
         if index == self.peer_index && upto >= self.have {
             self.have = upto;
         }
-        match self.prefetched.take() {
-            Some((from, next, records)) if index == self.peer_index && from == self.have => {
-                self.start_apply(now, index, next, records)
-            }
-            // Not the continuation after all: ask again from where we are.
-            Some(_) => vec![self.pull(now)],
+        self.release(now)
+    }
+
+    /// Hands out the prefetched batch when nothing is in flight or the one in flight is prepared.
+    fn release(&mut self, now: u64) -> Vec<Effect> {
+        let Some((from, _, _)) = &self.prefetched else {
             // The next batch is on its way (or we are caught up and the peer will push).
-            None => Vec::new(),
+            return Vec::new();
+        };
+        let last = self.applying.back().map_or(self.have, |b| b.0);
+        if *from != last {
+            // Not the continuation after all: ask again from where we are.
+            self.prefetched = None;
+            return if self.applying.is_empty() {
+                vec![self.pull(now)]
+            } else {
+                Vec::new()
+            };
+        }
+        let ready = match self.applying.len() {
+            0 => true,
+            1 => self.applying[0].1,
+            _ => false,
+        };
+        match (ready, self.prefetched.take()) {
+            (true, Some((_, upto, records))) => {
+                let index = self.peer_index;
+                self.start_apply(now, index, upto, records)
+            }
+            (_, p) => {
+                self.prefetched = p;
+                Vec::new()
+            }
         }
     }
 
@@ -314,7 +357,7 @@ impl Session {
     /// Time passed: retransmit what may have been lost.
     pub fn on_tick(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
         let mut out = Vec::new();
-        if self.applying.is_none() {
+        if self.applying.is_empty() {
             if let Some(at) = self.pull_sent_at {
                 if now.saturating_sub(at) >= self.retry_ms {
                     out.push(self.pull(now));

@@ -54,8 +54,10 @@ struct InFlight {
     msg: Msg,
 }
 
-/// An apply the driver is still working on (a node applies on its own time, and messages keep arriving).
+/// An apply the driver is still working on (a node applies on its own time, and messages keep arriving):
+/// prepared at `prepared_at` (the session is told, and may hand out the next batch), written at `at`.
 struct Applying {
+    prepared_at: Option<u64>,
     at: u64,
     me: usize,
     peer: usize,
@@ -165,9 +167,19 @@ impl Sim {
                     index,
                     upto,
                 } => {
-                    let delay = self.rng.gen_range(0..40);
+                    let prepare = self.rng.gen_range(0..30);
+                    // Writes happen in the order batches were handed out.
+                    let after = self
+                        .applies
+                        .iter()
+                        .filter(|a| (a.me, a.peer) == (me, peer))
+                        .map(|a| a.at)
+                        .max()
+                        .unwrap_or(0);
+                    let at = (self.now + prepare + self.rng.gen_range(0..30)).max(after);
                     self.applies.push(Applying {
-                        at: self.now + delay,
+                        prepared_at: Some(self.now + prepare),
+                        at,
                         me,
                         peer,
                         generation: self.generation[&(me, peer)],
@@ -182,7 +194,23 @@ impl Sim {
 
     /// Finishes the applies that are due; a session replaced meanwhile (a reconnect) is not told.
     fn finish_applies(&mut self) {
-        let (due, rest): (Vec<_>, Vec<_>) = self.applies.drain(..).partition(|a| a.at <= self.now);
+        for i in 0..self.applies.len() {
+            let a = &mut self.applies[i];
+            if a.prepared_at.is_some_and(|t| t <= self.now) {
+                a.prepared_at = None;
+                let (me, peer, generation) = (a.me, a.peer, a.generation);
+                if self.generation[&(me, peer)] == generation {
+                    let s = self.sessions.get_mut(&(me, peer)).expect("session");
+                    let out = s.prepared(self.now);
+                    self.run_effects(me, peer, out);
+                }
+            }
+        }
+        // In the order they were handed out (equal times keep their order).
+        let (due, rest): (Vec<_>, Vec<_>) = self
+            .applies
+            .drain(..)
+            .partition(|a| a.at <= self.now && a.prepared_at.is_none());
         self.applies = rest;
         for a in due {
             let mut grew = false;
