@@ -423,7 +423,7 @@ pub enum MemberCmd {
         #[arg(long)]
         dry_run: bool,
         /// Rows per durable commit (larger batches rewrite fewer store pages, at more memory).
-        #[arg(long, default_value_t = 1000, hide = true)]
+        #[arg(long, default_value_t = 2000, hide = true)]
         batch: usize,
         #[command(flatten)]
         data: DataDir,

@@ -516,6 +516,12 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>, replica_only: bool) 
     );
     row(
         &mut rows,
+        "peak RSS of the standby city node (daemon, receiving the full replica)",
+        format!("{} MB", standby_p.peak_kb / 1024),
+        "≤ 1.5 GB",
+    );
+    row(
+        &mut rows,
         "peak RSS of a cell node",
         format!("{} MB", cell_p.peak_kb / 1024),
         "≤ 100 MB",
