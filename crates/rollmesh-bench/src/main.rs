@@ -1,6 +1,7 @@
-//! `rollmesh-bench`: measures the sync figures of DESIGN.md §8 on real QUIC over 127.0.0.1 and real sled
-//! stores, and prints one table with the target beside each figure. Run it with `--release`:
-//! `cargo run --release -p rollmesh-bench -- mesh`. The nodes it starts are this same binary running
+//! `rollmesh-bench`: measures DESIGN.md §8 on real QUIC over 127.0.0.1 and real sled stores, and prints
+//! one table with the target beside each figure. Run it with `--release`:
+//! `cargo run --release -p rollmesh-bench -- --members 470000` (the `scale` command, the default),
+//! `-- scale --quick`, `-- mesh`. The nodes it starts are this same binary running
 //! `run --config …` (the rollmesh command line), so it needs nothing else built.
 
 use std::time::{Duration, Instant};
@@ -17,31 +18,39 @@ use serde_json::{json, Value};
     name = "rollmesh-bench",
     about = "Measures rollmesh against DESIGN.md §8"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
-    cmd: Cmd,
+    cmd: Option<Cmd>,
+    /// Without a command: `scale` with these options (`rollmesh-bench --members 470000`).
+    #[command(flatten)]
+    scale: ScaleArgs,
+}
+
+#[derive(clap::Args)]
+struct ScaleArgs {
+    /// About how many members (the design card's organisation: ~480,000).
+    #[arg(long, default_value_t = 470_000)]
+    members: usize,
+    /// ~50,000 members: a run of a few minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Generator seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Keep the data here instead of a temporary directory.
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+    /// Stop after the full replica (for profiling the import and the replica alone).
+    #[arg(long, hide = true)]
+    replica_only: bool,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Every row of DESIGN.md §8 on a synthetic organisation of `--members` members.
-    Scale {
-        /// About how many members (the design card's organisation: ~480,000).
-        #[arg(long, default_value_t = 470_000)]
-        members: usize,
-        /// ~50,000 members: a run of a few minutes.
-        #[arg(long)]
-        quick: bool,
-        /// Generator seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Keep the data here instead of a temporary directory.
-        #[arg(long)]
-        dir: Option<std::path::PathBuf>,
-        /// Stop after the full replica (for profiling the import and the replica alone).
-        #[arg(long, hide = true)]
-        replica_only: bool,
-    },
+    /// Every row of DESIGN.md §8 on a synthetic organisation of `--members` members (the default
+    /// command).
+    Scale(ScaleArgs),
     /// Write the synthetic organisation's members as a CSV for `rollmesh member import`.
     Generate {
         /// About how many members (the full design-card organisation is ~480,000).
@@ -106,16 +115,10 @@ fn main() -> Result<()> {
         });
     }
     let args = Args::parse();
-    match args.cmd {
-        Cmd::Scale {
-            members,
-            quick,
-            seed,
-            dir,
-            replica_only,
-        } => {
-            let n = if quick { 50_000 } else { members };
-            scale::run(n, seed, dir, replica_only)
+    match args.cmd.unwrap_or(Cmd::Scale(args.scale)) {
+        Cmd::Scale(a) => {
+            let n = if a.quick { 50_000 } else { a.members };
+            scale::run(n, a.seed, a.dir, a.replica_only)
         }
         Cmd::Generate { members, seed, out } => {
             let f = std::io::BufWriter::new(std::fs::File::create(&out)?);
