@@ -194,6 +194,8 @@ fn mesh(scopes: &[usize], changed: usize, edits: usize) -> Result<()> {
         m.start(c)?;
         m.wait_until(LIMIT, |m| m.count(w) == Some(n as u64))
             .context("initial sync")?;
+        // Both directions done (the cell has also read the ward's log to its end) before the restart.
+        session_cost(&m, w, "hn.d01.w01.c01")?;
         // Quiet reconnect: the cell restarts with nothing new.
         m.stop(c, false);
         m.start(c)?;
