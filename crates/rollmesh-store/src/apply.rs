@@ -2,11 +2,12 @@
 //! arrived wait under `W` and are retried whenever their document advances; changes that would leave an
 //! invalid dossier are quarantined inside the same batch.
 //!
-//! A call runs in three phases. Phase one (under the write lock) drops duplicates and groups the changes by
-//! document. Phase two does the expensive part — loading each document, applying its changes, checking the
-//! policy, projecting and encoding — for every document in parallel: a change only ever depends on changes
-//! of its own document, so documents are independent. Phase three (serial) numbers the outcomes in input
-//! order and writes them, with the indexes and counters, in one batch.
+//! A call has two halves, which a sync connection overlaps (it prepares the next batch while the previous
+//! one is being committed). [`Store::prepare`] drops repeats, groups the changes by document, reserves
+//! those documents, and does the expensive part — loading each document, applying its changes, checking
+//! the policy, projecting and encoding — for every document in parallel: a change only ever depends on
+//! changes of its own document, so documents are independent. [`Store::commit`] (serial, under the write
+//! lock) numbers the outcomes in input order and writes them, with the indexes and counters, in one batch.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -189,7 +190,7 @@ struct DocWork {
     cached: Option<(Automerge, usize)>,
     /// The document its author already built from the first change (a new member created here).
     prebuilt: Option<Automerge>,
-    // Filled in by `process`.
+    // Filled in by `load` and `run`.
     before: Option<MemberRecord>,
     current: Option<MemberRecord>,
     doc: Automerge,
@@ -220,9 +221,9 @@ impl DocWork {
             .any(|o| matches!(o, Outcome::Applied { .. }))
     }
 
-    /// Loads the document and applies this call's changes to it (the phase that runs in parallel).
-    /// Everything this document's work reads from the store, done first and quickly: sled blocks reads
-    /// while another batch is being written, and the rest of the work then runs without touching it.
+    /// Reads everything this document's work needs from the store (the document, its projection, its
+    /// waiting changes), first and quickly: sled blocks reads while another batch is being written, and
+    /// [`DocWork::run`] then works without touching the store.
     fn load(&mut self, store: &Store) -> Result<(), StoreError> {
         // Changes stored before (echoes, repeats) need nothing, not even the document. A change this
         // node has just made, with its built document, cannot be stored already.
