@@ -93,23 +93,15 @@ fn edit_member(
     add: bool,
 ) {
     let d = if add { 1 } else { -1 };
-    if let Some(u) = rec.unit() {
+    let (entries, counted) = entries(rec, id);
+    for (k, v) in entries {
         if add {
-            batch.insert(unit_key(&u, id), &[]);
+            batch.insert(k, v);
         } else {
-            batch.remove(unit_key(&u, id));
+            batch.remove(k);
         }
     }
-    let folded = text::fold(rec.name());
-    for w in words(&folded) {
-        if add {
-            batch.insert(word_key(w, id), folded.as_bytes());
-        } else {
-            batch.remove(word_key(w, id));
-        }
-        counters.add(key(b'F', &[w.as_bytes()]), d);
-    }
-    if let Some(k) = headcount_key(rec) {
+    for k in counted {
         counters.add(k, d);
     }
     counters.add(MEMBERS_KEY.to_vec(), d);
@@ -118,25 +110,24 @@ fn edit_member(
 /// The number of members stored (a counter like the others, so `status` need not scan).
 pub(crate) const MEMBERS_KEY: &[u8] = b"Mmembers";
 
-/// Every index entry a projection implies, with the counters it contributes (for `verify`).
-pub(crate) fn expected_entries(
-    rec: &MemberRecord,
-    id: &MemberId,
-    counters: &mut HashMap<Vec<u8>, u64>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+/// A key and its value.
+pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// The index entries (key, value) a projection implies, and the `F` and `G` counters it adds one to:
+/// what [`add_member`] writes, [`remove_member`] removes and `verify` expects.
+pub(crate) fn entries(rec: &MemberRecord, id: &MemberId) -> (Vec<KeyValue>, Vec<Vec<u8>>) {
     let mut out = Vec::new();
+    let mut counted = Vec::new();
     if let Some(u) = rec.unit() {
         out.push((unit_key(&u, id), Vec::new()));
     }
     let folded = text::fold(rec.name());
     for w in words(&folded) {
         out.push((word_key(w, id), folded.as_bytes().to_vec()));
-        *counters.entry(key(b'F', &[w.as_bytes()])).or_default() += 1;
+        counted.push(key(b'F', &[w.as_bytes()]));
     }
-    if let Some(k) = headcount_key(rec) {
-        *counters.entry(k).or_default() += 1;
-    }
-    out
+    counted.extend(headcount_key(rec));
+    (out, counted)
 }
 
 /// One cell of the headcount: members of `unit` with this status and sector.

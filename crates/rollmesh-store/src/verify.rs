@@ -137,16 +137,16 @@ impl Store {
                 }
                 Ok(rec) => rec,
             };
-            let mut tally = std::collections::HashMap::new();
-            for (k, v) in index::expected_entries(&rec, &id, &mut tally) {
+            let (entries, counted) = index::entries(&rec, &id);
+            for (k, v) in entries {
                 index_entries += 1;
                 if self.kv.get(&k)?.as_deref() != Some(&v[..]) {
                     r.problems
                         .push(format!("document {id}: an index entry is missing"));
                 }
             }
-            for (k, n) in tally {
-                *counters.entry(k).or_default() += n;
+            for k in counted {
+                *counters.entry(k).or_default() += 1;
             }
         }
         let stored_entries =
