@@ -16,10 +16,11 @@ use rollmesh_model::{DossierEdit, Event, EventKind, Field, OrgTree, Sector, Stat
 use rollmesh_proto::NodeId;
 use serde_json::json;
 
-use crate::i18n::{self, Lang};
+use crate::i18n::{self, LangArg};
 use crate::node::Node;
 use crate::render::{self, print_json};
-use crate::{csv_import, msg};
+use crate::csv_import;
+use rollmesh_engine::msg;
 
 /// rollmesh — sổ đảng viên đồng bộ dạng lưới (a membership registry that syncs as a mesh).
 ///
@@ -36,7 +37,7 @@ pub struct Cli {
         env = "ROLLMESH_LANG",
         default_value = "vi"
     )]
-    pub lang: Lang,
+    pub lang: LangArg,
     /// Machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -522,7 +523,7 @@ where
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    i18n::set(cli.lang);
+    i18n::set(cli.lang.into());
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -391,9 +391,12 @@ async fn connection(
     dialer: bool,
 ) -> Result<(), String> {
     let remote = conn.remote_address().to_string();
-    let Some(peer_key) = rollmesh_net::peer_key(&conn) else {
-        conn.close(1u32.into(), b"no certificate");
-        return Err("peer presented no ed25519 certificate".into());
+    let peer_key = match rollmesh_net::peer_key(&conn) {
+        Ok(k) => k,
+        Err(e) => {
+            conn.close(1u32.into(), b"bad certificate");
+            return Err(format!("refused: bad_certificate ({e})"));
+        }
     };
     let streams = if dialer {
         conn.open_bi().await

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use rollmesh_model::{Field, OrgTree, UnitPath};
 use serde_json::{json, Value};
 
-use crate::msg;
+use rollmesh_engine::msg;
 use crate::node::{Node, PeerSettings};
 
 /// One running node of a local mesh.

@@ -1,47 +1,22 @@
-//! The language of what a clerk reads: Vietnamese by default, English on request (`--lang en` or
-//! `ROLLMESH_LANG=en`). Messages are written at their call site as a Vietnamese/English pair with
-//! [`msg!`](crate::msg), so no message can exist in one language only.
+//! The `--lang` argument; the language switch and the message pairs themselves live in the engine
+//! (`rollmesh_engine::i18n`), which writes clerk-facing messages too.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+pub use rollmesh_engine::i18n::*;
 
-static ENGLISH: AtomicBool = AtomicBool::new(false);
-
-/// The two languages.
+/// The language of `--lang`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Lang {
+pub enum LangArg {
     /// Tiếng Việt (default).
     Vi,
     /// English.
     En,
 }
 
-/// Sets the process language.
-pub fn set(lang: Lang) {
-    ENGLISH.store(lang == Lang::En, Ordering::Relaxed);
-}
-
-/// True when messages should be English.
-pub fn is_en() -> bool {
-    ENGLISH.load(Ordering::Relaxed)
-}
-
-/// Picks one of two already-formatted texts.
-pub fn pick<'a>(vi: &'a str, en: &'a str) -> &'a str {
-    if is_en() {
-        en
-    } else {
-        vi
-    }
-}
-
-/// Formats a Vietnamese/English message pair, capturing variables inline: `msg!("Đã thêm {n}", "Added {n}")`.
-#[macro_export]
-macro_rules! msg {
-    ($vi:literal, $en:literal) => {
-        if $crate::i18n::is_en() {
-            format!($en)
-        } else {
-            format!($vi)
+impl From<LangArg> for Lang {
+    fn from(l: LangArg) -> Lang {
+        match l {
+            LangArg::Vi => Lang::Vi,
+            LangArg::En => Lang::En,
         }
-    };
+    }
 }

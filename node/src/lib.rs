@@ -1,15 +1,12 @@
-//! The rollmesh node: a data directory holding the node's key and its store, the operations a clerk runs
-//! on it (add, edit, import, bundles, verify), and the `rollmesh` command line over them.
+//! The `rollmesh` binary's library half: the command line (one module per command group), the daemon's
+//! wiring of the engine to QUIC, and rendering for clerks. The decisions live in `rollmesh-engine`.
 
 pub mod admin;
-pub mod authority;
 pub mod cli;
-pub mod csv_import;
 pub mod daemon;
 pub mod demo;
 pub mod i18n;
-pub mod node;
-pub mod org;
 pub mod render;
 
-pub use node::{AcceptReport, Node, NodeError, NodeSettings, PeerSettings};
+pub use rollmesh_engine::{authority, csv_import, node, org};
+pub use rollmesh_engine::{AcceptReport, Node, NodeError, NodeSettings, PeerSettings};

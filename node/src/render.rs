@@ -5,7 +5,7 @@ use rollmesh_model::{Field, MemberRecord, Status};
 use rollmesh_proto::{RejectCode, SignedChange};
 use serde_json::{json, Map, Value};
 
-use crate::i18n::{is_en, pick};
+use crate::i18n::{field_error, is_en, pick};
 
 /// A member as a flat JSON object: `id` and one key per field present.
 pub fn record_json(r: &MemberRecord) -> Value {
@@ -193,33 +193,6 @@ pub fn print_json(v: &Value) {
 /// `true` if English output is on (for callers that build their own tables).
 pub fn english() -> bool {
     is_en()
-}
-
-/// A refused field value, in the clerk's language.
-pub fn field_error(e: &rollmesh_model::FieldError) -> String {
-    use rollmesh_model::FieldError;
-    if is_en() {
-        return e.to_string();
-    }
-    match e {
-        FieldError::UnknownField(k) => {
-            format!("không có trường {k:?} (xem `rollmesh member fields`)")
-        }
-        FieldError::Invalid {
-            field,
-            value,
-            expected,
-        } => {
-            let label = Field::from_key(field)
-                .map(|f| f.label_vi())
-                .unwrap_or(field);
-            format!("{label} ({field}): giá trị {value:?} không hợp lệ (cần {expected})")
-        }
-        FieldError::Required(k) => {
-            let label = Field::from_key(k).map(|f| f.label_vi()).unwrap_or(k);
-            format!("thiếu {label} ({k})")
-        }
-    }
 }
 
 /// An error as one line in the clerk's language: known causes are translated, anything else keeps its

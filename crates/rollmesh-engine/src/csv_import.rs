@@ -179,7 +179,7 @@ fn validate_row(
         }
         let v = f
             .normalize(value)
-            .map_err(|e| crate::render::field_error(&e))?;
+            .map_err(|e| crate::i18n::field_error(&e))?;
         fields.insert(*f, v);
     }
     if !fields.contains_key(&Field::FullName) {

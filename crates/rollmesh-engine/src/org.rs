@@ -10,7 +10,7 @@ use rollmesh_proto::{roles, NodeId, NodeKey};
 use crate::node::{issue_credential, root_init, Issuer, Node, NodeError};
 
 /// The design card's four-level demo tree, embedded so the demo needs no files.
-pub const DEMO_TREE: &str = include_str!("../../config/org-demo.toml");
+pub const DEMO_TREE: &str = include_str!("../../../config/org-demo.toml");
 
 /// One bootstrapped unit.
 #[derive(Debug, Clone)]
