@@ -271,7 +271,7 @@ fn own_chain(org: &Org, unit: &str) -> Chain {
 }
 
 fn forged_member(key: &NodeKey, unit: &str, name: &str) -> (MemberId, Vec<u8>) {
-    let id = MemberId::random();
+    let id = MemberId::new(0, rand::random());
     let mut f = BTreeMap::new();
     f.insert(Field::FullName, name.to_string());
     f.insert(Field::Unit, unit.to_string());

@@ -2,11 +2,13 @@
 //! the data directory's permissions). While `rollmesh run` holds the store, CLI commands that change or
 //! read members, `status` and `credential revoke` go through it: one JSON request line, one JSON reply line.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rollmesh_model::Field;
 use serde_json::Value;
 
 /// The socket of a data directory.
@@ -31,4 +33,20 @@ pub fn call(data: &Path, request: &Value) -> anyhow::Result<Value> {
         anyhow::bail!("{err}");
     }
     Ok(v)
+}
+
+/// Field values from a JSON object of field keys (used by `member add --from-json` and the admin socket).
+pub fn fields_from_json(v: &serde_json::Value) -> anyhow::Result<BTreeMap<Field, String>> {
+    let mut out = BTreeMap::new();
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            let f = Field::from_key(k)?;
+            let s = val
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| val.to_string());
+            out.insert(f, f.normalize(&s)?);
+        }
+    }
+    Ok(out)
 }

@@ -13,7 +13,7 @@ use rollmesh_model::{Field, OrgTree, UnitPath};
 use serde_json::{json, Value};
 
 use rollmesh_engine::msg;
-use crate::node::{Node, PeerSettings};
+use rollmesh_engine::{Node, PeerSettings};
 
 /// One running node of a local mesh.
 pub struct MeshNode {
@@ -94,11 +94,11 @@ impl Mesh {
     /// Bootstraps `tree` into `dir`, assigns loopback ports and writes each node's settings (every node
     /// dials its parent). Processes are not started yet.
     pub fn create(bin: &Path, dir: &Path, tree: &OrgTree) -> Result<Mesh> {
-        crate::org::bootstrap(tree, dir, 365)?;
+        rollmesh_engine::org::bootstrap(tree, dir, 365)?;
         let mut nodes: Vec<MeshNode> = Vec::new();
         let mut addrs: BTreeMap<UnitPath, (String, String)> = BTreeMap::new();
         for info in tree.units() {
-            let data = crate::org::unit_dir(dir, &info.path);
+            let data = rollmesh_engine::org::unit_dir(dir, &info.path);
             let mut node = Node::open(&data)?;
             let addr = format!("127.0.0.1:{}", free_port()?);
             let mut s = node.settings().clone();
@@ -304,7 +304,7 @@ pub fn run(once: bool, per_cell: usize, dir: Option<PathBuf>) -> Result<u8> {
 fn demo(once: bool, per_cell: usize, dir: &Path) -> Result<u8> {
     let dir = dir.to_path_buf();
     let _ = std::fs::remove_dir_all(&dir);
-    let tree = OrgTree::from_toml(crate::org::DEMO_TREE)?;
+    let tree = OrgTree::from_toml(rollmesh_engine::org::DEMO_TREE)?;
     let bin = std::env::current_exe()?;
     let mut mesh = Mesh::create(&bin, &dir, &tree)?;
     let total = mesh.seed(&tree, per_cell)? as u64;

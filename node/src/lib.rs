@@ -8,5 +8,5 @@ pub mod demo;
 pub mod i18n;
 pub mod render;
 
-pub use rollmesh_engine::{authority, csv_import, node, org};
+pub use rollmesh_engine::org;
 pub use rollmesh_engine::{AcceptReport, Node, NodeError, NodeSettings, PeerSettings};

@@ -198,7 +198,7 @@ pub fn english() -> bool {
 /// An error as one line in the clerk's language: known causes are translated, anything else keeps its
 /// (English) technical detail behind a Vietnamese lead.
 pub fn explain(err: &anyhow::Error) -> String {
-    use crate::node::NodeError;
+    use rollmesh_engine::NodeError;
     use rollmesh_store::StoreError;
     let chain = || {
         err.chain()

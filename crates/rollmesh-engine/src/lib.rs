@@ -3,10 +3,23 @@
 //! requested, issued, installed and revoked, bundles are written and read, and [`PeerLog`] decides what of
 //! our log a peer may see. The `rollmesh` binary is a thin layer over it (CLI, daemon wiring, rendering).
 
+pub mod accept;
 pub mod authority;
-pub mod i18n;
+pub mod credentials;
 pub mod csv_import;
+pub mod error;
+pub mod i18n;
+pub mod ids;
 pub mod node;
 pub mod org;
+pub mod peer_auth;
+pub mod peer_log;
+pub mod settings;
 
-pub use node::{AcceptReport, Node, NodeError, NodeSettings, PeerSettings};
+pub use accept::{AcceptReport, PreparedAccept};
+pub use credentials::{issue_credential, read_root_key, root_init, Installed, Issuer};
+pub use error::NodeError;
+pub use node::Node;
+pub use peer_auth::{PeerAuth, PeerRefusal};
+pub use peer_log::PeerLog;
+pub use settings::{NodeSettings, PeerSettings};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rollmesh_model::{OrgTree, UnitPath};
 use rollmesh_proto::{roles, NodeId, NodeKey};
 
-use crate::node::{issue_credential, root_init, Issuer, Node, NodeError};
+use crate::{issue_credential, root_init, Issuer, Node, NodeError};
 
 /// The design card's four-level demo tree, embedded so the demo needs no files.
 pub const DEMO_TREE: &str = include_str!("../../../config/org-demo.toml");
@@ -86,4 +86,13 @@ pub fn bootstrap(
         });
     }
     Ok((root, done))
+}
+
+/// Reads and validates an organisation tree file.
+pub fn load_tree(path: &Path) -> Result<OrgTree, rollmesh_model::TreeError> {
+    let text = std::fs::read_to_string(path).map_err(|source| rollmesh_model::TreeError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    OrgTree::from_toml(&text)
 }

@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn create_edit_and_read_back() {
-        let id = MemberId::random();
+        let id = MemberId::new(0, rand::random());
         let (mut d, first) = Dossier::create(
             id,
             ActorId::from([1u8; 16]),
@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn concurrent_puts_show_as_conflict() {
-        let id = MemberId::random();
+        let id = MemberId::new(0, rand::random());
         let (d, first) = Dossier::create(
             id,
             ActorId::from([1u8; 16]),
@@ -470,14 +470,14 @@ mod tests {
     fn refuses_foreign_documents() {
         let doc = Automerge::new();
         assert!(matches!(
-            Dossier::from_doc(MemberId::random(), doc),
+            Dossier::from_doc(MemberId::new(0, rand::random()), doc),
             Err(DossierError::NotADossier)
         ));
-        let id = MemberId::random();
+        let id = MemberId::new(0, rand::random());
         let (d, _) =
             Dossier::create(id, ActorId::from([1u8; 16]), fields("A"), vec![], 1).expect("create");
         assert!(matches!(
-            Dossier::from_doc(MemberId::random(), d.into_doc()),
+            Dossier::from_doc(MemberId::new(0, rand::random()), d.into_doc()),
             Err(DossierError::WrongId { .. })
         ));
     }

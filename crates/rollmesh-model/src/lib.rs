@@ -1,6 +1,6 @@
 //! The pure domain model of rollmesh: unit paths and the organisation tree, member identity, fields and
-//! statuses, and the member dossier as an Automerge document. No I/O, no clocks, no randomness except the
-//! explicit `MemberId::random`.
+//! statuses, and the member dossier as an Automerge document. No I/O, no clocks, no randomness: the
+//! caller passes the time and random bits in (`MemberId::new`), and reads tree files itself.
 
 pub mod dossier;
 pub mod member;

@@ -3,7 +3,6 @@
 //! the post-2025 real chain three (city > ward > cell), and both load through the same code.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -143,15 +142,6 @@ impl OrgTree {
             units,
             root,
         })
-    }
-
-    /// Reads and validates a tree file.
-    pub fn load(path: &Path) -> Result<Self, TreeError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TreeError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_toml(&text)
     }
 
     /// The root unit.

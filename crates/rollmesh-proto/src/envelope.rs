@@ -370,7 +370,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn change_by(key: &NodeKey) -> (MemberId, Vec<u8>) {
-        let id = MemberId::random();
+        let id = MemberId::new(0, rand::random());
         let mut f = BTreeMap::new();
         f.insert(Field::FullName, "Trần Thị Bình".to_string());
         f.insert(Field::Unit, "hn.d01".to_string());

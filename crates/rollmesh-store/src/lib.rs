@@ -829,7 +829,6 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<MemberRecord, StoreError> {
 }
 
 fn rand_u64() -> u64 {
-    // The index id only needs to differ between stores; the MemberId generator is a good random source.
-    let b = MemberId::random().0;
-    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    // The index id only needs to differ between stores (and between a store and its restored copy).
+    rand::random()
 }

@@ -139,7 +139,7 @@ fn run(n: usize, ops: Vec<Op>, seed: u64) {
         match op {
             Op::Create { replica } => {
                 let r = &replicas[replica];
-                let id = MemberId::random();
+                let id = MemberId::new(0, rand::random());
                 let mut f = BTreeMap::new();
                 f.insert(Field::FullName, format!("Nguyễn Văn {}", members.len()));
                 f.insert(Field::Unit, unit().to_string());

@@ -12,7 +12,7 @@ fn unit() -> UnitPath {
 }
 
 fn create(key: &NodeKey, name: &str) -> (MemberId, VerifiedChange) {
-    let id = MemberId::random();
+    let id = MemberId::new(0, rand::random());
     let mut f = BTreeMap::new();
     f.insert(Field::FullName, name.to_string());
     f.insert(Field::Unit, unit().to_string());
@@ -118,7 +118,7 @@ fn a_change_that_breaks_the_dossier_is_quarantined() {
     let key = NodeKey::generate();
     let store = Store::create(dir.path(), unit(), key.public()).expect("create");
     // A validly signed change that creates a document which is not a dossier.
-    let id = MemberId::random();
+    let id = MemberId::new(0, rand::random());
     let mut doc = automerge::AutoCommit::new().with_actor(actor_for(&key.public()));
     doc.put(automerge::ROOT, "kind", "something/else")
         .expect("put");

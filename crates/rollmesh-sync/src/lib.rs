@@ -1,17 +1,29 @@
 //! The sync protocol between two nodes, as a pure state machine in the manner of quinn-proto: it takes
-//! `(now, input)` and returns effects (messages to send, records to apply), with the store reached only
-//! through the [`Log`] trait. The async node only shuttles bytes, so every behaviour here is testable
-//! in-process and deterministically, with loss, duplication, reordering and partitions.
+//! `(now, input)` and returns effects (messages to send, records to apply, a peer to authenticate), with
+//! the store reached only through the [`Log`] trait. The async node only moves bytes, reads the clock and
+//! runs the effects, so every behaviour here is testable in-process and deterministically, with loss,
+//! duplication, reordering, partitions and restores (see the `rollmesh-sim` crate).
 //!
-//! Each side pulls the other's append-only change log from a checkpoint `(index id, sequence)`:
-//! `Pull{index, from}` asks for the entries after `from`; the answer is `Batch{index, from, upto, records}`.
-//! The next `Pull` acknowledges a batch after it has been applied durably. Once a puller has caught up,
-//! the serving side pushes new entries as they are appended. A pull against a different index id (the
-//! log was restored or re-created) is answered from the start: the fallback path.
+//! A session starts with `Auth` each way; the driver checks the peer's credential and tells the session
+//! the verdict. Then each side pulls the other's append-only change log from a checkpoint
+//! `(index id, sequence)`: `Pull{index, from}` asks for the entries after `from`; the answer is
+//! `Batch{index, from, upto, records}`. The next `Pull` acknowledges a batch after it has been applied
+//! durably. Once a puller has caught up, the serving side pushes new entries as they are appended. A pull
+//! against a different index id (first contact, or the log was restored) is answered with `Reset`, and the
+//! puller reconciles its documents with the peer's (negentropy over `(document, state hash)`), then asks
+//! with `Want` for the histories it lacks: the fallback path.
 
+mod empty;
+mod recon;
+mod record;
 mod session;
 
-pub use session::{Effect, Log, LogBatch, Session, SessionStats};
+pub use empty::EmptyLog;
+pub use record::{Record, RecordKind};
+pub use session::{
+    DocId, Effect, Log, LogBatch, LogError, Session, SessionConfig, SessionStats, StateHash,
+    SyncError,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -42,8 +54,8 @@ pub enum Msg {
         upto: u64,
         /// The sender's log head when the batch was made.
         head: u64,
-        /// `(tag, body)` records: revocations, chains, then changes.
-        records: Vec<(u8, Vec<u8>)>,
+        /// Revocations, chains, then changes.
+        records: Vec<Record>,
     },
     /// Answer to a pull against a log index the sender no longer has (first contact, or a checkpoint made
     /// void by a restore): the puller reconciles its documents with the sender's instead of replaying.
@@ -73,8 +85,8 @@ pub enum Msg {
 
 impl Msg {
     /// Encodes for a frame.
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).unwrap_or_default()
+    pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_allocvec(self)
     }
 
     /// Decodes a frame.

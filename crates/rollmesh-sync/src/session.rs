@@ -1,30 +1,58 @@
-//! One sync session between this node and a peer: the puller of the peer's log and the server of ours.
+//! One sync session between this node and a peer: the handshake of credentials, the puller of the peer's
+//! log, the server of ours, and the reconciliation fallback.
 
 use std::collections::VecDeque;
 
-use crate::Msg;
+use crate::recon::{self, ClientStep};
+use crate::{Msg, Record};
+
+/// A document id (a member's id; other document kinds use the same 16 bytes).
+pub type DocId = [u8; 16];
+/// The hash of a document's state (its Automerge heads), what reconciliation compares.
+pub type StateHash = [u8; 32];
 
 /// What a log read returns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogBatch {
     /// Records for the peer (already filtered to its scope).
-    pub records: Vec<(u8, Vec<u8>)>,
+    pub records: Vec<Record>,
     /// The last sequence number examined.
     pub upto: u64,
 }
 
-/// This node's log, as the session sees it.
+/// The log (the store behind it) failed; the session ends, and nothing is taken as "empty".
+#[derive(Debug, thiserror::Error)]
+#[error("log: {0}")]
+pub struct LogError(pub String);
+
+/// This node's log, as the session sees it for one peer. Every method sees only what that peer may see.
 pub trait Log {
     /// The log's index id.
     fn index(&self) -> u64;
     /// The last sequence number in the log.
     fn head(&self) -> u64;
     /// Entries after `from` that the peer may see, at most `max` of them.
-    fn read(&mut self, from: u64, max: usize) -> LogBatch;
+    fn read(&mut self, from: u64, max: usize) -> Result<LogBatch, LogError>;
     /// Gives the log a new index id (it was rolled back: a peer is ahead of it) and returns it.
-    fn rotate_index(&mut self) -> u64 {
-        self.index()
+    fn rotate_index(&mut self) -> Result<u64, LogError> {
+        Ok(self.index())
     }
+    /// Our documents inside the peer's scope, by state hash.
+    fn states(&mut self) -> Result<Vec<(StateHash, DocId)>, LogError>;
+    /// The full histories of these documents (with what the peer needs to check them), leaving out any
+    /// document outside the peer's scope.
+    fn histories(&mut self, docs: &[DocId]) -> Result<Vec<Record>, LogError>;
+}
+
+/// Why a session ended on our side.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Our log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// Reconciliation failed (a malformed message from the peer).
+    #[error(transparent)]
+    Recon(#[from] recon::ReconError),
 }
 
 /// What the driver must do.
@@ -32,23 +60,54 @@ pub trait Log {
 pub enum Effect {
     /// Send a message to the peer.
     Send(Msg),
-    /// Our checkpoint is void: reconcile documents with the peer (negentropy), then send `Want`; or, with
-    /// nothing to reconcile, call [`Session::replay`].
-    Reconcile {
-        /// The peer's log index id.
-        index: u64,
+    /// Check the peer's credential chain against the TLS key and the root (recording its revocations
+    /// first), then call [`Session::accept_peer`] or [`Session::refuse_peer`].
+    Authenticate {
+        /// The encoded chain it presented.
+        chain: Vec<u8>,
+        /// The encoded revocations it holds.
+        revocations: Vec<Vec<u8>>,
     },
     /// Verify and apply these records durably, then record the checkpoint `(index, upto)` for the peer
     /// and call [`Session::applied`]. A driver that calls [`Session::prepared`] once the records are
     /// checked may be handed the next batch before this one is written; it writes them in order.
     Apply {
         /// The records.
-        records: Vec<(u8, Vec<u8>)>,
+        records: Vec<Record>,
         /// The peer's log index id.
         index: u64,
         /// The checkpoint to record once applied.
         upto: u64,
     },
+    /// End the connection (after sending what came before), for this reason.
+    Close {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Timing and sizes of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Largest number of log entries examined per batch.
+    pub batch_max: usize,
+    /// How long to wait for an answer before asking again.
+    pub retry_ms: u64,
+    /// How long the peer has to present its credential.
+    pub auth_timeout_ms: u64,
+    /// How many messages may arrive while the peer's credential is being checked.
+    pub max_early: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            batch_max: 2048,
+            retry_ms: 2_000,
+            auth_timeout_ms: 10_000,
+            max_early: 64,
+        }
+    }
 }
 
 /// Counters for `status` and measurements.
@@ -65,13 +124,29 @@ pub struct SessionStats {
 }
 
 /// A batch received ahead: its `from`, `upto` and records.
-type Prefetched = (u64, u64, Vec<(u8, Vec<u8>)>);
+type Prefetched = (u64, u64, Vec<Record>);
+
+/// Where the session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Our `Auth` is sent; the peer's has not arrived.
+    Hello,
+    /// The peer's `Auth` is with the driver to check.
+    Checking,
+    /// Authenticated both ways: syncing.
+    Running,
+    /// Ended; nothing more is sent or taken.
+    Closed,
+}
 
 /// The per-connection state.
 #[derive(Debug)]
 pub struct Session {
-    batch_max: usize,
-    retry_ms: u64,
+    config: SessionConfig,
+    phase: Phase,
+    started_at: u64,
+    /// Messages that arrived while the peer's credential was being checked, handled once it is accepted.
+    early: VecDeque<Msg>,
     // Pulling the peer's log.
     peer_index: u64,
     have: u64,
@@ -82,39 +157,54 @@ pub struct Session {
     prefetched: Option<Prefetched>,
     pull_sent_at: Option<u64>,
     peer_head: u64,
+    /// Reconciliation as the puller, while it runs.
+    recon_client: Option<recon::Client>,
     // Serving our log.
     acked: u64,
     inflight: Option<(u64, u64, u64)>,
     subscribed: bool,
+    /// Reconciliation as the served side, from the peer's first `Recon` until its `Want`.
+    recon_server: Option<recon::Server>,
     /// Counters.
     pub stats: SessionStats,
 }
 
 impl Session {
-    /// Starts a session from our checkpoint of the peer's log (`(0, 0)` if none) and sends the first pull.
-    pub fn start(now: u64, checkpoint: (u64, u64)) -> (Session, Vec<Effect>) {
+    /// Starts a session by presenting our credential (`auth` is our `Msg::Auth`).
+    pub fn start(now: u64, config: SessionConfig, auth: Msg) -> (Session, Vec<Effect>) {
         let mut s = Session {
-            batch_max: 2048,
-            retry_ms: 2_000,
-            peer_index: checkpoint.0,
-            have: checkpoint.1,
+            config: SessionConfig {
+                batch_max: config.batch_max.max(1),
+                ..config
+            },
+            phase: Phase::Hello,
+            started_at: now,
+            early: VecDeque::new(),
+            peer_index: 0,
+            have: 0,
             applying: VecDeque::new(),
             prefetched: None,
             pull_sent_at: None,
             peer_head: 0,
+            recon_client: None,
             acked: 0,
             inflight: None,
             subscribed: false,
+            recon_server: None,
             stats: SessionStats::default(),
         };
-        let out = vec![s.pull(now)];
+        let out = vec![s.send(auth)];
         (s, out)
     }
 
-    /// Sets the largest number of log entries per batch.
-    pub fn with_batch_max(mut self, n: usize) -> Self {
-        self.batch_max = n.max(1);
-        self
+    /// True once both sides are authenticated and the session syncs.
+    pub fn is_running(&self) -> bool {
+        self.phase == Phase::Running
+    }
+
+    /// True once the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
     }
 
     /// Our position in the peer's log.
@@ -127,65 +217,133 @@ impl Session {
         self.peer_head.saturating_sub(self.have)
     }
 
-    fn pull(&mut self, now: u64) -> Effect {
-        self.pull_sent_at = Some(now);
+    fn send(&mut self, m: Msg) -> Effect {
         self.stats.msgs_sent += 1;
-        Effect::Send(Msg::Pull {
-            index: self.peer_index,
-            from: self.have,
-        })
+        Effect::Send(m)
     }
 
-    fn serve(&mut self, now: u64, from: u64, log: &mut dyn Log) -> Effect {
-        let b = log.read(from, self.batch_max);
+    /// Ends the session: tells the peer why, and asks the driver to close.
+    pub fn close(&mut self, reason: impl Into<String>) -> Vec<Effect> {
+        if self.phase == Phase::Closed {
+            return Vec::new();
+        }
+        let reason = reason.into();
+        self.phase = Phase::Closed;
+        vec![
+            self.send(Msg::Bye {
+                reason: reason.clone(),
+            }),
+            Effect::Close { reason },
+        ]
+    }
+
+    /// The peer's credential checked out: sync from our checkpoint of its log (`(0, 0)` if none). The
+    /// messages that arrived meanwhile are handled now.
+    pub fn accept_peer(
+        &mut self,
+        now: u64,
+        checkpoint: (u64, u64),
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
+        if self.phase != Phase::Checking {
+            return Ok(Vec::new());
+        }
+        self.phase = Phase::Running;
+        self.peer_index = checkpoint.0;
+        self.have = checkpoint.1;
+        let mut out = vec![self.pull(now)];
+        while let Some(m) = self.early.pop_front() {
+            out.extend(self.on_msg(now, m, log)?);
+        }
+        Ok(out)
+    }
+
+    /// The peer's credential was refused, for this reason (sent to it).
+    pub fn refuse_peer(&mut self, reason: impl Into<String>) -> Vec<Effect> {
+        self.close(reason)
+    }
+
+    fn pull(&mut self, now: u64) -> Effect {
+        self.pull_sent_at = Some(now);
+        let m = Msg::Pull {
+            index: self.peer_index,
+            from: self.have,
+        };
+        self.send(m)
+    }
+
+    fn serve(&mut self, now: u64, from: u64, log: &mut dyn Log) -> Result<Effect, SyncError> {
+        let b = log.read(from, self.config.batch_max)?;
         let head = log.head();
         self.inflight = Some((from, b.upto, now));
-        self.stats.msgs_sent += 1;
-        self.stats.changes_sent += b.records.iter().filter(|(t, _)| *t == 1).count() as u64;
-        Effect::Send(Msg::Batch {
+        self.stats.changes_sent += b.records.iter().filter(|r| r.is_change()).count() as u64;
+        let m = Msg::Batch {
             index: log.index(),
             from,
             upto: b.upto,
             head,
             records: b.records,
-        })
+        };
+        Ok(self.send(m))
     }
 
     /// Handles a message from the peer.
-    pub fn on_msg(&mut self, now: u64, msg: Msg, log: &mut dyn Log) -> Vec<Effect> {
+    pub fn on_msg(
+        &mut self,
+        now: u64,
+        msg: Msg,
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
+        if self.phase == Phase::Closed {
+            return Ok(Vec::new());
+        }
         self.stats.msgs_received += 1;
-        match msg {
-            Msg::Pull { index, from } => {
-                let mut current = log.index();
-                if index == current && from > log.head() {
-                    // The puller has seen more of this log than it holds: it was restored from a backup.
-                    // Its sequence numbers will be reused, so every checkpoint against it must go.
-                    current = log.rotate_index();
+        if let Msg::Bye { reason } = msg {
+            let reason = if self.phase == Phase::Running {
+                format!("peer closed: {reason}")
+            } else {
+                format!("peer refused us: {reason}")
+            };
+            self.phase = Phase::Closed;
+            return Ok(vec![Effect::Close { reason }]);
+        }
+        match self.phase {
+            Phase::Hello => Ok(match msg {
+                Msg::Auth { chain, revocations } => {
+                    self.phase = Phase::Checking;
+                    vec![Effect::Authenticate { chain, revocations }]
                 }
-                self.subscribed = true;
-                if index != current {
-                    self.acked = 0;
-                    self.inflight = None;
-                    self.stats.msgs_sent += 1;
-                    return vec![Effect::Send(Msg::Reset {
-                        index: current,
-                        head: log.head(),
-                    })];
+                _ => self.close("refused: protocol (first message is not Auth)"),
+            }),
+            Phase::Checking => {
+                if self.early.len() >= self.config.max_early {
+                    return Ok(self.close("refused: protocol (too many messages before authentication)"));
                 }
-                // Every pull is answered, with an empty batch if there is nothing new: that answer is what
-                // tells the puller its acknowledgement arrived, so neither side can wait on the other.
-                self.acked = from;
-                vec![self.serve(now, from, log)]
+                self.early.push_back(msg);
+                Ok(Vec::new())
             }
+            Phase::Running => self.on_running_msg(now, msg, log),
+            Phase::Closed => Ok(Vec::new()),
+        }
+    }
+
+    fn on_running_msg(
+        &mut self,
+        now: u64,
+        msg: Msg,
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
+        match msg {
+            Msg::Pull { index, from } => self.on_pull(now, index, from, log),
             Msg::Reset { index, head } => {
                 if !self.applying.is_empty() {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 }
                 self.peer_index = index;
                 self.have = 0;
                 self.peer_head = head;
                 self.pull_sent_at = None;
-                vec![Effect::Reconcile { index }]
+                self.reconcile(now, log)
             }
             Msg::Batch {
                 index,
@@ -193,67 +351,171 @@ impl Session {
                 upto,
                 head,
                 records,
-            } => {
-                if let Some(&(at, _)) = self.applying.back() {
-                    // The answer to the pull sent ahead while the previous batch is being applied.
-                    if index == self.peer_index && from == at && upto >= from {
-                        self.peer_head = head.max(upto);
-                        self.pull_sent_at = None;
-                        if !(records.is_empty() && upto == at) {
-                            self.prefetched = Some((from, upto, records));
-                            return self.release(now);
-                        }
-                    }
-                    return Vec::new();
-                }
-                if index != self.peer_index && from == 0 {
-                    // The peer's log is new to us (first contact, or it was restored): take it from the start.
-                    self.peer_index = index;
-                    self.have = 0;
-                }
-                if index != self.peer_index || upto < from {
-                    return Vec::new();
-                }
-                if from != self.have {
-                    if upto <= self.have {
-                        // A duplicate of something applied: our acknowledgement was probably lost.
-                        return vec![self.pull(now)];
-                    }
-                    // A gap (a lost or reordered batch): ask again from where we are.
-                    return if self.pull_sent_at.is_none() {
-                        vec![self.pull(now)]
-                    } else {
-                        Vec::new()
-                    };
-                }
-                self.peer_head = head.max(upto);
-                if records.is_empty() && upto == self.have {
-                    // Nothing new: we are caught up and the peer will push.
-                    self.pull_sent_at = None;
-                    return Vec::new();
-                }
-                self.start_apply(now, index, upto, records)
-            }
-            Msg::Auth { .. } | Msg::Bye { .. } | Msg::Recon { .. } | Msg::Want { .. } => Vec::new(),
+            } => Ok(self.on_batch(now, index, from, upto, head, records)),
+            Msg::Recon { payload } => self.on_recon(now, &payload, log),
+            Msg::Want { ids } => self.on_want(now, &ids, log),
+            Msg::Auth { .. } | Msg::Bye { .. } => Ok(Vec::new()),
         }
+    }
+
+    fn on_pull(
+        &mut self,
+        now: u64,
+        index: u64,
+        from: u64,
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
+        let mut current = log.index();
+        if index == current && from > log.head() {
+            // The puller has seen more of this log than it holds: it was restored from a backup.
+            // Its sequence numbers will be reused, so every checkpoint against it must go.
+            current = log.rotate_index()?;
+        }
+        self.subscribed = true;
+        if index != current {
+            self.acked = 0;
+            self.inflight = None;
+            let m = Msg::Reset {
+                index: current,
+                head: log.head(),
+            };
+            return Ok(vec![self.send(m)]);
+        }
+        // Every pull is answered, with an empty batch if there is nothing new: that answer is what tells
+        // the puller its acknowledgement arrived, so neither side can wait on the other.
+        self.acked = from;
+        Ok(vec![self.serve(now, from, log)?])
+    }
+
+    fn on_batch(
+        &mut self,
+        now: u64,
+        index: u64,
+        from: u64,
+        upto: u64,
+        head: u64,
+        records: Vec<Record>,
+    ) -> Vec<Effect> {
+        if let Some(&(at, _)) = self.applying.back() {
+            // The answer to the pull sent ahead while the previous batch is being applied.
+            if index == self.peer_index && from == at && upto >= from {
+                self.peer_head = head.max(upto);
+                self.pull_sent_at = None;
+                if !(records.is_empty() && upto == at) {
+                    self.prefetched = Some((from, upto, records));
+                    return self.release(now);
+                }
+            }
+            return Vec::new();
+        }
+        if index != self.peer_index && from == 0 {
+            // The peer's log is new to us (first contact, or it was restored): take it from the start.
+            self.peer_index = index;
+            self.have = 0;
+        }
+        if index != self.peer_index || upto < from {
+            return Vec::new();
+        }
+        if from != self.have {
+            if upto <= self.have {
+                // A duplicate of something applied: our acknowledgement was probably lost.
+                return vec![self.pull(now)];
+            }
+            // A gap (a lost or reordered batch): ask again from where we are.
+            return if self.pull_sent_at.is_none() {
+                vec![self.pull(now)]
+            } else {
+                Vec::new()
+            };
+        }
+        self.peer_head = head.max(upto);
+        if records.is_empty() && upto == self.have {
+            // Nothing new: we are caught up and the peer will push.
+            self.pull_sent_at = None;
+            return Vec::new();
+        }
+        self.start_apply(now, index, upto, records)
+    }
+
+    /// Our checkpoint is void: reconcile our documents with the peer's, or, holding none it could have,
+    /// replay its log from the start.
+    fn reconcile(&mut self, now: u64, log: &mut dyn Log) -> Result<Vec<Effect>, SyncError> {
+        let states = log.states()?;
+        match recon::Client::start(&states)? {
+            None => {
+                self.recon_client = None;
+                self.have = 0;
+                Ok(vec![self.pull(now)])
+            }
+            Some((client, first)) => {
+                self.recon_client = Some(client);
+                Ok(vec![self.send(Msg::Recon { payload: first })])
+            }
+        }
+    }
+
+    fn on_recon(
+        &mut self,
+        now: u64,
+        payload: &[u8],
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
+        if let Some(client) = self.recon_client.as_mut() {
+            return Ok(match client.step(payload)? {
+                ClientStep::Next(next) => vec![self.send(Msg::Recon { payload: next })],
+                ClientStep::Done(ids) => {
+                    self.recon_client = None;
+                    // The answer is a batch from position 0 up to where the peer's log stood.
+                    self.have = 0;
+                    self.pull_sent_at = Some(now);
+                    vec![self.send(Msg::Want { ids })]
+                }
+            });
+        }
+        if self.recon_server.is_none() {
+            let head = log.head();
+            self.recon_server = Some(recon::Server::start(log.states()?, head)?);
+        }
+        let Some(server) = self.recon_server.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let reply = server.step(payload)?;
+        Ok(vec![self.send(Msg::Recon { payload: reply })])
+    }
+
+    fn on_want(
+        &mut self,
+        now: u64,
+        ids: &[StateHash],
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
+        // Only documents offered in this reconciliation (inside the peer's scope) can be wanted.
+        let server = match self.recon_server.take() {
+            Some(s) => s,
+            None => recon::Server::start(log.states()?, log.head())?,
+        };
+        let records = log.histories(&server.docs(ids))?;
+        self.stats.changes_sent += records.iter().filter(|r| r.is_change()).count() as u64;
+        self.inflight = Some((0, server.head_at, now));
+        let m = Msg::Batch {
+            index: log.index(),
+            from: 0,
+            upto: server.head_at,
+            head: log.head(),
+            records,
+        };
+        Ok(vec![self.send(m)])
     }
 
     /// Hands a batch to the driver to apply, and asks for the next one at once (which also acknowledges
     /// this one): the peer reads and sends it while we apply. The pull goes first so the driver sends it
     /// before it starts applying. A failed apply ends the connection, and the next one starts again from
     /// the durable checkpoint, so the early acknowledgement loses nothing.
-    fn start_apply(
-        &mut self,
-        now: u64,
-        index: u64,
-        upto: u64,
-        records: Vec<(u8, Vec<u8>)>,
-    ) -> Vec<Effect> {
-        self.stats.changes_received += records.iter().filter(|(t, _)| *t == 1).count() as u64;
+    fn start_apply(&mut self, now: u64, index: u64, upto: u64, records: Vec<Record>) -> Vec<Effect> {
+        self.stats.changes_received += records.iter().filter(|r| r.is_change()).count() as u64;
         self.applying.push_back((upto, false));
-        let pull = Effect::Send(Msg::Pull { index, from: upto });
         self.pull_sent_at = Some(now);
-        self.stats.msgs_sent += 1;
+        let pull = self.send(Msg::Pull { index, from: upto });
         vec![
             pull,
             Effect::Apply {
@@ -319,63 +581,58 @@ impl Session {
         }
     }
 
-    /// Nothing to reconcile (we hold no documents the peer could have): replay its log from the start.
-    pub fn replay(&mut self, now: u64) -> Vec<Effect> {
-        self.have = 0;
-        vec![self.pull(now)]
-    }
-
-    /// The reconciliation's `Want` was sent; its answer is a batch from position 0.
-    pub fn wanted(&mut self, now: u64) {
-        self.have = 0;
-        self.pull_sent_at = Some(now);
-    }
-
     /// Our log grew: push to a peer that has caught up and has nothing in flight.
-    pub fn on_local_head(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
-        if !self.subscribed || self.acked >= log.head() {
-            return Vec::new();
+    pub fn on_local_head(&mut self, now: u64, log: &mut dyn Log) -> Result<Vec<Effect>, SyncError> {
+        if self.phase != Phase::Running || !self.subscribed || self.acked >= log.head() {
+            return Ok(Vec::new());
         }
-        match self.inflight {
-            Some((_, upto, _)) if upto > self.acked => Vec::new(),
-            _ => vec![self.serve(now, self.acked, log)],
-        }
+        self.push_now(now, log)
     }
 
     /// Something outside the log changed (new revocations to forward): send a batch now if the peer is
     /// waiting for nothing from us. The log read decides what the batch carries.
-    pub fn push_now(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
-        if !self.subscribed {
-            return Vec::new();
+    pub fn push_now(&mut self, now: u64, log: &mut dyn Log) -> Result<Vec<Effect>, SyncError> {
+        if self.phase != Phase::Running || !self.subscribed {
+            return Ok(Vec::new());
         }
-        match self.inflight {
+        Ok(match self.inflight {
             Some((_, upto, _)) if upto > self.acked => Vec::new(),
-            _ => vec![self.serve(now, self.acked, log)],
-        }
+            _ => vec![self.serve(now, self.acked, log)?],
+        })
     }
 
-    /// Time passed: retransmit what may have been lost.
-    pub fn on_tick(&mut self, now: u64, log: &mut dyn Log) -> Vec<Effect> {
+    /// Time passed: give up on a peer that does not authenticate, retransmit what may have been lost.
+    pub fn on_tick(&mut self, now: u64, log: &mut dyn Log) -> Result<Vec<Effect>, SyncError> {
+        match self.phase {
+            Phase::Hello | Phase::Checking => {
+                if now.saturating_sub(self.started_at) >= self.config.auth_timeout_ms {
+                    return Ok(self.close("refused: auth_timeout (no credential in time)"));
+                }
+                return Ok(Vec::new());
+            }
+            Phase::Closed => return Ok(Vec::new()),
+            Phase::Running => {}
+        }
         let mut out = Vec::new();
-        if self.applying.is_empty() {
+        if self.applying.is_empty() && self.recon_client.is_none() {
             if let Some(at) = self.pull_sent_at {
-                if now.saturating_sub(at) >= self.retry_ms {
+                if now.saturating_sub(at) >= self.config.retry_ms {
                     out.push(self.pull(now));
                 }
             }
         }
         match self.inflight {
             Some((_, upto, at)) if upto > self.acked => {
-                if now.saturating_sub(at) >= self.retry_ms {
-                    out.push(self.serve(now, self.acked, log));
+                if now.saturating_sub(at) >= self.config.retry_ms {
+                    out.push(self.serve(now, self.acked, log)?);
                 }
             }
             _ => {
                 if self.subscribed && self.acked < log.head() {
-                    out.push(self.serve(now, self.acked, log));
+                    out.push(self.serve(now, self.acked, log)?);
                 }
             }
         }
-        out
+        Ok(out)
     }
 }

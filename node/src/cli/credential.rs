@@ -1,0 +1,383 @@
+//! Keys and credentials: `keys root-init` and `credential request|issue|install|show|revoke`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use rollmesh_model::UnitPath;
+use rollmesh_proto::{roles, Chain, CredentialRequest, NodeId};
+use serde_json::json;
+
+use super::{held_by_daemon, open, DataDir};
+use rollmesh_engine::Node;
+use crate::render::{self, print_json};
+use rollmesh_engine::msg;
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Create the organisation's root key (keep it offline); prints its public key for every node's config.
+    RootInit {
+        /// The root key file to create (its public key is also written to FILE.pub).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialCmd {
+    /// Print a credential request for this node (give it to the parent unit's clerk).
+    Request {
+        /// Request for a new key instead, to rotate to it once its credential is installed.
+        #[arg(long)]
+        rotate: bool,
+        /// Write the request to a file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Issue a credential for a child unit's request (by a parent node, or with the root key for the city).
+    Issue {
+        /// The request file.
+        #[arg(long)]
+        request: PathBuf,
+        /// The unit to certify (must match the request, and lie below the issuer's unit).
+        #[arg(long)]
+        unit: UnitPath,
+        /// Days of validity.
+        #[arg(long, default_value_t = 365)]
+        valid_days: u32,
+        /// Roles: clerk, approver, issuer (comma-separated).
+        #[arg(long, default_value = "clerk,approver,issuer")]
+        roles: String,
+        /// Where to write the credential chain.
+        #[arg(long)]
+        out: PathBuf,
+        /// Issue with the root key file (for the top unit) instead of a node.
+        #[arg(long, value_name = "FILE", conflicts_with = "data")]
+        root_key: Option<PathBuf>,
+        /// The issuing node's data directory.
+        #[arg(long, env = "ROLLMESH_DATA", value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// Install a credential chain issued for this node (or for its pending rotation key).
+    Install {
+        /// The chain file from `credential issue`.
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Show this node's credential chain and whether it is valid now.
+    Show {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Revoke a node key (--node-id) or one credential (--serial) below this node's unit.
+    Revoke {
+        /// The node id to revoke.
+        #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
+        node_id: Option<String>,
+        /// The credential serial to revoke.
+        #[arg(long)]
+        serial: Option<u64>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// Runs a `credential` subcommand.
+pub(super) fn run(cmd: CredentialCmd, json: bool) -> Result<u8> {
+    match cmd {
+        CredentialCmd::Request { rotate, out, data } => request(rotate, out, data),
+        CredentialCmd::Issue {
+            request,
+            unit,
+            valid_days,
+            roles: role_names,
+            out,
+            root_key,
+            data,
+        } => issue(
+            request, unit, valid_days, role_names, out, root_key, data, json,
+        ),
+        CredentialCmd::Install { file, data } => install(file, data, json),
+        CredentialCmd::Show { data } => show(data, json),
+        CredentialCmd::Revoke {
+            node_id,
+            serial,
+            data,
+        } => revoke(node_id, serial, data, json),
+    }
+}
+
+/// `keys root-init`: creates the organisation's root key and its `.pub` file.
+pub(super) fn root_init(out: PathBuf, json: bool) -> Result<u8> {
+    let key = rollmesh_engine::root_init(&out)?;
+    let pub_path = PathBuf::from(format!("{}.pub", out.display()));
+    std::fs::write(&pub_path, format!("{}\n", key.public().to_hex()))
+        .with_context(|| pub_path.display().to_string())?;
+    if json {
+        print_json(
+            &json!({"root_key": key.public().to_hex(), "fingerprint": key.public().node_id().to_string(),
+            "out": out.display().to_string(), "public": pub_path.display().to_string()}),
+        );
+    } else {
+        let (hex, fp, p) = (
+            key.public().to_hex(),
+            key.public().node_id(),
+            pub_path.display(),
+        );
+        println!(
+            "{}",
+            msg!(
+                "Đã tạo khóa gốc. Khóa công khai (ghi vào cấu hình mọi nút, `init --root {p}`):",
+                "Root key created. Public key (for every node's configuration, `init --root {p}`):"
+            )
+        );
+        println!("{hex}");
+        println!(
+            "{}",
+            msg!(
+                "Dấu vân tay: {fp}. Hãy cất khóa bí mật ngoại tuyến.",
+                "Fingerprint: {fp}. Keep the secret key offline."
+            )
+        );
+    }
+    Ok(0)
+}
+
+pub(super) fn parse_root(s: &str) -> Result<rollmesh_proto::NodePublicKey> {
+    if let Some(k) = rollmesh_proto::NodePublicKey::from_hex(s) {
+        return Ok(k);
+    }
+    let text = std::fs::read_to_string(s).with_context(|| {
+        msg!(
+            "--root cần 64 ký tự hex hoặc tệp root.key.pub: {s}",
+            "--root needs 64 hex characters or a root.key.pub file: {s}"
+        )
+    })?;
+    rollmesh_proto::NodePublicKey::from_hex(text.trim()).with_context(|| {
+        msg!(
+            "{s} không chứa khóa công khai gốc",
+            "{s} does not hold a root public key"
+        )
+    })
+}
+
+/// `credential request`: a credential request for this node (or for a rotation key).
+fn request(rotate: bool, out: Option<PathBuf>, data: DataDir) -> Result<u8> {
+    let node = open(&data)?;
+    let req = node.credential_request(rotate)?;
+    let text = req.to_text();
+    match out {
+        Some(p) => {
+            std::fs::write(&p, &text).with_context(|| p.display().to_string())?;
+            let p = p.display();
+            eprintln!(
+                "{}",
+                msg!(
+                    "Đã ghi yêu cầu chứng nhận ra {p}; gửi cho đơn vị cấp trên.",
+                    "Wrote the credential request to {p}; send it to the parent unit."
+                )
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
+
+/// `credential issue`: a credential chain for a child unit's request.
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    request: PathBuf,
+    unit: UnitPath,
+    valid_days: u32,
+    role_names: String,
+    out: PathBuf,
+    root_key: Option<PathBuf>,
+    data: Option<PathBuf>,
+    json: bool,
+) -> Result<u8> {
+    let text = std::fs::read_to_string(&request).with_context(|| request.display().to_string())?;
+    let req = CredentialRequest::from_text(&text)?;
+    let bits = roles::parse(&role_names).with_context(|| {
+        msg!(
+            "vai trò không rõ: {role_names}",
+            "unknown roles: {role_names}"
+        )
+    })?;
+    let chain = match (root_key, data) {
+        (Some(k), _) => {
+            let key = rollmesh_engine::read_root_key(&k)?;
+            rollmesh_engine::issue_credential(
+                rollmesh_engine::Issuer::Root(&key),
+                &req,
+                unit,
+                valid_days,
+                bits,
+            )?
+        }
+        (None, Some(d)) => {
+            let node = Node::open(&d)?;
+            let chain = rollmesh_engine::issue_credential(
+                rollmesh_engine::Issuer::Node(&node),
+                &req,
+                unit,
+                valid_days,
+                bits,
+            )?;
+            node.audit(
+                "credential.issue",
+                &req.subject.node_id().to_string(),
+                &chain.unit().map(|u| u.to_string()).unwrap_or_default(),
+            )?;
+            chain
+        }
+        (None, None) => bail!(msg!(
+            "cần --data (nút cấp) hoặc --root-key",
+            "needs --data (issuing node) or --root-key"
+        )),
+    };
+    std::fs::write(&out, chain.to_file()).with_context(|| out.display().to_string())?;
+    let leaf = chain.leaf().context("empty chain")?;
+    if json {
+        print_json(
+            &json!({"out": out.display().to_string(), "subject": leaf.subject.node_id().to_string(),
+            "unit": leaf.unit.to_string(), "serial": leaf.serial, "links": chain.0.len()}),
+        );
+    } else {
+        let (id, u, p) = (leaf.subject.node_id(), &leaf.unit, out.display());
+        println!(
+            "{}",
+            msg!(
+                "Đã cấp chứng nhận cho nút {id}, đơn vị {u}: {p}",
+                "Issued a credential for node {id}, unit {u}: {p}"
+            )
+        );
+    }
+    Ok(0)
+}
+
+/// `credential install`: installs a chain issued for this node or its pending rotation key.
+fn install(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
+    let mut node = open(&data)?;
+    let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
+    let chain = Chain::from_file(&bytes)?;
+    let how = node.credential_install(&chain)?;
+    node.audit(
+        "credential.install",
+        &node.id().to_string(),
+        &format!("{how:?}"),
+    )?;
+    if json {
+        print_json(
+            &json!({"installed": true, "rotated": how == rollmesh_engine::Installed::Rotated, "node_id": node.id().to_string()}),
+        );
+    } else if how == rollmesh_engine::Installed::Rotated {
+        let id = node.id();
+        println!(
+            "{}",
+            msg!(
+                "Đã cài chứng nhận và chuyển sang khóa mới; mã nút mới: {id}",
+                "Credential installed and rotated to the new key; new node id: {id}"
+            )
+        );
+    } else {
+        println!("{}", msg!("Đã cài chứng nhận.", "Credential installed."));
+    }
+    Ok(0)
+}
+
+/// `credential show`: this node's chain and whether it is valid now.
+fn show(data: DataDir, json: bool) -> Result<u8> {
+    let node = open(&data)?;
+    let chain = node.own_chain()?;
+    let status = match (node.root(), &chain) {
+        (None, _) => Err("no root key configured".to_string()),
+        (_, None) => Err("no credential installed".to_string()),
+        (Some(root), Some(c)) => c
+            .validate(&root, chrono::Utc::now().timestamp(), &node.revocations()?)
+            .map_err(|e| e.to_string()),
+    };
+    let links: Vec<_> = chain.iter().flat_map(|c| c.0.iter()).map(|l| json!({
+        "serial": l.serial, "issuer": l.issuer.node_id().to_string(), "subject": l.subject.node_id().to_string(),
+        "unit": l.unit.to_string(), "roles": roles::names(l.roles),
+        "not_before": render::time_text(l.not_before), "not_after": render::time_text(l.not_after)})).collect();
+    if json {
+        print_json(
+            &json!({"valid": status.is_ok(), "problem": status.as_ref().err(), "links": links}),
+        );
+    } else {
+        for l in &links {
+            println!(
+                "  {} → {}  {}  [{}]  {} … {}  #{}",
+                l["issuer"].as_str().unwrap_or(""),
+                l["subject"].as_str().unwrap_or(""),
+                l["unit"].as_str().unwrap_or(""),
+                l["roles"].as_str().unwrap_or(""),
+                l["not_before"].as_str().unwrap_or(""),
+                l["not_after"].as_str().unwrap_or(""),
+                l["serial"]
+            );
+        }
+        match &status {
+            Ok(()) => {
+                println!("{}", msg!("Chứng nhận hợp lệ.", "The credential is valid."))
+            }
+            Err(e) => println!(
+                "{}",
+                msg!(
+                    "Chứng nhận không hợp lệ: {e}",
+                    "The credential is not valid: {e}"
+                )
+            ),
+        }
+    }
+    Ok(if status.is_ok() { 0 } else { 1 })
+}
+
+/// `credential revoke`: revokes a node key or one credential (through the running node if it holds the store).
+fn revoke(node_id: Option<String>, serial: Option<u64>, data: DataDir, json: bool) -> Result<u8> {
+    let node = match open(&data) {
+        Ok(n) => n,
+        Err(e) if held_by_daemon(&e, &data.data) => {
+            let req = json!({"cmd": "credential.revoke", "node_id": node_id, "serial": serial});
+            let v = crate::admin::call(&data.data, &req)?;
+            if json {
+                print_json(&v);
+            } else {
+                let t = v["revoked"].as_str().unwrap_or("");
+                println!(
+                    "{}",
+                    msg!(
+                        "Đã thu hồi khóa {t}; lệnh thu hồi được gửi tới các nút đang kết nối.",
+                        "Revoked key {t}; the revocation goes to every connected node."
+                    )
+                );
+            }
+            return Ok(0);
+        }
+        Err(e) => return Err(e),
+    };
+    let id = match node_id {
+        Some(s) => Some(s.parse::<NodeId>()?),
+        None => None,
+    };
+    let r = node.credential_revoke(id, serial)?;
+    node.audit(
+        "credential.revoke",
+        &r.target.node_id().to_string(),
+        &r.unit.to_string(),
+    )?;
+    if json {
+        print_json(
+            &json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(), "serial": r.serial,
+            "accepted_changes": r.accepted.len()}),
+        );
+    } else {
+        let (t, u, n) = (r.target.node_id(), &r.unit, r.accepted.len());
+        println!("{}", msg!("Đã thu hồi khóa {t} ({u}); giữ {n} thay đổi đã chấp nhận. Lệnh thu hồi sẽ đi kèm mọi gói từ nay.",
+            "Revoked key {t} ({u}); its {n} accepted changes stay. The revocation travels with every bundle from now on."));
+    }
+    Ok(0)
+}

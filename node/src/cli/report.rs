@@ -1,0 +1,164 @@
+//! Reports on a node's data: `stats` (headcount), `verify` (re-check signatures) and `audit` (the access log).
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use rollmesh_model::{Sector, Status, UnitPath};
+use serde_json::json;
+
+use super::{open, DataDir, EXIT_VERIFY_PROBLEMS};
+use rollmesh_engine::Node;
+use crate::render::{self, print_json};
+use rollmesh_engine::msg;
+
+/// `audit`: the local audit log, filtered, and whether its hash chain is intact.
+pub(super) fn audit(
+    action: Option<String>,
+    member: Option<String>,
+    data: DataDir,
+    json: bool,
+) -> Result<u8> {
+    let node = open(&data)?;
+    let entries = node.store().audit_list()?;
+    let intact = node.store().audit_check()?;
+    let shown: Vec<_> = entries
+        .iter()
+        .filter(|e| action.as_deref().is_none_or(|a| e.action.starts_with(a)))
+        .filter(|e| member.as_deref().is_none_or(|m| e.target.starts_with(m)))
+        .collect();
+    if json {
+        print_json(
+            &json!({"intact": intact.is_ok(), "entries": shown.iter().map(|e| json!({"seq": e.seq,
+            "at": render::time_text(e.at), "user": e.user, "node": e.node, "action": e.action,
+            "target": e.target, "detail": e.detail})).collect::<Vec<_>>()}),
+        );
+    } else {
+        for e in &shown {
+            println!(
+                "#{:<5} {}  {:<8} {:<16} {:<28} {}",
+                e.seq,
+                render::time_text(e.at),
+                e.user,
+                e.action,
+                e.target,
+                e.detail
+            );
+        }
+        match intact {
+            Ok(n) => println!(
+                "{}",
+                msg!(
+                    "Nhật ký nguyên vẹn ({n} mục).",
+                    "The log is intact ({n} entries)."
+                )
+            ),
+            Err(seq) => println!(
+                "{}",
+                msg!(
+                    "CẢNH BÁO: nhật ký bị sửa từ mục {seq}.",
+                    "WARNING: the log was altered at entry {seq}."
+                )
+            ),
+        }
+    }
+    Ok(if intact.is_ok() {
+        0
+    } else {
+        EXIT_VERIFY_PROBLEMS
+    })
+}
+
+/// `stats`: headcount by unit, status and sector.
+pub(super) fn stats(unit: Option<String>, depth: usize, data: DataDir, json: bool) -> Result<u8> {
+    let node = open(&data)?;
+    let scope = match unit {
+        Some(u) => UnitPath::parse(&u)?,
+        None => node.unit().clone(),
+    };
+    let table = headcount_table(&node, &scope, depth)?;
+    node.audit(
+        "stats",
+        &scope.to_string(),
+        &format!("{} rows", table.len()),
+    )?;
+    if json {
+        print_json(&json!(table
+            .iter()
+            .map(|((u, st, se), n)| json!({"unit": u, "status": st, "sector": se, "count": n}))
+            .collect::<Vec<_>>()));
+    } else {
+        let total: u64 = table.values().sum();
+        println!(
+            "{}",
+            msg!(
+                "Số đảng viên trong {scope}: {total}",
+                "Members in {scope}: {total}"
+            )
+        );
+        for ((u, st, se), n) in &table {
+            let st = Status::parse(st)
+                .map(|s| label(s.label_vi(), s.label_en()))
+                .unwrap_or(st);
+            let se = Sector::parse(se)
+                .map(|s| label(s.label_vi(), s.label_en()))
+                .unwrap_or(se);
+            println!("{u}\t{st}\t{se}\t{n}");
+        }
+    }
+    Ok(0)
+}
+
+/// `verify`: re-checks every stored signature and document.
+pub(super) fn verify(data: DataDir, json: bool) -> Result<u8> {
+    let node = open(&data)?;
+    let r = node.store().verify()?;
+    if json {
+        print_json(
+            &json!({"clean": r.is_clean(), "changes": r.changes, "documents": r.documents,
+            "pending": r.pending, "quarantined": r.quarantined, "problems": r.problems}),
+        );
+    } else {
+        let (c, d, p, q) = (r.changes, r.documents, r.pending, r.quarantined);
+        println!("{}", msg!("Đã kiểm tra {c} thay đổi có chữ ký và {d} hồ sơ; {p} thay đổi chờ, {q} bị cách ly.",
+            "Checked {c} signed changes and {d} dossiers; {p} waiting, {q} quarantined."));
+        for problem in &r.problems {
+            println!("  ! {problem}");
+        }
+        if r.is_clean() {
+            println!("{}", msg!("Kho dữ liệu toàn vẹn.", "The store is clean."));
+        } else {
+            let n = r.problems.len();
+            println!("{}", msg!("Phát hiện {n} lỗi.", "Found {n} problems."));
+        }
+    }
+    Ok(if r.is_clean() {
+        0
+    } else {
+        EXIT_VERIFY_PROBLEMS
+    })
+}
+
+/// Headcount of `scope` by (unit `depth` levels below it, status, sector), from the store's counters.
+pub fn headcount_table(
+    node: &Node,
+    scope: &UnitPath,
+    depth: usize,
+) -> Result<BTreeMap<(String, String, String), u64>> {
+    let keep = scope.depth() + 1 + depth;
+    let mut table = BTreeMap::new();
+    for h in node.store().headcount(scope)? {
+        let unit: Vec<&str> = h.unit.segments().take(keep).collect();
+        *table
+            .entry((unit.join("."), h.status, h.sector))
+            .or_default() += h.count;
+    }
+    Ok(table)
+}
+
+fn label<'a>(vi: &'a str, en: &'a str) -> &'a str {
+    if render::english() {
+        en
+    } else {
+        vi
+    }
+}

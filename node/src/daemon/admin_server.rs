@@ -1,0 +1,127 @@
+//! The admin socket's server side: the CLI reaches a running node through it (member add/edit/list/show,
+//! credential revoke, status). Requests are handled on a blocking thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use rollmesh_model::UnitPath;
+use rollmesh_proto::NodeId;
+use serde_json::{json, Value};
+use tracing::warn;
+
+use super::Shared;
+
+pub(super) async fn admin_server(shared: Arc<Shared>, data: PathBuf) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let path = crate::admin::socket_path(&data);
+    let _ = std::fs::remove_file(&path);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            warn!(error = %e, "admin socket unavailable");
+            return;
+        }
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = BufReader::new(r);
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let reply = match serde_json::from_str::<Value>(&line) {
+                Ok(req) => tokio::task::block_in_place(|| admin_request(&shared, &req))
+                    .unwrap_or_else(|e| json!({"error": e.to_string()})),
+                Err(e) => json!({"error": format!("bad request: {e}")}),
+            };
+            let mut out = serde_json::to_vec(&reply).unwrap_or_default();
+            out.push(b'\n');
+            let _ = w.write_all(&out).await;
+        });
+    }
+}
+
+fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
+    let node = &shared.node;
+    let cmd = req["cmd"].as_str().unwrap_or("");
+    match cmd {
+        "status" => {
+            let peers = shared
+                .status
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            Ok(json!({
+                "node_id": node.id().to_string(),
+                "unit": node.unit().to_string(),
+                "members": node.store().member_count(),
+                "log_seq": node.store().last_seq(),
+                "quarantined": node.store().quarantine_count(),
+                "peers": peers.values().collect::<Vec<_>>(),
+            }))
+        }
+        "member.add" => {
+            let fields = crate::admin::fields_from_json(&req["fields"])?;
+            let id = node.add_member(fields, Vec::new())?;
+            node.audit("member.add", &id.to_string(), "via admin socket")?;
+            shared.bump_head();
+            Ok(crate::render::record_json(&node.record(&id)?))
+        }
+        "member.edit" => {
+            let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
+            let edit = rollmesh_model::DossierEdit {
+                set: crate::admin::fields_from_json(&req["fields"])?,
+                ..Default::default()
+            };
+            let changed = node.edit_member(id, &edit)?;
+            node.audit("member.edit", &id.to_string(), "via admin socket")?;
+            shared.bump_head();
+            Ok(
+                json!({"changed": changed, "member": crate::render::record_json(&node.record(&id)?)}),
+            )
+        }
+        "member.list" => {
+            let unit = match req["unit"].as_str() {
+                Some(u) => Some(UnitPath::parse(u)?),
+                None => None,
+            };
+            let list = node.store().list(unit.as_ref())?;
+            node.audit(
+                "member.list",
+                req["unit"].as_str().unwrap_or("*"),
+                &format!("{} records via admin socket", list.len()),
+            )?;
+            Ok(json!({"members": list.iter().map(crate::render::record_json).collect::<Vec<_>>()}))
+        }
+        "member.show" => {
+            let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
+            node.audit("member.show", &id.to_string(), "via admin socket")?;
+            Ok(crate::render::record_json(&node.record(&id)?))
+        }
+        "credential.revoke" => {
+            let id: Option<NodeId> = match req["node_id"].as_str() {
+                Some(s) => Some(s.parse()?),
+                None => None,
+            };
+            let serial = req["serial"].as_u64();
+            let r = node.credential_revoke(id, serial)?;
+            node.audit(
+                "credential.revoke",
+                &r.target.node_id().to_string(),
+                "via admin socket",
+            )?;
+            shared.revs.send_modify(|v| *v += 1);
+            Ok(
+                json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(),
+                "serial": r.serial, "accepted_changes": r.accepted.len()}),
+            )
+        }
+        other => anyhow::bail!("unknown admin command {other:?}"),
+    }
+}

@@ -1,0 +1,164 @@
+//! Outside QUIC clients against a running node: one without a client certificate, one with a
+//! self-signed certificate and no credential, and one that presents another node's (public) chain over
+//! its own key. Each is refused, and the node's log names the reason.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rollmesh::demo::Mesh;
+use rollmesh::Node;
+use rollmesh_model::OrgTree;
+use rollmesh_sync::Msg;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+const STEP: Duration = Duration::from_secs(10);
+
+/// A client that takes any server certificate: the attacker does not care who the server is.
+#[derive(Debug)]
+struct AnyServer;
+
+impl ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ED25519]
+    }
+}
+
+async fn without_certificate(node: SocketAddr) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![rollmesh_net::ALPN.to_vec()];
+    let tls = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+    let mut ep = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("client");
+    ep.set_default_client_config(quinn::ClientConfig::new(Arc::new(tls)));
+    let connecting = ep.connect(node, "rollmesh").expect("connect");
+    if let Ok(Ok(conn)) = tokio::time::timeout(STEP, connecting).await {
+        // TLS 1.3 may let the client finish first; the server then closes the connection.
+        let _ = tokio::time::timeout(STEP, conn.closed()).await;
+    }
+    ep.close(0u32.into(), b"done");
+}
+
+/// Connects with the node key `seed` and presents `chain`; returns the node's `Bye` reason.
+async fn with_key(node: SocketAddr, seed: [u8; 32], chain: Vec<u8>) -> String {
+    let id = rollmesh_net::Identity::from_seed(&seed).expect("identity");
+    let ep = rollmesh_net::endpoint(&id, "127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+    let conn = tokio::time::timeout(STEP, ep.connect(node, "rollmesh").expect("connect"))
+        .await
+        .expect("in time")
+        .expect("the TLS handshake itself succeeds: the key is well formed");
+    let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+    let auth = Msg::Auth {
+        chain,
+        revocations: Vec::new(),
+    };
+    rollmesh_net::write_frame(&mut send, &auth.encode().expect("encode"))
+        .await
+        .expect("write");
+    let mut reason = String::new();
+    for _ in 0..4 {
+        let Ok(Ok(Some(f))) = tokio::time::timeout(STEP, rollmesh_net::read_frame(&mut recv)).await
+        else {
+            break;
+        };
+        match Msg::decode(&f).expect("decode") {
+            Msg::Bye { reason: r } => {
+                reason = r;
+                break;
+            }
+            Msg::Auth { .. } => continue,
+            other => panic!("an unauthenticated peer was sent {other:?}"),
+        }
+    }
+    conn.close(0u32.into(), b"done");
+    ep.wait_idle().await;
+    reason
+}
+
+fn wait_for_log(log: &Path, needle: &str) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < STEP {
+        if std::fs::read_to_string(log).is_ok_and(|t| t.contains(needle)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn outside_clients_are_refused_with_a_named_reason() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("tree");
+    let mut mesh = Mesh::create(&support::bin(), dir.path(), &tree).expect("mesh");
+    let ward = mesh.index("hn.d01.w01");
+    let cell = mesh.index("hn.d01.w01.c01");
+    let victim_chain = {
+        let n = Node::open(&mesh.nodes[cell].data).expect("open cell");
+        n.own_chain().expect("chain").expect("installed").encode()
+    };
+    mesh.start(ward).expect("start");
+    let data = mesh.nodes[ward].data.clone();
+    let addr_file = data.join("listen.addr");
+    assert!(wait_for_log(&addr_file, ":"), "the node listens");
+    let addr: SocketAddr = std::fs::read_to_string(&addr_file)
+        .expect("addr")
+        .trim()
+        .parse()
+        .expect("parse");
+    let log = data.join("node.log");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    rt.block_on(without_certificate(addr));
+    assert!(
+        wait_for_log(&log, "no_client_certificate"),
+        "a client without a certificate is logged by name:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    let reason = rt.block_on(with_key(addr, [7u8; 32], Vec::new()));
+    assert!(reason.contains("no_credential"), "{reason}");
+    assert!(wait_for_log(&log, "refused: no_credential"), "logged");
+
+    // The cell's chain is public; presenting it over another key does not make us the cell.
+    let reason = rt.block_on(with_key(addr, [8u8; 32], victim_chain));
+    assert!(reason.contains("key_mismatch"), "{reason}");
+    assert!(wait_for_log(&log, "refused: key_mismatch"), "logged");
+    mesh.stop_all();
+}
