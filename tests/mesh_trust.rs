@@ -215,7 +215,9 @@ fn a_revocation_reaches_every_node_and_shuts_the_cell_out() {
         .unwrap_or_else(|e| panic!("converged: {e}\n{}", m.report()));
     let cell = m.index("hn.d01.w01.c01");
     let district = m.index("hn.d01");
-    let cell_id = Node::open_read_only_id(&m.nodes[cell].data);
+    let cell_id = Node::read_id(&m.nodes[cell].data)
+        .expect("key file")
+        .to_string();
     // Revoke through the CLI while the district runs (it forwards to the running node).
     let district_data = m.nodes[district].data.to_string_lossy().to_string();
     support::ok(&[

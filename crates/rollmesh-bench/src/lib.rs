@@ -1,3 +1,3 @@
-//! The benchmark's library half: the deterministic synthetic organisation (DESIGN.md §8).
+//! The benchmark's library half: the deterministic synthetic organisation (docs/BRIEF.md §8).
 
 pub mod gen;

@@ -1,4 +1,4 @@
-//! `rollmesh-bench`: measures DESIGN.md §8 on real QUIC over 127.0.0.1 and real sled stores, and prints
+//! `rollmesh-bench`: measures docs/BRIEF.md §8 on real QUIC over 127.0.0.1 and real sled stores, and prints
 //! one table with the target beside each figure. Run it with `--release`:
 //! `cargo run --release -p rollmesh-bench -- --members 470000` (the `scale` command, the default),
 //! `-- scale --quick`, `-- mesh`. The nodes it starts are this same binary running
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 #[derive(Parser)]
 #[command(
     name = "rollmesh-bench",
-    about = "Measures rollmesh against DESIGN.md §8"
+    about = "Measures rollmesh against docs/BRIEF.md §8"
 )]
 #[command(args_conflicts_with_subcommands = true)]
 struct Args {
@@ -48,7 +48,7 @@ struct ScaleArgs {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Every row of DESIGN.md §8 on a synthetic organisation of `--members` members (the default
+    /// Every row of docs/BRIEF.md §8 on a synthetic organisation of `--members` members (the default
     /// command).
     Scale(ScaleArgs),
     /// Write the synthetic organisation's members as a CSV for `rollmesh member import`.

@@ -1,5 +1,5 @@
 //! `rollmesh-bench scale`: the synthetic organisation at full (or `--quick`) size, measured row by row
-//! against DESIGN.md §8 on real sled stores and real QUIC on 127.0.0.1. Nodes are separate processes of
+//! against docs/BRIEF.md §8 on real sled stores and real QUIC on 127.0.0.1. Nodes are separate processes of
 //! this binary (`run` for the daemon, `rm member import` for the bulk import), so their peak RSS is theirs.
 
 use std::path::{Path, PathBuf};

@@ -141,12 +141,11 @@ impl Node {
     }
 
     /// The node id of the node in `dir`, read from its key file alone (works while the node runs).
-    pub fn open_read_only_id(dir: &Path) -> String {
-        fs::read_to_string(dir.join(KEY_FILE))
-            .ok()
-            .and_then(|t| NodeKey::from_file_text(&t).ok())
-            .map(|k| k.public().node_id().to_string())
-            .unwrap_or_default()
+    pub fn read_id(dir: &Path) -> Result<NodeId, NodeError> {
+        let path = dir.join(KEY_FILE);
+        let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+        let key = NodeKey::from_file_text(&text).map_err(|_| NodeError::KeyFile(path))?;
+        Ok(key.public().node_id())
     }
 
     /// The data directory.

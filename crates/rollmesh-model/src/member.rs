@@ -137,7 +137,7 @@ macro_rules! keyed_enum {
 }
 
 keyed_enum!(
-    /// A member's status (DESIGN.md §3).
+    /// A member's status (docs/BRIEF.md §3).
     Status {
         /// Quần chúng ưu tú, on the way to admission.
         Candidate = "candidate", "Đối tượng kết nạp", "Candidate";
