@@ -15,6 +15,8 @@ pub mod org;
 pub mod peer_auth;
 pub mod peer_log;
 pub mod settings;
+#[cfg(test)]
+mod testkit;
 
 pub use accept::{AcceptReport, PreparedAccept};
 pub use credentials::{issue_credential, read_root_key, root_init, Installed, Issuer};
