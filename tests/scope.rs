@@ -128,7 +128,7 @@ async fn greedy_session(city: SocketAddr, cell_dir: &Path, extra: &[[u8; 32]]) -
         w.send(&Msg::Recon { payload }).await;
         let reply = loop {
             match w.recv().await {
-                Msg::Recon { payload } => break payload,
+                Msg::ReconReply { payload } => break payload,
                 Msg::Pull { .. } | Msg::Batch { .. } => continue,
                 other => panic!("expected Recon, got {other:?}"),
             }

@@ -65,7 +65,8 @@ pub enum Msg {
         /// The sender's log head.
         head: u64,
     },
-    /// One round of range-based set reconciliation (negentropy) over `(document id, state hash)`.
+    /// The puller's round of range-based set reconciliation (negentropy) over `(document id, state
+    /// hash)`; the served side answers with `ReconReply`.
     Recon {
         /// The negentropy message.
         payload: Vec<u8>,
@@ -80,6 +81,13 @@ pub enum Msg {
     Bye {
         /// The reason.
         reason: String,
+    },
+    /// The served side's answer to a `Recon`. A separate message, so that when both sides reconcile at
+    /// once (first contact with documents on both sides) neither mistakes the other's question for an
+    /// answer.
+    ReconReply {
+        /// The negentropy message.
+        payload: Vec<u8>,
     },
 }
 

@@ -159,6 +159,8 @@ pub struct Session {
     peer_head: u64,
     /// Reconciliation as the puller, while it runs.
     recon_client: Option<recon::Client>,
+    /// Our `Want` is sent and its batch not yet here.
+    awaiting_want: bool,
     // Serving our log.
     acked: u64,
     inflight: Option<(u64, u64, u64)>,
@@ -187,6 +189,7 @@ impl Session {
             pull_sent_at: None,
             peer_head: 0,
             recon_client: None,
+            awaiting_want: false,
             acked: 0,
             inflight: None,
             subscribed: false,
@@ -352,7 +355,8 @@ impl Session {
                 head,
                 records,
             } => Ok(self.on_batch(now, index, from, upto, head, records)),
-            Msg::Recon { payload } => self.on_recon(now, &payload, log),
+            Msg::Recon { payload } => self.on_recon_query(&payload, log),
+            Msg::ReconReply { payload } => self.on_recon_reply(now, &payload),
             Msg::Want { ids } => self.on_want(now, &ids, log),
             Msg::Auth { .. } | Msg::Bye { .. } => Ok(Vec::new()),
         }
@@ -371,8 +375,10 @@ impl Session {
             // Its sequence numbers will be reused, so every checkpoint against it must go.
             current = log.rotate_index()?;
         }
-        self.subscribed = true;
         if index != current {
+            // The puller reconciles next, then pulls with our index: nothing is pushed to it before
+            // that, or the whole log would be replayed beside the reconciliation.
+            self.subscribed = false;
             self.acked = 0;
             self.inflight = None;
             let m = Msg::Reset {
@@ -383,6 +389,7 @@ impl Session {
         }
         // Every pull is answered, with an empty batch if there is nothing new: that answer is what tells
         // the puller its acknowledgement arrived, so neither side can wait on the other.
+        self.subscribed = true;
         self.acked = from;
         Ok(vec![self.serve(now, from, log)?])
     }
@@ -429,9 +436,15 @@ impl Session {
             };
         }
         self.peer_head = head.max(upto);
+        let after_want = std::mem::take(&mut self.awaiting_want);
         if records.is_empty() && upto == self.have {
-            // Nothing new: we are caught up and the peer will push.
             self.pull_sent_at = None;
+            if after_want {
+                // The peer answered our `Want` with nothing: pull once with its index, which is what
+                // subscribes us to its pushes.
+                return vec![self.pull(now)];
+            }
+            // Nothing new: we are caught up and the peer will push.
             return Vec::new();
         }
         self.start_apply(now, index, upto, records)
@@ -454,24 +467,8 @@ impl Session {
         }
     }
 
-    fn on_recon(
-        &mut self,
-        now: u64,
-        payload: &[u8],
-        log: &mut dyn Log,
-    ) -> Result<Vec<Effect>, SyncError> {
-        if let Some(client) = self.recon_client.as_mut() {
-            return Ok(match client.step(payload)? {
-                ClientStep::Next(next) => vec![self.send(Msg::Recon { payload: next })],
-                ClientStep::Done(ids) => {
-                    self.recon_client = None;
-                    // The answer is a batch from position 0 up to where the peer's log stood.
-                    self.have = 0;
-                    self.pull_sent_at = Some(now);
-                    vec![self.send(Msg::Want { ids })]
-                }
-            });
-        }
+    /// The peer's reconciliation asks: answer as the served side.
+    fn on_recon_query(&mut self, payload: &[u8], log: &mut dyn Log) -> Result<Vec<Effect>, SyncError> {
         if self.recon_server.is_none() {
             let head = log.head();
             self.recon_server = Some(recon::Server::start(log.states()?, head)?);
@@ -480,7 +477,25 @@ impl Session {
             return Ok(Vec::new());
         };
         let reply = server.step(payload)?;
-        Ok(vec![self.send(Msg::Recon { payload: reply })])
+        Ok(vec![self.send(Msg::ReconReply { payload: reply })])
+    }
+
+    /// The peer answers our reconciliation; an answer with none running is stale and ignored.
+    fn on_recon_reply(&mut self, now: u64, payload: &[u8]) -> Result<Vec<Effect>, SyncError> {
+        let Some(client) = self.recon_client.as_mut() else {
+            return Ok(Vec::new());
+        };
+        Ok(match client.step(payload)? {
+            ClientStep::Next(next) => vec![self.send(Msg::Recon { payload: next })],
+            ClientStep::Done(ids) => {
+                self.recon_client = None;
+                // The answer is a batch from position 0 up to where the peer's log stood.
+                self.have = 0;
+                self.pull_sent_at = Some(now);
+                self.awaiting_want = true;
+                vec![self.send(Msg::Want { ids })]
+            }
+        })
     }
 
     fn on_want(
@@ -490,9 +505,13 @@ impl Session {
         log: &mut dyn Log,
     ) -> Result<Vec<Effect>, SyncError> {
         // Only documents offered in this reconciliation (inside the peer's scope) can be wanted.
-        let server = match self.recon_server.take() {
-            Some(s) => s,
-            None => recon::Server::start(log.states()?, log.head())?,
+        let Some(server) = self.recon_server.take() else {
+            // No reconciliation of ours that the ids could come from (the peer's queries went to its
+            // own reconciliation, both sides having reconciled at once): its histories would not make
+            // up the log up to any head. Replay the log from the start instead, as to a puller with
+            // nothing to reconcile; the puller is at 0 after its `Want`.
+            self.acked = 0;
+            return Ok(vec![self.serve(now, 0, log)?]);
         };
         let records = log.histories(&server.docs(ids))?;
         self.stats.changes_sent += records.iter().filter(|r| r.is_change()).count() as u64;
@@ -634,5 +653,303 @@ impl Session {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log of `(document, change)` entries, every document visible to the peer; a document's state
+    /// hash is its id repeated.
+    struct MemLog {
+        index: u64,
+        entries: Vec<(DocId, Vec<u8>)>,
+    }
+
+    fn hash_of(doc: &DocId) -> StateHash {
+        let mut h = [0u8; 32];
+        h[..16].copy_from_slice(doc);
+        h[16..].copy_from_slice(doc);
+        h
+    }
+
+    impl MemLog {
+        fn new(docs: &[u8]) -> MemLog {
+            MemLog {
+                index: 77,
+                entries: docs.iter().map(|d| ([*d; 16], vec![*d])).collect(),
+            }
+        }
+    }
+
+    impl Log for MemLog {
+        fn index(&self) -> u64 {
+            self.index
+        }
+        fn head(&self) -> u64 {
+            self.entries.len() as u64
+        }
+        fn read(&mut self, from: u64, max: usize) -> Result<LogBatch, LogError> {
+            let start = (from as usize).min(self.entries.len());
+            let end = (start + max).min(self.entries.len());
+            Ok(LogBatch {
+                records: self.entries[start..end]
+                    .iter()
+                    .map(|(_, c)| Record::change(c.clone()))
+                    .collect(),
+                upto: end as u64,
+            })
+        }
+        fn states(&mut self) -> Result<Vec<(StateHash, DocId)>, LogError> {
+            Ok(self.entries.iter().map(|(d, _)| (hash_of(d), *d)).collect())
+        }
+        fn histories(&mut self, docs: &[DocId]) -> Result<Vec<Record>, LogError> {
+            Ok(self
+                .entries
+                .iter()
+                .filter(|(d, _)| docs.contains(d))
+                .map(|(_, c)| Record::change(c.clone()))
+                .collect())
+        }
+    }
+
+    fn auth(name: &str) -> Msg {
+        Msg::Auth {
+            chain: name.as_bytes().to_vec(),
+            revocations: Vec::new(),
+        }
+    }
+
+    fn config() -> SessionConfig {
+        SessionConfig {
+            batch_max: 16,
+            retry_ms: 100,
+            auth_timeout_ms: 1_000,
+            max_early: 4,
+        }
+    }
+
+    /// A session that has authenticated the peer and answered nothing yet.
+    fn running(log: &mut MemLog) -> Session {
+        let (mut s, _) = Session::start(0, config(), auth("us"));
+        s.on_msg(1, auth("peer"), log).expect("auth");
+        let out = s.accept_peer(2, (0, 0), log).expect("accept");
+        assert_eq!(out, vec![Effect::Send(Msg::Pull { index: 0, from: 0 })]);
+        assert!(s.is_running());
+        s
+    }
+
+    fn close_reason(out: &[Effect]) -> Option<&str> {
+        out.iter().find_map(|e| match e {
+            Effect::Close { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_first_message_that_is_not_auth_closes_with_the_reason() {
+        let mut log = MemLog::new(&[1]);
+        let (mut s, out) = Session::start(0, config(), auth("us"));
+        assert_eq!(out, vec![Effect::Send(auth("us"))]);
+        let out = s
+            .on_msg(5, Msg::Pull { index: 77, from: 0 }, &mut log)
+            .expect("on_msg");
+        let reason = close_reason(&out).expect("closes");
+        assert!(reason.contains("first message is not Auth"), "{reason}");
+        assert!(matches!(&out[0], Effect::Send(Msg::Bye { reason: r }) if r == reason));
+        assert!(s.is_closed());
+        // Nothing more is taken or sent.
+        assert!(s
+            .on_msg(6, auth("peer"), &mut log)
+            .expect("on_msg")
+            .is_empty());
+        assert!(s.on_tick(10_000, &mut log).expect("tick").is_empty());
+    }
+
+    #[test]
+    fn a_pull_that_arrives_while_the_peer_is_checked_is_answered_after_accept_peer() {
+        let mut log = MemLog::new(&[1, 2]);
+        let (mut s, _) = Session::start(0, config(), auth("us"));
+        let out = s.on_msg(1, auth("peer"), &mut log).expect("auth");
+        assert_eq!(
+            out,
+            vec![Effect::Authenticate {
+                chain: b"peer".to_vec(),
+                revocations: Vec::new()
+            }]
+        );
+        // The peer accepted us first and pulls at once: nothing is served before it is accepted.
+        let out = s
+            .on_msg(2, Msg::Pull { index: 77, from: 0 }, &mut log)
+            .expect("early pull");
+        assert!(out.is_empty());
+        assert!(!s.is_running());
+        let out = s.accept_peer(3, (5, 9), &mut log).expect("accept");
+        assert_eq!(
+            out,
+            vec![
+                Effect::Send(Msg::Pull { index: 5, from: 9 }),
+                Effect::Send(Msg::Batch {
+                    index: 77,
+                    from: 0,
+                    upto: 2,
+                    head: 2,
+                    records: vec![Record::change(vec![1]), Record::change(vec![2])],
+                }),
+            ]
+        );
+        // A second verdict changes nothing.
+        assert!(s
+            .accept_peer(4, (0, 0), &mut log)
+            .expect("accept")
+            .is_empty());
+    }
+
+    #[test]
+    fn too_many_messages_while_the_peer_is_checked_close() {
+        let mut log = MemLog::new(&[]);
+        let (mut s, _) = Session::start(0, config(), auth("us"));
+        s.on_msg(1, auth("peer"), &mut log).expect("auth");
+        for _ in 0..config().max_early {
+            let out = s.on_msg(2, Msg::Pull { index: 0, from: 0 }, &mut log);
+            assert!(out.expect("early").is_empty());
+        }
+        let out = s
+            .on_msg(2, Msg::Pull { index: 0, from: 0 }, &mut log)
+            .expect("one too many");
+        assert!(close_reason(&out).is_some_and(|r| r.contains("too many messages")));
+    }
+
+    #[test]
+    fn a_peer_that_does_not_authenticate_in_time_is_closed_on_tick() {
+        let mut log = MemLog::new(&[]);
+        // No Auth at all.
+        let (mut s, _) = Session::start(100, config(), auth("us"));
+        assert!(s.on_tick(1_099, &mut log).expect("tick").is_empty());
+        let out = s.on_tick(1_100, &mut log).expect("tick");
+        let reason = close_reason(&out).expect("closes");
+        assert!(reason.contains("auth_timeout"), "{reason}");
+        assert!(matches!(out[0], Effect::Send(Msg::Bye { .. })));
+        assert!(s.is_closed());
+        // Auth arrived, but the driver never gave its verdict.
+        let (mut s, _) = Session::start(0, config(), auth("us"));
+        s.on_msg(10, auth("peer"), &mut log).expect("auth");
+        assert!(s.on_tick(999, &mut log).expect("tick").is_empty());
+        let out = s.on_tick(1_000, &mut log).expect("tick");
+        assert!(close_reason(&out).is_some_and(|r| r.contains("auth_timeout")));
+        // A running session does not time out.
+        let mut s = running(&mut log);
+        assert!(close_reason(&s.on_tick(50_000, &mut log).expect("tick")).is_none());
+    }
+
+    #[test]
+    fn a_refused_peer_is_told_why_and_gets_nothing() {
+        let mut log = MemLog::new(&[1]);
+        let (mut s, _) = Session::start(0, config(), auth("us"));
+        s.on_msg(1, auth("peer"), &mut log).expect("auth");
+        s.on_msg(2, Msg::Pull { index: 77, from: 0 }, &mut log)
+            .expect("early pull");
+        let out = s.refuse_peer("refused: revoked");
+        assert_eq!(
+            out,
+            vec![
+                Effect::Send(Msg::Bye {
+                    reason: "refused: revoked".into()
+                }),
+                Effect::Close {
+                    reason: "refused: revoked".into()
+                }
+            ]
+        );
+        // The early pull is never answered.
+        assert!(s
+            .accept_peer(3, (0, 0), &mut log)
+            .expect("accept")
+            .is_empty());
+        assert!(s.on_tick(5, &mut log).expect("tick").is_empty());
+    }
+
+    /// The batch among the effects.
+    fn batch(out: &[Effect]) -> Option<(u64, u64, &[Record])> {
+        out.iter().find_map(|e| match e {
+            Effect::Send(Msg::Batch {
+                from,
+                upto,
+                records,
+                ..
+            }) => Some((*from, *upto, records.as_slice())),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_want_for_state_hashes_that_were_not_offered_yields_a_batch_with_no_records() {
+        let mut log = MemLog::new(&[1, 2, 3]);
+        let mut s = running(&mut log);
+        // The peer reconciles: one round over a document we do not hold.
+        let (_, first) = recon::Client::start(&[(hash_of(&[9; 16]), [9; 16])])
+            .expect("client")
+            .expect("states");
+        let out = s
+            .on_msg(3, Msg::Recon { payload: first }, &mut log)
+            .expect("recon");
+        assert!(matches!(out.as_slice(), [Effect::Send(Msg::ReconReply { .. })]));
+        // It wants a hash we never offered (another document, or one outside its scope).
+        let out = s
+            .on_msg(
+                4,
+                Msg::Want {
+                    ids: vec![hash_of(&[9; 16]), [5; 32]],
+                },
+                &mut log,
+            )
+            .expect("want");
+        let (from, upto, records) = batch(&out).expect("a batch");
+        assert_eq!((from, upto), (0, 3));
+        assert!(records.is_empty(), "{records:?}");
+    }
+
+    #[test]
+    fn a_want_for_offered_state_hashes_yields_those_histories() {
+        let mut log = MemLog::new(&[1, 2, 3]);
+        let mut s = running(&mut log);
+        let (_, first) = recon::Client::start(&[(hash_of(&[9; 16]), [9; 16])])
+            .expect("client")
+            .expect("states");
+        s.on_msg(3, Msg::Recon { payload: first }, &mut log)
+            .expect("recon");
+        let out = s
+            .on_msg(
+                4,
+                Msg::Want {
+                    ids: vec![hash_of(&[2; 16])],
+                },
+                &mut log,
+            )
+            .expect("want");
+        let (from, upto, records) = batch(&out).expect("a batch");
+        assert_eq!((from, upto), (0, 3));
+        assert_eq!(records, &[Record::change(vec![2])]);
+    }
+
+    #[test]
+    fn a_want_outside_any_reconciliation_is_answered_by_a_replay_from_the_start() {
+        // Both sides reconciled at once, so the peer's queries never reached a server of ours: the
+        // histories of the wanted documents would not stand for our log up to its head.
+        let mut log = MemLog::new(&[1, 2, 3]);
+        let mut s = running(&mut log);
+        let out = s
+            .on_msg(
+                3,
+                Msg::Want {
+                    ids: vec![hash_of(&[2; 16])],
+                },
+                &mut log,
+            )
+            .expect("want");
+        let (from, upto, records) = batch(&out).expect("a batch");
+        assert_eq!((from, upto), (0, 3));
+        assert_eq!(records.len(), 3);
     }
 }
