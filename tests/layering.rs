@@ -12,11 +12,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("rollmesh-proto", &["rollmesh-model"]),
     ("rollmesh-sync", &[]),
     ("rollmesh-sim", &["rollmesh-sync"]),
+    ("rollmesh-rules", &["rollmesh-model"]),
     ("rollmesh-store", &["rollmesh-model", "rollmesh-proto"]),
     ("rollmesh-net", &["rollmesh-proto"]),
     (
         "rollmesh-engine",
-        &["rollmesh-model", "rollmesh-proto", "rollmesh-store", "rollmesh-sync"],
+        &[
+            "rollmesh-model",
+            "rollmesh-proto",
+            "rollmesh-store",
+            "rollmesh-sync",
+        ],
     ),
     (
         "rollmesh",
@@ -44,7 +50,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
 fn workspace_deps() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
@@ -85,7 +97,9 @@ fn crates_depend_only_downward() {
     let mut wrong = Vec::new();
     for (krate, uses) in workspace_deps() {
         let Some(ok) = allowed.get(krate.as_str()) else {
-            wrong.push(format!("{krate} has no place in the layering (tests/layering.rs)"));
+            wrong.push(format!(
+                "{krate} has no place in the layering (tests/layering.rs)"
+            ));
             continue;
         };
         for d in uses {
@@ -107,7 +121,10 @@ fn the_layering_table_is_a_strict_order() {
         .collect();
     for (i, (krate, deps)) in ALLOWED.iter().enumerate() {
         for d in deps.iter() {
-            assert!(position[d] < i, "{krate} may use {d}, which is not below it");
+            assert!(
+                position[d] < i,
+                "{krate} may use {d}, which is not below it"
+            );
         }
     }
 }
@@ -163,7 +180,10 @@ fn node_module_graph() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn node_modules_do_not_import_each_other_in_a_circle() {
     let graph = node_module_graph();
-    assert!(graph.contains_key("cli") && graph.contains_key("daemon"), "{graph:?}");
+    assert!(
+        graph.contains_key("cli") && graph.contains_key("daemon"),
+        "{graph:?}"
+    );
     // Depth-first search for a back edge.
     fn visit(
         n: &str,
@@ -194,7 +214,10 @@ fn node_modules_do_not_import_each_other_in_a_circle() {
     let mut done = BTreeSet::new();
     for n in graph.keys() {
         if let Some(cycle) = visit(n, &graph, &mut Vec::new(), &mut done) {
-            panic!("node/src modules import each other in a circle: {}", cycle.join(" -> "));
+            panic!(
+                "node/src modules import each other in a circle: {}",
+                cycle.join(" -> ")
+            );
         }
     }
 }

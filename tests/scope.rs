@@ -83,7 +83,10 @@ async fn greedy_session(city: SocketAddr, cell_dir: &Path, extra: &[[u8; 32]]) -
         revocations: Vec::new(),
     })
     .await;
-    assert!(matches!(w.recv().await, Msg::Auth { .. }), "the city presents itself");
+    assert!(
+        matches!(w.recv().await, Msg::Auth { .. }),
+        "the city presents itself"
+    );
     let mut seen = Seen {
         docs: BTreeSet::new(),
         offered: Vec::new(),
@@ -116,7 +119,10 @@ async fn greedy_session(city: SocketAddr, cell_dir: &Path, extra: &[[u8; 32]]) -
             break;
         }
     }
-    assert!(from >= head, "the log was read to its head ({from} of {head})");
+    assert!(
+        from >= head,
+        "the log was read to its head ({from} of {head})"
+    );
 
     // 2. Reconciliation from an empty set: "tell me every document you have".
     let mut set = NegentropyStorageVector::new();
@@ -151,7 +157,9 @@ async fn greedy_session(city: SocketAddr, cell_dir: &Path, extra: &[[u8; 32]]) -
     w.send(&Msg::Want { ids }).await;
     loop {
         match w.recv().await {
-            Msg::Batch { from: 0, records, .. } => {
+            Msg::Batch {
+                from: 0, records, ..
+            } => {
                 docs_of(&records, &mut seen.docs);
                 seen.want_answered = true;
                 break;
@@ -210,11 +218,18 @@ fn a_cell_gets_nothing_outside_its_scope_on_the_wire() {
     // Cell B's own session gives the state hashes of B's documents: what A will ask for.
     let b = rt.block_on(greedy_session(city, &mesh.nodes[b_i].data, &[]));
     assert_eq!(b.docs, in_b, "cell B receives exactly its members");
-    assert_eq!(b.offered.len(), in_b.len(), "reconciliation offers B its documents");
+    assert_eq!(
+        b.offered.len(),
+        in_b.len(),
+        "reconciliation offers B its documents"
+    );
 
     let a = rt.block_on(greedy_session(city, &mesh.nodes[a_i].data, &b.offered));
     mesh.stop_all();
-    assert!(a.recon_rounds > 0 && a.want_answered, "reconciliation and Want ran");
+    assert!(
+        a.recon_rounds > 0 && a.want_answered,
+        "reconciliation and Want ran"
+    );
     assert_eq!(
         a.offered.len(),
         in_a.len(),

@@ -33,9 +33,9 @@ use clap::{Args, Parser, Subcommand};
 use rollmesh_model::UnitPath;
 
 use crate::i18n::{self, LangArg};
-use rollmesh_engine::Node;
 use crate::render;
 use rollmesh_engine::msg;
+use rollmesh_engine::Node;
 
 /// rollmesh — sổ đảng viên đồng bộ dạng lưới (a membership registry that syncs as a mesh).
 ///

@@ -162,7 +162,9 @@ async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result
                         Ok(conn) => {
                             let _ = connection(shared, conn, None, from.to_string(), false).await;
                         }
-                        Err(e) => warn!(%from, reason = rollmesh_net::describe_handshake_error(&e), error = %e, "handshake failed"),
+                        Err(e) => {
+                            warn!(%from, reason = rollmesh_net::describe_handshake_error(&e), error = %e, "handshake failed")
+                        }
                     }
                 });
             }
@@ -253,4 +255,3 @@ async fn dial_loop(shared: Arc<Shared>, ep: quinn::Endpoint, peer: PeerSettings)
         backoff = (backoff * 2).min(Duration::from_secs(3));
     }
 }
-

@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use rollmesh_engine::{issue_credential, root_init, Issuer};
 use rollmesh::{Node, PeerSettings};
+use rollmesh_engine::{issue_credential, root_init, Issuer};
 use rollmesh_model::{DossierEdit, Event, EventKind, Field, UnitPath};
 use serde_json::{json, Value};
 

@@ -80,4 +80,3 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + 
         source,
     }
 }
-

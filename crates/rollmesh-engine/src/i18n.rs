@@ -72,4 +72,3 @@ pub fn field_error(e: &rollmesh_model::FieldError) -> String {
         }
     }
 }
-

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rollmesh_model::{Dossier, DossierEdit, Event, Field, MemberId, MemberRecord, OrgTree, UnitPath};
+use rollmesh_model::{
+    Dossier, DossierEdit, Event, Field, MemberId, MemberRecord, OrgTree, UnitPath,
+};
 use rollmesh_proto::{actor_for, DocKind, NodeId, NodeKey, NodePublicKey, VerifiedChange};
 use rollmesh_store::{ApplyReport, Store};
 
@@ -310,5 +312,4 @@ impl Node {
             .record(id)?
             .ok_or_else(|| NodeError::NoSuchMember(id.to_string()))
     }
-
 }

@@ -296,7 +296,10 @@ mod tests {
             )
             .expect("the ward is let in");
         assert_eq!(a.new_revocations, 1, "recorded with the ward's own chain");
-        assert!(city.recheck_peer(&org.chain(C1)).is_err(), "the cell is out");
+        assert!(
+            city.recheck_peer(&org.chain(C1)).is_err(),
+            "the cell is out"
+        );
     }
 
     #[test]

@@ -109,7 +109,12 @@ impl Log for PeerLog<'_> {
         // Entries examined but not sent (out of scope, made by the peer) still advance its checkpoint;
         // out-of-scope entries are skipped without decoding, so far more may be examined than sent.
         let (entries, upto) = store
-            .log_since_in(from, max, max.saturating_mul(EXAMINE_FACTOR), Some(&self.scope))
+            .log_since_in(
+                from,
+                max,
+                max.saturating_mul(EXAMINE_FACTOR),
+                Some(&self.scope),
+            )
             .map_err(log_err)?;
         let mut changes = Vec::new();
         for e in entries {

@@ -74,4 +74,3 @@ pub(crate) fn write_settings(dir: &Path, s: &NodeSettings) -> Result<(), NodeErr
     );
     fs::write(&path, text).map_err(io_err(&path))
 }
-

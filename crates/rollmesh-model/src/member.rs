@@ -497,7 +497,9 @@ mod tests {
         let b = MemberId::new(1_700_000_000_001, [0; 10]);
         assert!(a < b, "bytes start with the creation time");
         // Ids made in the same millisecond still differ in their first shown characters.
-        let same: Vec<String> = (0..50).map(|_| MemberId::new(0, rand::random()).to_string()).collect();
+        let same: Vec<String> = (0..50)
+            .map(|_| MemberId::new(0, rand::random()).to_string())
+            .collect();
         let prefixes: std::collections::BTreeSet<&str> = same.iter().map(|s| &s[..4]).collect();
         assert!(prefixes.len() > 40, "{prefixes:?}");
     }

@@ -44,7 +44,9 @@ pub(crate) enum ClientStep {
 impl Client {
     /// Starts over our states; returns the client and its first message, or `None` when we hold nothing
     /// (then there is nothing to reconcile: the peer's log is replayed from the start).
-    pub(crate) fn start(states: &[(StateHash, DocId)]) -> Result<Option<(Client, Vec<u8>)>, ReconError> {
+    pub(crate) fn start(
+        states: &[(StateHash, DocId)],
+    ) -> Result<Option<(Client, Vec<u8>)>, ReconError> {
         if states.is_empty() {
             return Ok(None);
         }
@@ -94,7 +96,10 @@ pub(crate) struct Server {
 
 impl Server {
     /// Starts over our states (already limited to the peer's scope by the log).
-    pub(crate) fn start(states: Vec<(StateHash, DocId)>, head_at: u64) -> Result<Server, ReconError> {
+    pub(crate) fn start(
+        states: Vec<(StateHash, DocId)>,
+        head_at: u64,
+    ) -> Result<Server, ReconError> {
         let set = storage(&states)?;
         Ok(Server {
             neg: Negentropy::owned(set, 0).map_err(err)?,
@@ -110,6 +115,9 @@ impl Server {
 
     /// The documents behind the wanted state hashes; hashes we did not offer are ignored.
     pub(crate) fn docs(&self, wanted: &[StateHash]) -> Vec<DocId> {
-        wanted.iter().filter_map(|h| self.docs.get(h).copied()).collect()
+        wanted
+            .iter()
+            .filter_map(|h| self.docs.get(h).copied())
+            .collect()
     }
 }

@@ -91,7 +91,10 @@ mod tests {
         // The wire form is the same as the `(u8, Vec<u8>)` tuple earlier versions sent.
         let r = Record::chain(vec![9, 8]);
         let bytes = postcard::to_allocvec(&r).expect("encode");
-        assert_eq!(bytes, postcard::to_allocvec(&(2u8, vec![9u8, 8])).expect("encode"));
+        assert_eq!(
+            bytes,
+            postcard::to_allocvec(&(2u8, vec![9u8, 8])).expect("encode")
+        );
         assert_eq!(postcard::from_bytes::<Record>(&bytes).expect("decode"), r);
         assert!(postcard::from_bytes::<Record>(&[7, 0]).is_err());
     }

@@ -320,7 +320,9 @@ impl Session {
             }),
             Phase::Checking => {
                 if self.early.len() >= self.config.max_early {
-                    return Ok(self.close("refused: protocol (too many messages before authentication)"));
+                    return Ok(
+                        self.close("refused: protocol (too many messages before authentication)")
+                    );
                 }
                 self.early.push_back(msg);
                 Ok(Vec::new())
@@ -468,7 +470,11 @@ impl Session {
     }
 
     /// The peer's reconciliation asks: answer as the served side.
-    fn on_recon_query(&mut self, payload: &[u8], log: &mut dyn Log) -> Result<Vec<Effect>, SyncError> {
+    fn on_recon_query(
+        &mut self,
+        payload: &[u8],
+        log: &mut dyn Log,
+    ) -> Result<Vec<Effect>, SyncError> {
         if self.recon_server.is_none() {
             let head = log.head();
             self.recon_server = Some(recon::Server::start(log.states()?, head)?);
@@ -530,7 +536,13 @@ impl Session {
     /// this one): the peer reads and sends it while we apply. The pull goes first so the driver sends it
     /// before it starts applying. A failed apply ends the connection, and the next one starts again from
     /// the durable checkpoint, so the early acknowledgement loses nothing.
-    fn start_apply(&mut self, now: u64, index: u64, upto: u64, records: Vec<Record>) -> Vec<Effect> {
+    fn start_apply(
+        &mut self,
+        now: u64,
+        index: u64,
+        upto: u64,
+        records: Vec<Record>,
+    ) -> Vec<Effect> {
         self.stats.changes_received += records.iter().filter(|r| r.is_change()).count() as u64;
         self.applying.push_back((upto, false));
         self.pull_sent_at = Some(now);
@@ -894,7 +906,10 @@ mod tests {
         let out = s
             .on_msg(3, Msg::Recon { payload: first }, &mut log)
             .expect("recon");
-        assert!(matches!(out.as_slice(), [Effect::Send(Msg::ReconReply { .. })]));
+        assert!(matches!(
+            out.as_slice(),
+            [Effect::Send(Msg::ReconReply { .. })]
+        ));
         // It wants a hash we never offered (another document, or one outside its scope).
         let out = s
             .on_msg(

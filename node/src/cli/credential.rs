@@ -9,9 +9,9 @@ use rollmesh_proto::{roles, Chain, CredentialRequest, NodeId};
 use serde_json::json;
 
 use super::{held_by_daemon, open, DataDir};
-use rollmesh_engine::Node;
 use crate::render::{self, print_json};
 use rollmesh_engine::msg;
+use rollmesh_engine::Node;
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {

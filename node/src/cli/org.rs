@@ -9,9 +9,9 @@ use serde_json::json;
 
 use super::credential::parse_root;
 use super::{open, DataDir};
-use rollmesh_engine::Node;
 use crate::render::print_json;
 use rollmesh_engine::msg;
+use rollmesh_engine::Node;
 
 #[derive(Subcommand, Debug)]
 pub enum OrgCmd {

@@ -7,9 +7,9 @@ use rollmesh_model::{Sector, Status, UnitPath};
 use serde_json::json;
 
 use super::{open, DataDir, EXIT_VERIFY_PROBLEMS};
-use rollmesh_engine::Node;
 use crate::render::{self, print_json};
 use rollmesh_engine::msg;
+use rollmesh_engine::Node;
 
 /// `audit`: the local audit log, filtered, and whether its hash chain is intact.
 pub(super) fn audit(

@@ -114,7 +114,8 @@ impl<'a> Conn<'a> {
         f: impl FnOnce(&mut Session, &mut dyn Log, u64) -> Result<Vec<Effect>, SyncError>,
     ) -> Result<Vec<Effect>, End> {
         let now = self.now();
-        self.with_log(|s, l| f(s, l, now)).map_err(|e| e.to_string())
+        self.with_log(|s, l| f(s, l, now))
+            .map_err(|e| e.to_string())
     }
 
     async fn write(&mut self, msg: &Msg) -> Result<(), End> {
@@ -204,7 +205,12 @@ impl<'a> Conn<'a> {
         }
     }
 
-    fn committed(&mut self, index: u64, upto: u64, report: AcceptReport) -> Result<Vec<Effect>, End> {
+    fn committed(
+        &mut self,
+        index: u64,
+        upto: u64,
+        report: AcceptReport,
+    ) -> Result<Vec<Effect>, End> {
         if report.revocations > 0 {
             self.shared.revs.send_modify(|v| *v += 1);
         }

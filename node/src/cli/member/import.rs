@@ -7,10 +7,10 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::{open, DataDir, EXIT_ROWS_REJECTED};
-use rollmesh_engine::csv_import;
-use rollmesh_engine::Node;
 use crate::render::print_json;
+use rollmesh_engine::csv_import;
 use rollmesh_engine::msg;
+use rollmesh_engine::Node;
 
 /// `member import`: validates every row; unless `dry_run`, writes the valid ones in chunks of `batch`.
 /// Exits 3 if some rows were rejected.
