@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job until the mesh lands: builds rollmesh and walks through a cell node on the embedded demo
+# A walk through the single-node command line: builds rollmesh and runs a cell node on the embedded demo
 # tree, in a temporary directory that is removed afterwards. Set ROLLMESH_LANG=en for English output.
 set -euo pipefail
 cd "$(dirname "$0")"

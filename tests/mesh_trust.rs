@@ -218,6 +218,17 @@ fn a_revocation_reaches_every_node_and_shuts_the_cell_out() {
     let cell_id = Node::read_id(&m.nodes[cell].data)
         .expect("key file")
         .to_string();
+    // A clerk lists the cell's members while its node runs: rows, not just a count.
+    let cell_data = m.nodes[cell].data.to_string_lossy().to_string();
+    let listed = support::ok(&["member", "list", "--data", &cell_data]).stdout;
+    let rows = listed
+        .lines()
+        .filter(|l| l.contains("hn.d01.w01.c01"))
+        .count();
+    assert_eq!(
+        rows, 2,
+        "one row per member through the running node:\n{listed}"
+    );
     // Revoke through the CLI while the district runs (it forwards to the running node).
     let district_data = m.nodes[district].data.to_string_lossy().to_string();
     support::ok(&[

@@ -50,16 +50,36 @@ pub fn display_value(f: Field, v: &str) -> String {
 
 /// One line per member for lists.
 pub fn record_line(r: &MemberRecord) -> String {
-    format!(
-        "{}  {:<28}  {:<10}  {:<16}  {}",
-        r.id,
+    let status = r
+        .get(Field::Status)
+        .map(|s| display_value(Field::Status, s))
+        .unwrap_or_default();
+    list_line(
+        &r.id.to_string(),
         r.name(),
         r.get(Field::DateOfBirth).unwrap_or("-"),
         r.get(Field::Unit).unwrap_or("-"),
-        r.get(Field::Status)
-            .map(|s| display_value(Field::Status, s))
-            .unwrap_or_default(),
+        &status,
     )
+}
+
+/// The same line from a record as the running node sends it (`record_json`).
+pub fn record_line_json(v: &Value) -> String {
+    let get = |f: Field| v[f.key()].as_str();
+    let status = get(Field::Status)
+        .map(|s| display_value(Field::Status, s))
+        .unwrap_or_default();
+    list_line(
+        v["id"].as_str().unwrap_or("-"),
+        get(Field::FullName).unwrap_or(""),
+        get(Field::DateOfBirth).unwrap_or("-"),
+        get(Field::Unit).unwrap_or("-"),
+        &status,
+    )
+}
+
+fn list_line(id: &str, name: &str, dob: &str, unit: &str, status: &str) -> String {
+    format!("{id}  {name:<28}  {dob:<10}  {unit:<16}  {status}")
 }
 
 /// A reject code explained to a clerk.

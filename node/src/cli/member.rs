@@ -386,7 +386,11 @@ fn list(unit: Option<UnitPath>, status: Option<String>, data: DataDir, json: boo
             if json {
                 print_json(&list);
             } else {
-                let n = list.as_array().map(Vec::len).unwrap_or(0);
+                let rows = list.as_array().cloned().unwrap_or_default();
+                for r in &rows {
+                    println!("{}", render::record_line_json(r));
+                }
+                let n = rows.len();
                 println!(
                     "{}",
                     msg!(
