@@ -1,14 +1,20 @@
 //! The pure domain model of rollmesh: unit paths and the organisation tree, member identity, fields and
-//! statuses, and the member dossier as an Automerge document. No I/O, no clocks, no randomness: the
-//! caller passes the time and random bits in (`MemberId::new`), and reads tree files itself.
+//! statuses, the member dossier and the cell ledger as Automerge documents. No I/O, no clocks, no
+//! randomness: the caller passes the time and random bits in (`MemberId::new`), and reads tree files
+//! itself.
 
 pub mod dossier;
+pub mod ledger;
 pub mod member;
 pub mod text;
 pub mod tree;
 pub mod unit;
 
 pub use dossier::{Dossier, DossierEdit, DossierError, DOSSIER_KIND};
+pub use ledger::{
+    Attendance, Dues, Ledger, LedgerConflicts, LedgerDoc, LedgerEdit, LedgerError, LedgerId,
+    Meeting, MeetingKey, MeetingKind, LEDGER_KIND,
+};
 pub use member::{
     Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sector, Sex, Status,
 };

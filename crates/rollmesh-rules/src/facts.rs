@@ -8,6 +8,10 @@ use chrono::NaiveDate;
 use rollmesh_model::Status;
 use serde::{Deserialize, Serialize};
 
+// The ledger types are defined once, next to the Automerge document that holds them
+// (`rollmesh_model::ledger`); the rules read them as facts.
+pub use rollmesh_model::ledger::{Attendance, Dues, Ledger, Meeting, MeetingKind};
+
 /// The yearly rating of a member (xếp loại chất lượng đảng viên).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,96 +155,7 @@ pub struct CellFacts {
     pub admin_ward: Option<String>,
 }
 
-/// A regular (monthly) or thematic (quarterly) cell meeting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MeetingKind {
-    /// Sinh hoạt thường kỳ.
-    Regular,
-    /// Sinh hoạt chuyên đề.
-    Thematic,
-}
-
-/// A member's attendance at one meeting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Attendance {
-    /// Present.
-    Present,
-    /// Absent. The absence is excused only when a reason is recorded and the cell accepted it; no
-    /// reason, or a reason the cell did not accept, is an absence without reason.
-    Absent {
-        /// The reason given, if any.
-        reason: Option<String>,
-        /// Whether the cell accepted it.
-        accepted: bool,
-    },
-}
-
-/// One meeting held by a cell.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meeting {
-    /// The day it was held.
-    pub date: NaiveDate,
-    /// Regular or thematic. A combined session is recorded as two meetings.
-    pub kind: MeetingKind,
-    /// Its topic.
-    #[serde(default)]
-    pub topic: String,
-    /// Attendance by member id. Members not listed were not expected (e.g. attached elsewhere).
-    #[serde(default)]
-    pub attendance: BTreeMap<String, Attendance>,
-}
-
-/// A member's dues for one month.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Dues {
-    /// Paid, whatever the amount, on `date`. A payment dated after the evaluation date did not exist yet.
-    Paid {
-        /// Amount in đồng.
-        amount: u64,
-        /// Day of payment.
-        date: NaiveDate,
-    },
-    /// Not paid. Excused only when a reason is recorded and the cell accepted it.
-    Unpaid {
-        /// The reason given, if any.
-        reason: Option<String>,
-        /// Whether the cell accepted it.
-        accepted: bool,
-    },
-}
-
 /// Whether a reason excuses: one is recorded (not blank) and the cell accepted it.
 pub(crate) fn excused(reason: &Option<String>, accepted: bool) -> bool {
     accepted && reason.as_deref().is_some_and(|r| !r.trim().is_empty())
-}
-
-/// One cell's ledger for one calendar year. A member temporarily attached elsewhere appears in the host's
-/// ledger; the engine merges every ledger's entries for a member id, whichever cell holds them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ledger {
-    /// The cell keeping it.
-    pub cell: String,
-    /// The calendar year.
-    pub year: i32,
-    /// Meetings held.
-    #[serde(default)]
-    pub meetings: Vec<Meeting>,
-    /// Dues by member id, then by month (1–12).
-    #[serde(default)]
-    pub dues: BTreeMap<String, BTreeMap<u32, Dues>>,
-}
-
-impl Ledger {
-    /// An empty ledger.
-    pub fn new(cell: &str, year: i32) -> Ledger {
-        Ledger {
-            cell: cell.to_string(),
-            year,
-            meetings: Vec::new(),
-            dues: BTreeMap::new(),
-        }
-    }
 }

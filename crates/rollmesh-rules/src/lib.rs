@@ -4,7 +4,8 @@
 //!
 //! - [`RuleSet`]: every threshold, month count and status list, with the shipped defaults and TOML.
 //! - [`Calendar`]: working days (weekends and public holidays; Vietnam's table for 2024–2027).
-//! - Facts: [`MemberFacts`], [`CellFacts`], [`Ledger`] — built by the caller from its documents.
+//! - Facts: [`MemberFacts`], [`CellFacts`], [`Ledger`] — built by the caller from its documents (the
+//!   ledger types are `rollmesh_model::ledger`'s, re-exported here).
 //! - [`evaluate`] → sorted [`Flag`]s with Vietnamese and English explanations and [`Evidence`];
 //!   [`filter_by_scope`] keeps a subtree's.
 
