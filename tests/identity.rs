@@ -111,6 +111,29 @@ async fn with_key(node: SocketAddr, seed: [u8; 32], chain: Vec<u8>) -> String {
     reason
 }
 
+/// Connects with a well-formed self-signed key and then: with `frame = None`, opens no stream at all;
+/// with `Some(n)`, opens the stream and announces a first frame of `n` bytes without sending them.
+/// Returns how long the node kept the connection open.
+async fn stall(node: SocketAddr, seed: [u8; 32], frame: Option<u32>) -> Duration {
+    let id = rollmesh_net::Identity::from_seed(&seed).expect("identity");
+    let ep = rollmesh_net::endpoint(&id, "127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+    let start = Instant::now();
+    let conn = tokio::time::timeout(STEP, ep.connect(node, "rollmesh").expect("connect"))
+        .await
+        .expect("in time")
+        .expect("handshake");
+    let mut held = Vec::new();
+    if let Some(n) = frame {
+        let (mut send, recv) = conn.open_bi().await.expect("stream");
+        send.write_all(&n.to_be_bytes()).await.expect("write");
+        held.push((send, recv));
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), conn.closed()).await;
+    let kept = start.elapsed();
+    ep.close(0u32.into(), b"done");
+    kept
+}
+
 fn wait_for_log(log: &Path, needle: &str) -> bool {
     let start = Instant::now();
     while start.elapsed() < STEP {
@@ -160,5 +183,19 @@ fn outside_clients_are_refused_with_a_named_reason() {
     let reason = rt.block_on(with_key(addr, [8u8; 32], victim_chain));
     assert!(reason.contains("key_mismatch"), "{reason}");
     assert!(wait_for_log(&log, "refused: key_mismatch"), "logged");
+
+    // Before its credential is checked a peer gets one small frame and ten seconds, no more.
+    let kept = rt.block_on(stall(addr, [9u8; 32], Some(64 << 20)));
+    assert!(
+        kept < Duration::from_secs(5),
+        "a 64 MiB Auth is refused at once ({kept:?})"
+    );
+    assert!(wait_for_log(&log, "too large"), "logged");
+    let kept = rt.block_on(stall(addr, [10u8; 32], None));
+    assert!(
+        kept >= Duration::from_secs(9) && kept < Duration::from_secs(20),
+        "a client that opens no stream is dropped at the deadline ({kept:?})"
+    );
+    assert!(wait_for_log(&log, "auth_timeout"), "logged");
     mesh.stop_all();
 }

@@ -10,6 +10,9 @@ use rollmesh_sync::Record;
 use crate::node::{now, Node};
 use crate::NodeError;
 
+/// The most distinct revocations a peer may bring in its `Auth` (each costs a signature check).
+pub const MAX_AUTH_REVOCATIONS: usize = 4096;
+
 /// A peer that may sync, and with which scope.
 #[derive(Clone, Debug)]
 pub struct PeerAuth {
@@ -83,16 +86,34 @@ impl Node {
         if decoded.subject() != Some(peer) {
             return Err(PeerRefusal::KeyMismatch);
         }
+        // Before any work on what it brings, the chain must reach our root (revocations aside, they
+        // come next): a stranger with a self-signed chain gets no signature checks out of us.
+        decoded
+            .validate(&root, now(), &[])
+            .map_err(|e| PeerRefusal::Chain {
+                code: e.code(),
+                detail: e.to_string(),
+            })?;
         let mut new_revocations = 0;
         if !revocations.is_empty() {
+            let mut unique: Vec<Vec<u8>> = revocations;
+            unique.sort_unstable();
+            unique.dedup();
+            if unique.len() > MAX_AUTH_REVOCATIONS {
+                return Err(PeerRefusal::MalformedCredential(format!(
+                    "{} revocations in Auth (at most {MAX_AUTH_REVOCATIONS})",
+                    unique.len()
+                )));
+            }
             // The peer's own chain travels with its revocations: it may be the issuer of one we have
             // never seen, and a revocation is only recorded when its issuer's chain checks out.
             let mut records = vec![Record::chain(chain.to_vec())];
-            records.extend(revocations.into_iter().map(Record::revocation));
+            records.extend(unique.into_iter().map(Record::revocation));
             // Refused revocations are reported in the accept report and change nothing here.
             new_revocations = self.accept_records(records, "peer-auth")?.revocations;
         }
         let chain = decoded;
+        // Now with every revocation we know, its own included.
         self.check_chain(&root, &chain)?;
         let scope = chain
             .unit()
@@ -216,6 +237,66 @@ mod tests {
             .expect_err("refused");
         assert!(matches!(e, PeerRefusal::KeyMismatch), "{e:?}");
         assert_says(&e, "key_mismatch");
+    }
+
+    #[test]
+    fn a_stranger_gets_no_work_out_of_its_revocations() {
+        // Regression (attacker review): revocations in Auth were checked, one signature each, before the
+        // peer's chain was; a self-signed chain carrying 400k copies of one revocation cost ~35 s of CPU
+        // per frame. Now a chain that does not reach our root is refused first, and copies count once.
+        let org = Org::new();
+        let ward = org.open(WARD);
+        ward.accept_records(vec![org.chain_record(C1)], "c1")
+            .expect("accept");
+        let rev = ward
+            .credential_revoke(Some(org.public(C1).node_id()), None)
+            .expect("revoke");
+        drop(ward);
+        let city = org.open(CITY);
+        city.accept_records(vec![org.chain_record(WARD)], "ward")
+            .expect("accept");
+        let stranger = NodeKey::generate();
+        let now = crate::node::now();
+        let self_signed = Chain(vec![Credential::issue(
+            &stranger,
+            stranger.public(),
+            u(CITY),
+            roles::ALL,
+            now - 60,
+            now + 3600,
+            1,
+        )]);
+        let e = city
+            .authenticate_peer(
+                stranger.public(),
+                &self_signed.encode(),
+                vec![rev.encode(); 10_000],
+                None,
+            )
+            .expect_err("a stranger");
+        assert_says(&e, "wrong_root");
+        assert!(
+            city.revocations().expect("revocations").is_empty(),
+            "nothing it brought was even looked at"
+        );
+        // A member of the organisation bringing the same revocation 10,000 times records it once.
+        let a = city
+            .authenticate_peer(
+                org.public(C2),
+                &org.chain(C2).encode(),
+                vec![rev.encode(); 10_000],
+                None,
+            )
+            .expect("let in");
+        assert_eq!(a.new_revocations, 1);
+        // More distinct revocations than the cap is refused outright.
+        let many: Vec<Vec<u8>> = (0..=MAX_AUTH_REVOCATIONS as u32)
+            .map(|i| i.to_be_bytes().to_vec())
+            .collect();
+        let e = city
+            .authenticate_peer(org.public(C2), &org.chain(C2).encode(), many, None)
+            .expect_err("too many");
+        assert_says(&e, "malformed_credential");
     }
 
     #[test]

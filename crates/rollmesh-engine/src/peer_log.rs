@@ -126,9 +126,14 @@ impl Log for PeerLog<'_> {
                 continue;
             }
             // A member moving into the peer's scope from outside: the peer has never seen its history.
+            // Only the history up to this move: what came after it is served by its own entries, and
+            // if the member has left the scope again since, those later changes are none of the
+            // peer's business.
             if covered.len() == 2 && !covered[0] && covered[1] {
-                for (_, h) in store.history(&e.change.doc()).map_err(log_err)? {
-                    self.push_change(&mut changes, h)?;
+                for (seq, h) in store.history(&e.change.doc()).map_err(log_err)? {
+                    if seq < e.seq {
+                        self.push_change(&mut changes, h)?;
+                    }
                 }
             }
             self.push_change(&mut changes, e.change)?;
@@ -366,6 +371,35 @@ mod tests {
         let r = c1.accept_records(b.records, "city").expect("accept");
         assert_eq!(r.applied.evicted, vec![m]);
         assert!(c1.store().record(&m).expect("read").is_none());
+    }
+
+    #[test]
+    fn a_member_that_came_and_went_brings_no_later_history() {
+        // Regression (attacker review): the move-in entry sent the member's history as it is *now*,
+        // including edits made after it had left the peer's scope again; a cell pulling from 0 read the
+        // current phone of every member ever placed in its unit.
+        let w = world();
+        let m = w
+            .city
+            .add_member(fields("Đến Rồi Đi", C2), vec![])
+            .expect("add");
+        w.city.edit_member(m, &move_to(C1)).expect("move in");
+        w.city.edit_member(m, &move_to(C2)).expect("move out");
+        w.city
+            .edit_member(m, &set(Field::Phone, "0987654321"))
+            .expect("edit after leaving");
+        let mut log = PeerLog::new(&w.city, w.org.public(C1), u(C1));
+        let b = log.read(0, 1000).expect("read");
+        let sent: Vec<SignedChange> = changes_of(&b.records)
+            .into_iter()
+            .filter(|c| c.doc() == m)
+            .collect();
+        let history = w.city.store().history(&m).expect("history");
+        assert_eq!(history.len(), 4);
+        let last = &history[3].1;
+        assert!(!sent.contains(last), "the edit made in C2 stays out of C1");
+        // What C1 may know: the creation (with the move in), the move in and the move out.
+        assert_eq!(sent.len(), 3, "{} changes sent", sent.len());
     }
 
     #[test]

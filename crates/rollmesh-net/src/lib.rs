@@ -343,6 +343,15 @@ pub async fn write_frame(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(
 
 /// Reads one frame; `None` at a clean end of stream.
 pub async fn read_frame(recv: &mut quinn::RecvStream) -> Result<Option<Vec<u8>>, NetError> {
+    read_frame_max(recv, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `max` bytes (refused before anything is allocated for it); `None` at a
+/// clean end of stream. Before a peer is authenticated, its frames are read with a small `max`.
+pub async fn read_frame_max(
+    recv: &mut quinn::RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, NetError> {
     let mut len = [0u8; 4];
     match recv.read_exact(&mut len).await {
         Ok(()) => {}
@@ -350,7 +359,7 @@ pub async fn read_frame(recv: &mut quinn::RecvStream) -> Result<Option<Vec<u8>>,
         Err(e) => return Err(NetError::Stream(e.to_string())),
     }
     let n = u32::from_be_bytes(len) as usize;
-    if n > MAX_FRAME {
+    if n > max.min(MAX_FRAME) {
         return Err(NetError::FrameTooLarge(n));
     }
     let mut buf = vec![0u8; n];

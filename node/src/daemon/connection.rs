@@ -24,6 +24,12 @@ type Task<T> = (u64, u64, JoinHandle<Result<T, NodeError>>);
 /// Why the connection ends (the text goes to the log and `status`).
 type End = String;
 
+/// How long a peer has from the connection to the verdict on its credential.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The largest frame read before the peer is authenticated (its `Auth`: a chain and revocations).
+const MAX_AUTH_FRAME: usize = 8 << 20;
+
 /// The apply pipeline: batches handed out by the session, being prepared, prepared, being written. The
 /// next batch is prepared while the previous one is written, so both cores stay busy; both stages keep
 /// the order the session handed the batches out in.
@@ -169,11 +175,8 @@ impl<'a> Conn<'a> {
         });
         let (auth, checkpoint) = match verdict {
             Ok(v) => v,
-            Err(refusal) => {
-                let reason = refusal.to_string();
-                warn!(peer = %key.node_id(), remote = %self.remote, %reason, "refused peer");
-                return Ok(self.session.refuse_peer(reason));
-            }
+            // Logged with the other handshake failures, once the Bye is sent.
+            Err(refusal) => return Ok(self.session.refuse_peer(refusal.to_string())),
         };
         if auth.new_revocations > 0 {
             self.shared.revs.send_modify(|v| *v += 1);
@@ -344,56 +347,81 @@ pub(super) async fn connection(
             return Err(reason);
         }
     };
-    let streams = if dialer {
-        conn.open_bi().await
-    } else {
-        conn.accept_bi().await
-    };
-    let (send, recv) = streams.map_err(|e| e.to_string())?;
     let node = shared.node.clone();
-    let revocations = {
-        let n = node.clone();
-        tokio::task::spawn_blocking(move || n.store().revocations())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("store: {e}"))?
-    };
     shared.set_status(&label, |s| {
         s.name = label.clone();
         s.address = remote.clone();
     });
-    let hello = Msg::Auth {
-        chain: shared.own_chain.clone(),
-        revocations,
-    };
-    let (session, first) = Session::start(shared.now_ms(), SessionConfig::default(), hello);
-    let (reader, mut rx) = spawn_reader(recv);
-    let mut c = Conn {
-        shared: &shared,
-        node: &node,
-        peer_key,
-        expected,
-        label: label.clone(),
-        remote,
-        send,
-        session,
-        log: None,
-        chain: None,
-        pipeline: Pipeline::default(),
-        source: format!("peer:{}", peer_key.node_id()),
-        bytes: 0,
-        messages: 0,
-    };
-    let end = match c.execute(first).await {
-        Ok(()) => c.run(&mut rx).await,
-        Err(e) => Err(e),
+    // One deadline from the stream's opening to the verdict on the peer's credential: a client that
+    // never opens a stream, never reads our Auth or never sends its own is dropped when it runs out,
+    // and until then at most one small frame of it is held in memory.
+    let handshake = tokio::time::timeout(HANDSHAKE_DEADLINE, async {
+        let streams = if dialer {
+            conn.open_bi().await
+        } else {
+            conn.accept_bi().await
+        };
+        let (send, mut recv) = streams.map_err(|e| e.to_string())?;
+        let revocations = {
+            let n = node.clone();
+            tokio::task::spawn_blocking(move || n.store().revocations())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("store: {e}"))?
+        };
+        let hello = Msg::Auth {
+            chain: shared.own_chain.clone(),
+            revocations,
+        };
+        let (session, first) = Session::start(shared.now_ms(), SessionConfig::default(), hello);
+        let mut c = Conn {
+            shared: &shared,
+            node: &node,
+            peer_key,
+            expected,
+            label: label.clone(),
+            remote: remote.clone(),
+            send,
+            session,
+            log: None,
+            chain: None,
+            pipeline: Pipeline::default(),
+            source: format!("peer:{}", peer_key.node_id()),
+            bytes: 0,
+            messages: 0,
+        };
+        c.execute(first).await?;
+        let frame = match rollmesh_net::read_frame_max(&mut recv, MAX_AUTH_FRAME).await {
+            Ok(Some(f)) => Some(Ok((f.len(), Msg::decode(&f).map_err(|e| e.to_string())))),
+            Ok(None) => None,
+            Err(e) => Some(Err(format!("refused: protocol ({e})"))),
+        };
+        let effects = c.on_frame(frame)?;
+        c.execute(effects).await?;
+        Ok::<_, End>((c, recv))
+    })
+    .await;
+    let (end, reader) = match handshake {
+        Err(_) | Ok(Err(_)) => {
+            let reason = match handshake {
+                Ok(Err(reason)) => reason,
+                _ => "refused: auth_timeout (no credential in time)".to_string(),
+            };
+            warn!(peer = %peer_key.node_id(), %remote, %reason, "no session with peer");
+            (Err(reason), None)
+        }
+        Ok(Ok((mut c, recv))) => {
+            let (reader, mut rx) = spawn_reader(recv);
+            (c.run(&mut rx).await, Some(reader))
+        }
     };
     let end = match end {
         Err(reason) if reason == "shutdown" => Ok(()),
         other => other,
     };
-    drop(c);
-    reader.abort();
+    if let Some(r) = reader {
+        r.abort();
+    }
     conn.close(0u32.into(), b"bye");
     let err = end.as_ref().err().cloned();
     shared.set_status(&label, |s| {
