@@ -64,7 +64,12 @@ impl Wire {
 
 /// Connects to the city as the node whose data directory is `cell_dir` and runs the greedy session,
 /// also wanting `extra` state hashes (another cell's documents).
-async fn greedy_session(city: SocketAddr, cell_dir: &Path, extra: &[[u8; 32]]) -> Seen {
+async fn greedy_session(
+    city: SocketAddr,
+    cell_dir: &Path,
+    extra: &[[u8; 32]],
+    gone: &[MemberId],
+) -> Seen {
     let (seed, chain) = {
         let n = Node::open(cell_dir).expect("open cell");
         let chain = n.own_chain().expect("chain").expect("installed").encode();
@@ -151,10 +156,15 @@ async fn greedy_session(city: SocketAddr, cell_dir: &Path, extra: &[[u8; 32]]) -
     }
     seen.offered = need.iter().map(|i| *i.as_bytes()).collect();
 
-    // 3. Want: everything offered, and documents of another cell.
+    // 3. Want: everything offered, and documents of another cell, both by state hash and as documents
+    //    it claims to hold and to have seen leave its scope.
     let mut ids = seen.offered.clone();
     ids.extend_from_slice(extra);
-    w.send(&Msg::Want { ids }).await;
+    w.send(&Msg::Want {
+        ids,
+        gone: gone.iter().map(|m| m.0).collect(),
+    })
+    .await;
     loop {
         match w.recv().await {
             Msg::Batch {
@@ -216,7 +226,7 @@ fn a_cell_gets_nothing_outside_its_scope_on_the_wire() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
     // Cell B's own session gives the state hashes of B's documents: what A will ask for.
-    let b = rt.block_on(greedy_session(city, &mesh.nodes[b_i].data, &[]));
+    let b = rt.block_on(greedy_session(city, &mesh.nodes[b_i].data, &[], &[]));
     assert_eq!(b.docs, in_b, "cell B receives exactly its members");
     assert_eq!(
         b.offered.len(),
@@ -224,7 +234,13 @@ fn a_cell_gets_nothing_outside_its_scope_on_the_wire() {
         "reconciliation offers B its documents"
     );
 
-    let a = rt.block_on(greedy_session(city, &mesh.nodes[a_i].data, &b.offered));
+    let b_docs: Vec<MemberId> = in_b.iter().copied().collect();
+    let a = rt.block_on(greedy_session(
+        city,
+        &mesh.nodes[a_i].data,
+        &b.offered,
+        &b_docs,
+    ));
     mesh.stop_all();
     assert!(
         a.recon_rounds > 0 && a.want_answered,

@@ -152,6 +152,48 @@ impl Log for PeerLog<'_> {
             .collect())
     }
 
+    fn departures(&mut self, docs: &[DocId], upto: u64) -> Result<Vec<Record>, LogError> {
+        self.sent_chains.clear();
+        let store = self.node.store();
+        // Only documents no longer inside the scope: the others came with the wanted histories.
+        let mut gone = HashSet::new();
+        for doc in docs {
+            let id = MemberId(*doc);
+            let inside = store
+                .record(&id)
+                .map_err(log_err)?
+                .and_then(|r| r.unit())
+                .is_some_and(|u| self.scope.covers(&u));
+            if !inside {
+                gone.insert(id);
+            }
+        }
+        let mut records = Vec::new();
+        if gone.is_empty() {
+            return Ok(records);
+        }
+        // The log entries about them that the peer could see (ending with the one that took each out of
+        // its scope): what an ordinary pull from the start would have sent it about them. The read skips
+        // entries outside the scope without decoding them; the loop ends at `upto`, at most one pass.
+        let (page, examine) = (4096, 4096 * EXAMINE_FACTOR);
+        let mut from = 0;
+        while from < upto {
+            let (entries, last) = store
+                .log_since_in(from, page, examine, Some(&self.scope))
+                .map_err(log_err)?;
+            for e in entries {
+                if e.seq <= upto && gone.contains(&e.change.doc()) {
+                    self.push_change(&mut records, e.change)?;
+                }
+            }
+            if last <= from {
+                break;
+            }
+            from = last;
+        }
+        Ok(records)
+    }
+
     fn histories(&mut self, docs: &[DocId]) -> Result<Vec<Record>, LogError> {
         self.sent_chains.clear();
         let store = self.node.store();
@@ -400,6 +442,114 @@ mod tests {
         assert!(!sent.contains(last), "the edit made in C2 stays out of C1");
         // What C1 may know: the creation (with the move in), the move in and the move out.
         assert_eq!(sent.len(), 3, "{} changes sent", sent.len());
+    }
+
+    /// Runs one sync connection between `a` and `b` in-process with real sessions and real stores until
+    /// nothing moves (bounded), from the checkpoints given; returns what crossed, by message kind.
+    fn sync_once(
+        a: (&Node, NodePublicKey, &str),
+        b: (&Node, NodePublicKey, &str),
+        checkpoints: [(u64, u64); 2],
+    ) -> Vec<&'static str> {
+        use rollmesh_sync::{Effect, Msg, Session, SessionConfig};
+        let nodes = [a.0, b.0];
+        // Each side's view of its own log, as the other peer (with its key and scope) may see it.
+        let mut logs = [
+            PeerLog::new(a.0, b.1, u(b.2)),
+            PeerLog::new(b.0, a.1, u(a.2)),
+        ];
+        let hello = |i: usize| Msg::Auth {
+            chain: Vec::new(),
+            revocations: vec![vec![i as u8]],
+        };
+        let (s0, e0) = Session::start(0, SessionConfig::default(), hello(0));
+        let (s1, e1) = Session::start(0, SessionConfig::default(), hello(1));
+        let mut sessions = [s0, s1];
+        let mut queue: std::collections::VecDeque<(usize, Effect)> = e0
+            .into_iter()
+            .map(|e| (0, e))
+            .chain(e1.into_iter().map(|e| (1, e)))
+            .collect();
+        let mut crossed = Vec::new();
+        for step in 0..10_000u64 {
+            let Some((me, effect)) = queue.pop_front() else {
+                return crossed;
+            };
+            let out = match effect {
+                Effect::Send(m) => {
+                    crossed.push(match &m {
+                        Msg::Auth { .. } => "Auth",
+                        Msg::Pull { .. } => "Pull",
+                        Msg::Batch { .. } => "Batch",
+                        Msg::Reset { .. } => "Reset",
+                        Msg::Recon { .. } => "Recon",
+                        Msg::ReconReply { .. } => "ReconReply",
+                        Msg::Want { .. } => "Want",
+                        Msg::Bye { .. } => "Bye",
+                    });
+                    let peer = 1 - me;
+                    let out = sessions[peer]
+                        .on_msg(step, m, &mut logs[peer])
+                        .expect("msg");
+                    out.into_iter().map(|e| (peer, e)).collect::<Vec<_>>()
+                }
+                Effect::Authenticate { .. } => sessions[me]
+                    .accept_peer(step, checkpoints[me], &mut logs[me])
+                    .expect("accept")
+                    .into_iter()
+                    .map(|e| (me, e))
+                    .collect(),
+                Effect::Apply {
+                    records,
+                    index,
+                    upto,
+                } => {
+                    let r = nodes[me].accept_records(records, "peer").expect("apply");
+                    assert_eq!(r.rejected_total(), 0, "{:?}", r.rejected);
+                    sessions[me]
+                        .applied(step, index, upto)
+                        .into_iter()
+                        .map(|e| (me, e))
+                        .collect()
+                }
+                Effect::Close { reason } => panic!("closed: {reason}"),
+            };
+            queue.extend(out);
+        }
+        panic!("the sync did not settle")
+    }
+
+    #[test]
+    fn reconciliation_delivers_a_move_out_of_the_scope() {
+        // Regression (attacker review): after a lost checkpoint, reconciliation offered only documents now
+        // in the peer's scope, and the Want's answer moved the checkpoint to the head, so a member the
+        // city had moved from C1 to C2 stayed at C1 for good.
+        let w = world();
+        let c1 = w.org.open(C1);
+        let city_key = w.org.public(CITY);
+        let c1_key = w.org.public(C1);
+        sync_once(
+            (&w.city, city_key, CITY),
+            (&c1, c1_key, C1),
+            [(0, 0), (0, 0)],
+        );
+        assert!(
+            c1.store().record(&w.x1).expect("read").is_some(),
+            "C1 holds x1"
+        );
+        w.city.edit_member(w.x1, &move_to(C2)).expect("move away");
+        // C1's checkpoint of the city's log is lost (a restore): it pulls against index 0.
+        let crossed = sync_once(
+            (&w.city, city_key, CITY),
+            (&c1, c1_key, C1),
+            [(0, 0), (0, 0)],
+        );
+        assert!(crossed.contains(&"Want"), "reconciled: {crossed:?}");
+        assert!(
+            c1.store().record(&w.x1).expect("read").is_none(),
+            "the move out reached C1 and it let the member go"
+        );
+        assert!(c1.store().record(&w.y1).expect("read").is_some());
     }
 
     #[test]

@@ -306,6 +306,11 @@ impl Log for View<'_> {
             .collect())
     }
 
+    fn departures(&mut self, _docs: &[DocId], _upto: u64) -> Result<Vec<Record>, LogError> {
+        // Documents never change unit in the simulation, so none leaves a peer's scope.
+        Ok(Vec::new())
+    }
+
     fn histories(&mut self, docs: &[DocId]) -> Result<Vec<Record>, LogError> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();

@@ -169,9 +169,10 @@ fn describe(m: &Msg) -> String {
         Msg::ReconReply { payload } => {
             format!("ReconReply({} bytes, {})", payload.len(), digest(payload))
         }
-        Msg::Want { ids } => format!(
-            "Want({} ids, {})",
+        Msg::Want { ids, gone } => format!(
+            "Want({} ids, {} gone, {})",
             ids.len(),
+            gone.len(),
             digest(&ids.iter().flatten().copied().collect::<Vec<u8>>())
         ),
         Msg::Bye { reason } => format!("Bye({reason})"),

@@ -26,4 +26,7 @@ impl Log for EmptyLog {
     fn histories(&mut self, _docs: &[DocId]) -> Result<Vec<Record>, LogError> {
         Ok(Vec::new())
     }
+    fn departures(&mut self, _docs: &[DocId], _upto: u64) -> Result<Vec<Record>, LogError> {
+        Ok(Vec::new())
+    }
 }

@@ -76,6 +76,9 @@ pub enum Msg {
     Want {
         /// State hashes (the sender's ids) of the documents to send.
         ids: Vec<[u8; 32]>,
+        /// Documents the sender holds in a state the receiver did not offer: any that left the sender's
+        /// scope are answered with their changes up to the move, so the sender lets them go.
+        gone: Vec<[u8; 16]>,
     },
     /// The sender is closing, and why.
     Bye {

@@ -31,14 +31,18 @@ fn storage(states: &[(StateHash, DocId)]) -> Result<NegentropyStorageVector, Rec
 pub(crate) struct Client {
     neg: Negentropy<'static, NegentropyStorageVector>,
     need: Vec<Id>,
+    have: Vec<Id>,
+    /// Our documents by state hash: a state the peer lacks names a document it may have let go of.
+    mine: BTreeMap<StateHash, DocId>,
 }
 
 /// What a round gives the puller.
 pub(crate) enum ClientStep {
     /// Send this to the peer.
     Next(Vec<u8>),
-    /// Done: these are the peer's state hashes we lack.
-    Done(Vec<StateHash>),
+    /// Done: the peer's state hashes we lack, and our documents whose state the peer does not hold
+    /// among those it offered (changed there, or gone from our common scope).
+    Done(Vec<StateHash>, Vec<DocId>),
 }
 
 impl Client {
@@ -60,6 +64,8 @@ impl Client {
             Client {
                 neg,
                 need: Vec::new(),
+                have: Vec::new(),
+                mine: states.iter().map(|(h, d)| (*h, *d)).collect(),
             },
             first,
         )))
@@ -67,10 +73,9 @@ impl Client {
 
     /// Takes the peer's answer.
     pub(crate) fn step(&mut self, payload: &[u8]) -> Result<ClientStep, ReconError> {
-        let mut have = Vec::new();
         match self
             .neg
-            .reconcile_with_ids(payload, &mut have, &mut self.need)
+            .reconcile_with_ids(payload, &mut self.have, &mut self.need)
             .map_err(err)?
         {
             Some(next) => Ok(ClientStep::Next(next)),
@@ -79,7 +84,14 @@ impl Client {
                 let mut ids: Vec<StateHash> = self.need.drain(..).map(|i| *i.as_bytes()).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                Ok(ClientStep::Done(ids))
+                let mut gone: Vec<DocId> = self
+                    .have
+                    .drain(..)
+                    .filter_map(|i| self.mine.get(i.as_bytes()).copied())
+                    .collect();
+                gone.sort_unstable();
+                gone.dedup();
+                Ok(ClientStep::Done(ids, gone))
             }
         }
     }

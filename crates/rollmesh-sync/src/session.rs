@@ -42,6 +42,9 @@ pub trait Log {
     /// The full histories of these documents (with what the peer needs to check them), leaving out any
     /// document outside the peer's scope.
     fn histories(&mut self, docs: &[DocId]) -> Result<Vec<Record>, LogError>;
+    /// For those of these documents that are no longer inside the peer's scope: the log entries about
+    /// them up to `upto` that the peer may see (ending with the one that took each out of its scope).
+    fn departures(&mut self, docs: &[DocId], upto: u64) -> Result<Vec<Record>, LogError>;
 }
 
 /// Why a session ended on our side.
@@ -359,7 +362,7 @@ impl Session {
             } => Ok(self.on_batch(now, index, from, upto, head, records)),
             Msg::Recon { payload } => self.on_recon_query(&payload, log),
             Msg::ReconReply { payload } => self.on_recon_reply(now, &payload),
-            Msg::Want { ids } => self.on_want(now, &ids, log),
+            Msg::Want { ids, gone } => self.on_want(now, &ids, &gone, log),
             Msg::Auth { .. } | Msg::Bye { .. } => Ok(Vec::new()),
         }
     }
@@ -493,13 +496,13 @@ impl Session {
         };
         Ok(match client.step(payload)? {
             ClientStep::Next(next) => vec![self.send(Msg::Recon { payload: next })],
-            ClientStep::Done(ids) => {
+            ClientStep::Done(ids, gone) => {
                 self.recon_client = None;
                 // The answer is a batch from position 0 up to where the peer's log stood.
                 self.have = 0;
                 self.pull_sent_at = Some(now);
                 self.awaiting_want = true;
-                vec![self.send(Msg::Want { ids })]
+                vec![self.send(Msg::Want { ids, gone })]
             }
         })
     }
@@ -508,6 +511,7 @@ impl Session {
         &mut self,
         now: u64,
         ids: &[StateHash],
+        gone: &[DocId],
         log: &mut dyn Log,
     ) -> Result<Vec<Effect>, SyncError> {
         // Only documents offered in this reconciliation (inside the peer's scope) can be wanted.
@@ -519,7 +523,8 @@ impl Session {
             self.acked = 0;
             return Ok(vec![self.serve(now, 0, log)?]);
         };
-        let records = log.histories(&server.docs(ids))?;
+        let mut records = log.histories(&server.docs(ids))?;
+        records.extend(log.departures(gone, server.head_at)?);
         self.stats.changes_sent += records.iter().filter(|r| r.is_change()).count() as u64;
         self.inflight = Some((0, server.head_at, now));
         let m = Msg::Batch {
@@ -715,6 +720,9 @@ mod tests {
         }
         fn states(&mut self) -> Result<Vec<(StateHash, DocId)>, LogError> {
             Ok(self.entries.iter().map(|(d, _)| (hash_of(d), *d)).collect())
+        }
+        fn departures(&mut self, _docs: &[DocId], _upto: u64) -> Result<Vec<Record>, LogError> {
+            Ok(Vec::new()) // every document of this log stays in the peer's scope
         }
         fn histories(&mut self, docs: &[DocId]) -> Result<Vec<Record>, LogError> {
             Ok(self
@@ -916,6 +924,7 @@ mod tests {
                 4,
                 Msg::Want {
                     ids: vec![hash_of(&[9; 16]), [5; 32]],
+                    gone: Vec::new(),
                 },
                 &mut log,
             )
@@ -939,6 +948,7 @@ mod tests {
                 4,
                 Msg::Want {
                     ids: vec![hash_of(&[2; 16])],
+                    gone: Vec::new(),
                 },
                 &mut log,
             )
@@ -959,6 +969,7 @@ mod tests {
                 3,
                 Msg::Want {
                     ids: vec![hash_of(&[2; 16])],
+                    gone: Vec::new(),
                 },
                 &mut log,
             )
