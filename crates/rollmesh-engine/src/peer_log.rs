@@ -56,6 +56,17 @@ impl<'a> PeerLog<'a> {
         Ok(())
     }
 
+    /// Whether we hold this member inside the peer's scope now.
+    fn inside(&self, id: &MemberId) -> Result<bool, LogError> {
+        Ok(self
+            .node
+            .store()
+            .record(id)
+            .map_err(log_err)?
+            .and_then(|r| r.unit())
+            .is_some_and(|u| self.scope.covers(&u)))
+    }
+
     /// Every revocation we hold, each after its issuer's chain, when the batch carries changes or the
     /// revocations changed since the last batch.
     fn revocation_records(&mut self, with_changes: bool) -> Result<Vec<Record>, LogError> {
@@ -159,12 +170,7 @@ impl Log for PeerLog<'_> {
         let mut gone = HashSet::new();
         for doc in docs {
             let id = MemberId(*doc);
-            let inside = store
-                .record(&id)
-                .map_err(log_err)?
-                .and_then(|r| r.unit())
-                .is_some_and(|u| self.scope.covers(&u));
-            if !inside {
+            if !self.inside(&id)? {
                 gone.insert(id);
             }
         }
@@ -201,12 +207,7 @@ impl Log for PeerLog<'_> {
         for doc in docs {
             let id = MemberId(*doc);
             // Checked again here, whoever asks: a document outside the scope is never served.
-            let inside = store
-                .record(&id)
-                .map_err(log_err)?
-                .and_then(|r| r.unit())
-                .is_some_and(|u| self.scope.covers(&u));
-            if !inside {
+            if !self.inside(&id)? {
                 continue;
             }
             for (_, c) in store.history(&id).map_err(log_err)? {
@@ -477,16 +478,7 @@ mod tests {
             };
             let out = match effect {
                 Effect::Send(m) => {
-                    crossed.push(match &m {
-                        Msg::Auth { .. } => "Auth",
-                        Msg::Pull { .. } => "Pull",
-                        Msg::Batch { .. } => "Batch",
-                        Msg::Reset { .. } => "Reset",
-                        Msg::Recon { .. } => "Recon",
-                        Msg::ReconReply { .. } => "ReconReply",
-                        Msg::Want { .. } => "Want",
-                        Msg::Bye { .. } => "Bye",
-                    });
+                    crossed.push(m.name());
                     let peer = 1 - me;
                     let out = sessions[peer]
                         .on_msg(step, m, &mut logs[peer])

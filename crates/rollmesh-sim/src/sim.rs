@@ -108,19 +108,6 @@ fn dir(from: usize, to: usize) -> usize {
     usize::from(from > to)
 }
 
-fn kind(m: &Msg) -> &'static str {
-    match m {
-        Msg::Auth { .. } => "Auth",
-        Msg::Pull { .. } => "Pull",
-        Msg::Batch { .. } => "Batch",
-        Msg::Reset { .. } => "Reset",
-        Msg::Recon { .. } => "Recon",
-        Msg::ReconReply { .. } => "ReconReply",
-        Msg::Want { .. } => "Want",
-        Msg::Bye { .. } => "Bye",
-    }
-}
-
 fn short(x: u64) -> String {
     format!("{:04x}", x & 0xffff)
 }
@@ -670,7 +657,7 @@ impl Sim {
         let (transport, loss, dup, max_delay) = (f.transport, f.loss, f.dup, f.max_delay_ms.max(1));
         if self.cut.contains(&l) || self.gen_bool(loss) {
             self.stats.lost += 1;
-            self.event(format!("lost n{from}>n{to} {}", kind(&msg)));
+            self.event(format!("lost n{from}>n{to} {}", Msg::name(&msg)));
             if transport == Transport::Stream {
                 // A stream that loses data is a broken connection.
                 self.stats.broken += 1;
@@ -681,7 +668,7 @@ impl Sim {
         }
         let copies = if transport == Transport::Datagram && self.gen_bool(dup) {
             self.stats.duplicated += 1;
-            self.event(format!("duplicated n{from}>n{to} {}", kind(&msg)));
+            self.event(format!("duplicated n{from}>n{to} {}", Msg::name(&msg)));
             2
         } else {
             1
@@ -756,7 +743,7 @@ impl Sim {
             self.net.push(m);
             return;
         }
-        let k = kind(&m.msg);
+        let k = Msg::name(&m.msg);
         *self.stats.delivered.entry(k).or_default() += 1;
         *self.stats.delivered_to.entry((k, m.to)).or_default() += 1;
         self.event(format!(

@@ -100,6 +100,20 @@ impl Msg {
         postcard::to_allocvec(self)
     }
 
+    /// The message's name, for traces and counters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Auth { .. } => "Auth",
+            Msg::Pull { .. } => "Pull",
+            Msg::Batch { .. } => "Batch",
+            Msg::Reset { .. } => "Reset",
+            Msg::Recon { .. } => "Recon",
+            Msg::ReconReply { .. } => "ReconReply",
+            Msg::Want { .. } => "Want",
+            Msg::Bye { .. } => "Bye",
+        }
+    }
+
     /// Decodes a frame.
     pub fn decode(bytes: &[u8]) -> Result<Msg, postcard::Error> {
         postcard::from_bytes(bytes)
