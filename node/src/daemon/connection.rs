@@ -217,10 +217,14 @@ impl<'a> Conn<'a> {
         if report.revocations > 0 {
             self.shared.revs.send_modify(|v| *v += 1);
         }
-        let (node, key) = (self.node.clone(), self.peer_key);
-        tokio::task::block_in_place(|| node.store().set_checkpoint(&key, index, upto))
-            .map_err(|e| format!("checkpoint: {e}"))?;
-        self.shared.bump_head();
+        let (node, key, shared) = (self.node.clone(), self.peer_key, self.shared);
+        // The store's head is read under its lock, which a commit of another connection may hold.
+        tokio::task::block_in_place(|| {
+            node.store().set_checkpoint(&key, index, upto)?;
+            shared.bump_head();
+            Ok::<_, rollmesh_store::StoreError>(())
+        })
+        .map_err(|e| format!("checkpoint: {e}"))?;
         self.shared
             .set_status(&self.label, |s| s.last_sync = Some(unix_now()));
         let now = self.now();
