@@ -199,3 +199,129 @@ fn outside_clients_are_refused_with_a_named_reason() {
     assert!(wait_for_log(&log, "auth_timeout"), "logged");
     mesh.stop_all();
 }
+
+/// Like [`with_key`] with no credential; returns the client's own address (what the node sees) and the
+/// node's `Bye` reason.
+async fn refused_from(node: SocketAddr, seed: [u8; 32]) -> (SocketAddr, String) {
+    let id = rollmesh_net::Identity::from_seed(&seed).expect("identity");
+    let ep = rollmesh_net::endpoint(&id, "127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+    let local = ep.local_addr().expect("local addr");
+    let conn = tokio::time::timeout(STEP, ep.connect(node, "rollmesh").expect("connect"))
+        .await
+        .expect("in time")
+        .expect("handshake");
+    let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+    let auth = Msg::Auth {
+        chain: Vec::new(),
+        revocations: Vec::new(),
+    };
+    rollmesh_net::write_frame(&mut send, &auth.encode().expect("encode"))
+        .await
+        .expect("write");
+    let mut reason = String::new();
+    for _ in 0..4 {
+        let Ok(Ok(Some(f))) = tokio::time::timeout(STEP, rollmesh_net::read_frame(&mut recv)).await
+        else {
+            break;
+        };
+        if let Ok(Msg::Bye { reason: r }) = Msg::decode(&f) {
+            reason = r;
+            break;
+        }
+    }
+    conn.close(0u32.into(), b"done");
+    let _ = tokio::time::timeout(STEP, ep.wait_idle()).await;
+    (local, reason)
+}
+
+/// The status rows of a running node.
+fn status_peers(mesh: &Mesh, i: usize) -> Vec<serde_json::Value> {
+    mesh.admin(i, &serde_json::json!({"cmd": "status"}))
+        .expect("status")["peers"]
+        .as_array()
+        .expect("peers")
+        .clone()
+}
+
+/// Refused clients do not pile up in `status`: only configured peers and authenticated ones have a row,
+/// and a peer that reconnects keeps its one row.
+#[test]
+fn refused_clients_leave_no_status_rows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("tree");
+    let mut mesh = Mesh::create(&support::bin(), dir.path(), &tree).expect("mesh");
+    let ward = mesh.index("hn.d01.w01");
+    let cell = mesh.index("hn.d01.w01.c01");
+    mesh.start(ward).expect("start");
+    let data = mesh.nodes[ward].data.clone();
+    let addr_file = data.join("listen.addr");
+    assert!(wait_for_log(&addr_file, ":"), "the node listens");
+    let addr: SocketAddr = std::fs::read_to_string(&addr_file)
+        .expect("addr")
+        .trim()
+        .parse()
+        .expect("parse");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut clients = Vec::new();
+    for i in 0..30u8 {
+        let (from, reason) = rt.block_on(refused_from(addr, [100 + i; 32]));
+        assert!(reason.contains("no_credential"), "{i}: {reason}");
+        clients.push(from.to_string());
+    }
+    // The district is not running: the ward's row for it, its configured parent, says why (a dial
+    // times out after five seconds).
+    mesh.wait_until(Duration::from_secs(30), |m| {
+        status_peers(m, ward)
+            .iter()
+            .any(|p| p["name"] == "hn.d01" && p["last_error"].is_string())
+    })
+    .expect("the configured parent's row names its error");
+    let peers = status_peers(&mesh, ward);
+    let strays: Vec<&str> = peers
+        .iter()
+        .filter(|p| p["name"] != "hn.d01")
+        .filter_map(|p| p["address"].as_str())
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "{} rows besides the parent's, {} of them refused clients: {strays:?}",
+        strays.len(),
+        strays
+            .iter()
+            .filter(|a| clients.iter().any(|c| c == *a))
+            .count()
+    );
+    assert_eq!(peers.len(), 1, "only the configured parent: {peers:?}");
+
+    // A cell that authenticates gets one row, named by its node id, and keeps it across reconnects.
+    let cell_id = Node::read_id(&mesh.nodes[cell].data)
+        .expect("cell id")
+        .to_string();
+    let rows_of_cell = |m: &Mesh| -> Vec<serde_json::Value> {
+        status_peers(m, ward)
+            .into_iter()
+            .filter(|p| p["unit"] == "hn.d01.w01.c01")
+            .collect()
+    };
+    for round in 0..2 {
+        mesh.start(cell).expect("start cell");
+        mesh.wait_until(Duration::from_secs(60), |m| {
+            rows_of_cell(m).iter().any(|p| p["connected"] == true)
+        })
+        .unwrap_or_else(|e| panic!("round {round}: the cell connects: {e}\n{}", mesh.report()));
+        let rows = rows_of_cell(&mesh);
+        assert_eq!(rows.len(), 1, "round {round}: {rows:?}");
+        assert_eq!(rows[0]["node_id"], cell_id.as_str());
+        mesh.stop(cell, false);
+        mesh.wait_until(Duration::from_secs(30), |m| {
+            rows_of_cell(m).iter().all(|p| p["connected"] == false)
+        })
+        .unwrap_or_else(|e| panic!("round {round}: the session ends: {e}"));
+    }
+    assert_eq!(
+        status_peers(&mesh, ward).len(),
+        2,
+        "the parent and the cell"
+    );
+    mesh.stop_all();
+}

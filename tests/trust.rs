@@ -626,3 +626,92 @@ fn changes_waiting_for_a_chain_are_taken_up_when_it_arrives() {
     assert_eq!(names(org.d(W1)), vec!["Tạ Văn Chờ"]);
     clean(org.d(W1));
 }
+
+/// A bundle whose only refused record is a revocation or a chain is not "done": the import exits 4 and
+/// names what it refused.
+#[test]
+fn a_refused_revocation_or_chain_makes_the_import_exit_4() {
+    let org = Org::new();
+    add(org.d(C1), "Lý Thị Quyên");
+    assert_eq!(org.pass(C1, W1, "c1.bundle").0, 0);
+    assert_eq!(org.pass(W1, D1, "w1.bundle").0, 0);
+    ok(&[
+        "credential",
+        "revoke",
+        "--node-id",
+        &org.ids[C1],
+        "--data",
+        org.d(D1),
+    ]);
+    let genuine = org.file("d1.bundle");
+    ok(&["bundle", "export", "--data", org.d(D1), "--out", &genuine]);
+    let recs = records(&genuine);
+    let rev_at = recs
+        .iter()
+        .position(|(t, _)| *t == rollmesh_proto::TAG_REVOCATION)
+        .expect("the revocation travels in the bundle");
+    let now = chrono_now();
+    let c1_key = org.key(C1).public();
+
+    // 1. The genuine revocation with one signed byte changed.
+    let mut tampered = recs.clone();
+    let n = tampered[rev_at].1.len();
+    tampered[rev_at].1[n - 70] ^= 0x01;
+    // 2. A revocation signed by a key that holds no credential of this organisation.
+    let stranger = NodeKey::generate();
+    let forged = rollmesh_proto::Revocation::issue(
+        &stranger,
+        c1_key,
+        0,
+        C1.parse().expect("u"),
+        now,
+        vec![],
+    );
+    // 3. A chain for the cell's key from another organisation's root.
+    let other_root = NodeKey::generate();
+    let foreign = Chain(vec![Credential::issue(
+        &other_root,
+        c1_key,
+        C1.parse().expect("u"),
+        roles::ALL,
+        now - 60,
+        now + 86_400,
+        5,
+    )]);
+    // (name, bundle records, what the refusal says)
+    type Case<'a> = (&'a str, Vec<(u8, Vec<u8>)>, &'a str);
+    let cases: Vec<Case> = vec![
+        ("tampered", tampered, "bad_signature"),
+        (
+            "forged",
+            vec![(rollmesh_proto::TAG_REVOCATION, forged.encode())],
+            "revocation by",
+        ),
+        (
+            "foreign",
+            vec![(rollmesh_proto::TAG_CHAIN, foreign.encode())],
+            "wrong_root",
+        ),
+    ];
+    for (name, recs, reason) in cases {
+        let path = org.file(&format!("{name}.bundle"));
+        write_bundle(&path, &recs);
+        let o = run(&["bundle", "import", &path, "--data", org.d(W1), "--json"]);
+        assert_eq!(o.code, 4, "{name}: {}\n{}", o.stdout, o.stderr);
+        let v = o.json();
+        let refused: Vec<String> = v["refused_credentials"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        assert_eq!(refused.len(), 1, "{name}: {v}");
+        assert!(refused[0].contains(reason), "{name}: {refused:?}");
+        assert_eq!(v["rejected"].as_array().map(Vec::len), Some(0), "{name}");
+        assert_eq!(v["revocations"], 0, "{name}");
+    }
+    // The genuine bundle is taken in whole, and exits 0.
+    let (code, v) = org.pass(D1, W1, "d1-again.bundle");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["revocations"], 1);
+}

@@ -22,12 +22,16 @@ use tracing::{info, warn};
 use admin_server::admin_server;
 use connection::connection;
 
-/// What `status` shows for one peer.
+/// What `status` shows for one peer. Only two kinds of peer have a row: the peers this node dials (from
+/// its configuration, whatever happens to the connection, so a refusal is shown with its reason), and
+/// peers that dialed in and were authenticated, one row per node id however often they reconnect. A
+/// connection refused before its credential is accepted leaves no row (it is logged), so refused
+/// clients cannot fill the table.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PeerStatus {
-    /// The peer's name from the configuration, or its unit.
+    /// The peer's name from the configuration, or the node id of a peer that dialed in.
     pub name: String,
-    /// Its address (for dialed peers) or where it came from.
+    /// Its address (for dialed peers) or where its last session came from.
     pub address: String,
     /// Its node id once known.
     pub node_id: String,
@@ -51,6 +55,20 @@ pub struct PeerStatus {
     pub bytes: u64,
     /// The last error or refusal.
     pub last_error: Option<String>,
+    /// The session that last took the row over: an older session of the same peer ending late does not
+    /// mark a newer one disconnected.
+    #[serde(skip)]
+    session: u64,
+}
+
+/// The status row of a configured peer.
+fn dialed_row(name: &str) -> String {
+    format!("dial {name}")
+}
+
+/// The status row of an authenticated peer that dialed in.
+fn inbound_row(id: NodeId) -> String {
+    format!("peer {id}")
 }
 
 struct Shared {
@@ -59,6 +77,8 @@ struct Shared {
     head: watch::Sender<u64>,
     revs: watch::Sender<u64>,
     status: Mutex<BTreeMap<String, PeerStatus>>,
+    /// Numbers connections, for [`PeerStatus::session`].
+    sessions: std::sync::atomic::AtomicU64,
     shutdown: watch::Receiver<bool>,
     started: Instant,
 }
@@ -68,9 +88,26 @@ impl Shared {
         self.started.elapsed().as_millis() as u64
     }
 
+    /// Creates or updates a row.
     fn set_status(&self, key: &str, f: impl FnOnce(&mut PeerStatus)) {
         let mut m = self.status.lock().unwrap_or_else(|p| p.into_inner());
         f(m.entry(key.to_string()).or_default());
+    }
+
+    /// Updates a row only if it exists and, with `session`, belongs to that session.
+    fn update_status(&self, key: &str, session: Option<u64>, f: impl FnOnce(&mut PeerStatus)) {
+        let mut m = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = m.get_mut(key) {
+            if session.is_none_or(|id| s.session == id) {
+                f(s);
+            }
+        }
+    }
+
+    fn next_session(&self) -> u64 {
+        self.sessions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
     }
 
     fn bump_head(&self) {
@@ -80,6 +117,15 @@ impl Shared {
             *v = h;
             changed
         });
+    }
+}
+
+/// Makes a file the daemon created in the data directory readable and writable by its owner only, like
+/// everything else there (the directory itself is 0700 already).
+fn set_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        warn!(path = %path.display(), error = %e, "could not make the file private");
     }
 }
 
@@ -142,11 +188,14 @@ async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result
         head: head_tx,
         revs: revs_tx,
         status: Mutex::new(BTreeMap::new()),
+        sessions: Default::default(),
         shutdown: shutdown_rx,
         started: Instant::now(),
     });
     // The address file lets launchers and tests find a node started on port 0.
-    std::fs::write(data.join("listen.addr"), format!("{local}\n"))?;
+    let addr_file = data.join("listen.addr");
+    std::fs::write(&addr_file, format!("{local}\n"))?;
+    set_private(&addr_file);
     info!(node = %node.id(), unit = %node.unit(), %local, "rollmesh node listening");
 
     let admin = tokio::spawn(admin_server(shared.clone(), data.clone()));
@@ -239,7 +288,7 @@ async fn dial_loop(shared: Arc<Shared>, ep: quinn::Endpoint, peer: PeerSettings)
             },
         };
         if let Err(e) = outcome {
-            shared.set_status(&name, |s| {
+            shared.set_status(&dialed_row(&name), |s| {
                 s.name = name.clone();
                 s.address = peer.address.clone();
                 s.connected = false;

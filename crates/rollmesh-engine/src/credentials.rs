@@ -165,9 +165,10 @@ impl Node {
         Ok(Installed::Rotated)
     }
 
-    /// Revokes a node key (every credential of it, `serial = None`) or one credential by serial. The
-    /// revocation lists the target's changes this node has accepted; it is stored here and travels in
-    /// every bundle from now on, ahead of the changes.
+    /// Revokes a node key (every credential of it, `serial = None`) or one credential by serial. The key
+    /// or credential may be any link of any chain this node holds (a ward's key appears in its cells'
+    /// chains), for a unit inside this node's own. The revocation lists the target's changes this node
+    /// has accepted; it is stored here and travels in every bundle from now on, ahead of the changes.
     pub fn credential_revoke(
         &self,
         node_id: Option<NodeId>,
@@ -184,25 +185,33 @@ impl Node {
                 "this node's credential may not revoke".into(),
             ));
         }
+        // The target may be any link of any chain this node holds, not only a chain's own subject: a ward's
+        // key is known to its district as the middle link of its cells' chains. A link this node may revoke
+        // (a unit inside its own) is preferred over one it may not.
         let mut target: Option<(NodePublicKey, UnitPath)> = None;
-        for (subject, bytes) in self.store.chains()? {
+        for (_, bytes) in self.store.chains()? {
             let Ok(chain) = Chain::decode(&bytes) else {
                 continue;
             };
             for link in &chain.0 {
                 let hit = match (node_id, serial) {
-                    (Some(id), _) => link.subject.node_id() == id && link.subject == subject,
+                    (Some(id), _) => link.subject.node_id() == id,
                     (None, Some(s)) => link.serial == s,
                     (None, None) => false,
                 };
-                if hit {
+                let better = match &target {
+                    None => true,
+                    Some((_, unit)) => !leaf.unit.covers(unit) && leaf.unit.covers(&link.unit),
+                };
+                if hit && better {
                     target = Some((link.subject, link.unit.clone()));
                 }
             }
         }
         let (key, unit) = target.ok_or_else(|| {
             NodeError::Refused(
-                "no known credential matches (import a bundle from that node first)".into(),
+                "no known credential matches (import a bundle in which that key appears first)"
+                    .into(),
             )
         })?;
         if !leaf.unit.covers(&unit) || key == self.key.public() {
@@ -262,4 +271,78 @@ pub fn read_root_key(path: &Path) -> Result<NodeKey, NodeError> {
     let text = fs::read_to_string(path).map_err(io_err(path))?;
     NodeKey::from_file_text(&text.replace("root-key", "node-key"))
         .map_err(|_| NodeError::KeyFile(path.to_path_buf()))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Revoking by node id: any key the node has seen in a chain, not only a chain's own subject.
+
+    use super::*;
+    use crate::testkit::{Org, C1, C2, WARD};
+    use rollmesh_sync::Record;
+
+    const DISTRICT: &str = "hn.d01";
+
+    #[test]
+    fn an_ancestor_revokes_a_key_it_knows_only_as_a_middle_link() {
+        let org = Org::new();
+        let district = org.open(DISTRICT);
+        // The district holds one cell's chain (root → city → district → ward → cell), never the ward's own.
+        let r = district
+            .accept_records(vec![org.chain_record(C1)], "c1")
+            .expect("accept");
+        assert_eq!(r.chains, 1);
+        assert!(district
+            .chain_of(&org.public(WARD))
+            .expect("read")
+            .is_none());
+        let rev = district
+            .credential_revoke(Some(org.public(WARD).node_id()), None)
+            .expect("the ward's key is known from the cell's chain");
+        assert_eq!(rev.target, org.public(WARD));
+        assert_eq!(rev.unit.as_str(), WARD);
+        assert_eq!(rev.serial, 0);
+        let revs = district.revocations().expect("revocations");
+        assert_eq!(revs.len(), 1, "recorded, and valid");
+        // Every chain through the ward is now refused: its cells are cut off until certified anew.
+        let root = district.root().expect("root");
+        for cell in [C1, C2] {
+            assert!(matches!(
+                org.chain(cell).validate(&root, now(), &revs),
+                Err(ChainError::Revoked(_))
+            ));
+        }
+        assert_eq!(
+            org.chain(DISTRICT).validate(&root, now(), &revs),
+            Ok(()),
+            "the district's own chain is untouched"
+        );
+        // A key the district sees in that chain but does not cover stays out of its reach, and so does its
+        // own key.
+        for unit in ["hn", DISTRICT] {
+            let e = district
+                .credential_revoke(Some(org.public(unit).node_id()), None)
+                .expect_err("not below the district");
+            assert!(e.to_string().contains("not below"), "{unit}: {e}");
+        }
+        // A key it has seen in no chain at all is still unknown.
+        let e = district
+            .credential_revoke(Some(org.public(C2).node_id()), None)
+            .expect_err("unknown");
+        assert!(e.to_string().contains("no known credential"), "{e}");
+        // The revocation travels: the city records it from the district's records.
+        let city = org.open("hn");
+        let r = city
+            .accept_records(
+                vec![Record::revocation(rev.encode()), org.chain_record(DISTRICT)],
+                "district",
+            )
+            .expect("accept");
+        assert_eq!(r.revocations, 1);
+        assert!(
+            r.refused_credentials.is_empty(),
+            "{:?}",
+            r.refused_credentials
+        );
+    }
 }

@@ -1,7 +1,8 @@
-//! A node's data directory: `node.key` (the ed25519 secret, mode 0600), `node.toml` (settings such as the
-//! organisation's root key) and `store/` (sled). [`Node`] owns them and is the one place where local edits
-//! become signed changes and where incoming changes, chains and revocations meet the authority rules
-//! before they reach the store.
+//! A node's data directory: `node.key` (the ed25519 secret), `node.toml` (settings such as the
+//! organisation's root key) and `store/` (sled). The directory and everything the node writes in it are
+//! private to their owner whatever the umask: directories 0700, files 0600. [`Node`] owns them and is the
+//! one place where local edits become signed changes and where incoming changes, chains and revocations
+//! meet the authority rules before they reach the store.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -35,9 +36,38 @@ pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Creates `dir` (and any missing parent) with mode 0700 whatever the umask, and makes it 0700 if it
+/// already existed: a data directory holds the node's secret key and member dossiers.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), NodeError> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(io_err(dir))?;
+    set_mode(dir, 0o700)
+}
+
+/// Sets the permission bits of `path` to `mode` if they differ (unix; elsewhere nothing).
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), NodeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::symlink_metadata(path).map_err(io_err(path))?;
+        if !meta.file_type().is_symlink() && meta.permissions().mode() & 0o7777 != mode {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err(path))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 impl Node {
-    /// Creates a node in `dir` for `unit`: writes a fresh key (mode 0600) and an empty store. Refuses, and
-    /// changes nothing, when `dir` already holds a node.
+    /// Creates a node in `dir` for `unit`: writes a fresh key and an empty store, the directory 0700 and
+    /// every file 0600 whatever the umask. Refuses, and changes nothing, when `dir` already holds a node.
     pub fn init(
         dir: &Path,
         unit: UnitPath,
@@ -65,7 +95,7 @@ impl Node {
         if key_path.exists() || store_dir.exists() {
             return Err(NodeError::AlreadyInitialised(dir.to_path_buf()));
         }
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        create_private_dir(dir)?;
         write_private(&key_path, key.to_file_text().as_bytes())?;
         let settings = NodeSettings {
             root_key: root.map(|r| r.to_hex()),
@@ -90,11 +120,20 @@ impl Node {
         })
     }
 
-    /// Opens the node in `dir`.
+    /// Opens the node in `dir`, first making the directory, `node.key` and `node.toml` private to their
+    /// owner (the store does the same for its own files): a data directory made by an older version, or
+    /// copied with loose permissions, is tightened.
     pub fn open(dir: &Path) -> Result<Node, NodeError> {
         let key_path = dir.join(KEY_FILE);
         if !key_path.exists() {
             return Err(NodeError::NotInitialised(dir.to_path_buf()));
+        }
+        set_mode(dir, 0o700)?;
+        for f in [KEY_FILE, CONFIG_FILE] {
+            let p = dir.join(f);
+            if p.exists() {
+                set_mode(&p, 0o600)?;
+            }
         }
         let text = fs::read_to_string(&key_path).map_err(io_err(&key_path))?;
         let key =

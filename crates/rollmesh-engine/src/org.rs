@@ -34,10 +34,8 @@ pub fn bootstrap(
     out: &Path,
     valid_days: u32,
 ) -> Result<(NodeKey, Vec<BootstrappedUnit>), NodeError> {
-    std::fs::create_dir_all(out).map_err(|source| NodeError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    // It holds the root key and every node's data directory: private, like them.
+    crate::node::create_private_dir(out)?;
     let root = root_init(&out.join("root.key"))?;
     std::fs::write(
         out.join("root.key.pub"),
@@ -47,6 +45,7 @@ pub fn bootstrap(
         path: out.join("root.key.pub"),
         source,
     })?;
+    crate::node::set_mode(&out.join("root.key.pub"), 0o600)?;
     let deepest = tree.levels.len().saturating_sub(1);
     let mut done = Vec::new();
     for info in tree.units() {

@@ -1,6 +1,7 @@
 //! `node.toml`: the settings a data directory keeps, read and written in one place.
 
 use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use rollmesh_proto::NodePublicKey;
@@ -72,5 +73,15 @@ pub(crate) fn write_settings(dir: &Path, s: &NodeSettings) -> Result<(), NodeErr
     let text = format!(
         "# rollmesh node settings; every key is described in config/node.example.toml\n{body}"
     );
-    fs::write(&path, text).map_err(io_err(&path))
+    // Mode 0600 whatever the umask (a new file), and for a file an older version left wider.
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&path).map_err(io_err(&path))?;
+    crate::node::set_mode(&path, 0o600)?;
+    f.write_all(text.as_bytes()).map_err(io_err(&path))
 }

@@ -65,6 +65,14 @@ pub enum StoreError {
     /// Stored bytes do not decode: the store is damaged.
     #[error("store is damaged: {0}")]
     Corrupt(String),
+    /// The store directory or its files could not be made private to their owner.
+    #[error("making the store private ({path}): {source}")]
+    Permissions {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }
 
 /// What a store records about itself.
@@ -188,6 +196,59 @@ fn id_from(bytes: &[u8]) -> Result<MemberId, StoreError> {
         .map_err(|_| StoreError::Corrupt("document id is not 16 bytes".into()))
 }
 
+/// Creates `dir` (and any missing parent) with mode 0700 whatever the umask, so the store is never
+/// readable or writable by others, not even for the moment before [`restrict`] runs.
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|source| StoreError::Permissions {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Makes `dir` and everything under it private to its owner: directories 0700, files 0600 (sled creates
+/// its files with the process umask). Symbolic links are left alone and not followed. Runs when a store
+/// is created and every time one is opened, so a store made by an older version is tightened too.
+fn restrict(dir: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Permissions { path, source }
+        };
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(p) = todo.pop() {
+            let meta = std::fs::symlink_metadata(&p).map_err(err(&p))?;
+            let want = if meta.is_dir() {
+                0o700
+            } else if meta.is_file() {
+                0o600
+            } else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o7777 != want {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(want))
+                    .map_err(err(&p))?;
+            }
+            if meta.is_dir() {
+                for e in std::fs::read_dir(&p).map_err(err(&p))? {
+                    todo.push(e.map_err(err(&p))?.path());
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
 fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(dir)
@@ -209,6 +270,7 @@ impl Store {
         if dir.join("conf").exists() || dir.join("db").exists() {
             return Err(StoreError::AlreadyExists);
         }
+        create_private_dir(dir)?;
         let db = open_db(dir)?;
         let kv = db.open_tree("rollmesh")?;
         if kv.get(META_KEY)?.is_some() {
@@ -224,6 +286,7 @@ impl Store {
         let bytes = postcard::to_allocvec(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         kv.insert(META_KEY, bytes)?;
         db.flush()?;
+        restrict(dir)?;
         Self::from_parts(db, kv, meta)
     }
 
@@ -238,6 +301,7 @@ impl Store {
             Some(b) => postcard::from_bytes(&b).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             None => return Err(StoreError::Missing),
         };
+        restrict(dir)?;
         Self::from_parts(db, kv, meta)
     }
 

@@ -24,7 +24,8 @@ pub enum BundleCmd {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Verify and apply a bundle; refused changes are quarantined and the command exits 4.
+    /// Verify and apply a bundle; refused changes are quarantined, and the command exits 4 if any change,
+    /// revocation or credential chain was refused.
     Import {
         /// The bundle file.
         file: PathBuf,
@@ -62,7 +63,8 @@ fn export(out: PathBuf, since: u64, data: DataDir, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// `bundle import`: verifies and applies a bundle; exits 4 if changes were refused or the file is cut short.
+/// `bundle import`: verifies and applies a bundle; exits 4 if changes, revocations or chains were refused
+/// or the file is cut short.
 fn import(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
     let node = open(&data)?;
     let r = node.import_bundle(&file)?;
@@ -140,9 +142,13 @@ fn import(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
             );
         }
     }
-    Ok(if rejected > 0 || !r.complete {
-        EXIT_CHANGES_REJECTED
-    } else {
-        0
-    })
+    // A refused revocation or chain counts like a refused change: a forged revocation or a chain under
+    // another root is something the clerk must see, not a clean import.
+    Ok(
+        if rejected > 0 || !r.refused_credentials.is_empty() || !r.complete {
+            EXIT_CHANGES_REJECTED
+        } else {
+            0
+        },
+    )
 }

@@ -23,6 +23,8 @@ pub(super) async fn admin_server(shared: Arc<Shared>, data: PathBuf) {
             return;
         }
     };
+    // Whoever can connect can read and write member data: the owner only.
+    super::set_private(&path);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::{unix_now, Shared};
+use super::{dialed_row, inbound_row, unix_now, PeerStatus, Shared};
 
 /// A frame read from the peer: its length and the decoded message (or why it did not decode).
 type Frame = Result<(usize, Result<Msg, String>), String>;
@@ -87,7 +87,13 @@ struct Conn<'a> {
     node: &'a Arc<Node>,
     peer_key: NodePublicKey,
     expected: Option<NodeId>,
-    label: String,
+    /// This connection's status row: the configured peer's from the start, or, for a peer that dialed
+    /// in, its node id's once it is authenticated (none before: refused clients leave no row).
+    row: Option<String>,
+    /// This connection's number, written into its row when it takes the row over.
+    session_id: u64,
+    /// Whether we dialed (a configured peer) or the peer dialed us.
+    dialer: bool,
     remote: String,
     send: quinn::SendStream,
     session: Session,
@@ -103,6 +109,13 @@ struct Conn<'a> {
 impl<'a> Conn<'a> {
     fn now(&self) -> u64 {
         self.shared.now_ms()
+    }
+
+    /// Updates this connection's status row, if it has one and no newer session of the peer took it over.
+    fn set_status(&self, f: impl FnOnce(&mut PeerStatus)) {
+        if let Some(row) = &self.row {
+            self.shared.update_status(row, Some(self.session_id), f);
+        }
     }
 
     /// Runs a session call with the peer's log on a blocking thread (the log reads the store).
@@ -182,7 +195,18 @@ impl<'a> Conn<'a> {
             self.shared.revs.send_modify(|v| *v += 1);
         }
         info!(peer = %key.node_id(), unit = %auth.scope, remote = %self.remote, "peer authenticated");
-        self.shared.set_status(&self.label, |s| {
+        // A peer that dialed in gets its row now, keyed by its node id, so a reconnect reuses it.
+        let row = self
+            .row
+            .get_or_insert_with(|| inbound_row(key.node_id()))
+            .clone();
+        let (session, remote, inbound) = (self.session_id, self.remote.clone(), !self.dialer);
+        self.shared.set_status(&row, |s| {
+            if inbound {
+                s.name = key.node_id().to_string();
+                s.address = remote;
+            }
+            s.session = session;
             s.node_id = key.node_id().to_string();
             s.unit = auth.scope.to_string();
             s.connected = true;
@@ -225,8 +249,7 @@ impl<'a> Conn<'a> {
             Ok::<_, rollmesh_store::StoreError>(())
         })
         .map_err(|e| format!("checkpoint: {e}"))?;
-        self.shared
-            .set_status(&self.label, |s| s.last_sync = Some(unix_now()));
+        self.set_status(|s| s.last_sync = Some(unix_now()));
         let now = self.now();
         Ok(self.session.applied(now, index, upto))
     }
@@ -266,7 +289,7 @@ impl<'a> Conn<'a> {
         let (sent, received) = (st.changes_sent, st.changes_received);
         let (backlog, applied) = (self.session.backlog(), self.session.checkpoint().1);
         let (messages, bytes) = (self.messages, self.bytes);
-        self.shared.set_status(&self.label, |s| {
+        self.set_status(|s| {
             s.changes_sent = sent;
             s.changes_received = received;
             s.backlog = backlog;
@@ -352,10 +375,17 @@ pub(super) async fn connection(
         }
     };
     let node = shared.node.clone();
-    shared.set_status(&label, |s| {
-        s.name = label.clone();
-        s.address = remote.clone();
-    });
+    let session_id = shared.next_session();
+    // A configured peer's row exists from the first attempt, so its refusals are shown with their reason;
+    // a peer that dialed in has none until it is authenticated.
+    let row = dialer.then(|| dialed_row(&label));
+    if let Some(row) = &row {
+        shared.set_status(row, |s| {
+            s.name = label.clone();
+            s.address = remote.clone();
+            s.session = session_id;
+        });
+    }
     // One deadline from the stream's opening to the verdict on the peer's credential: a client that
     // never opens a stream, never reads our Auth or never sends its own is dropped when it runs out,
     // and until then at most one small frame of it is held in memory.
@@ -383,7 +413,9 @@ pub(super) async fn connection(
             node: &node,
             peer_key,
             expected,
-            label: label.clone(),
+            row: row.clone(),
+            session_id,
+            dialer,
             remote: remote.clone(),
             send,
             session,
@@ -428,9 +460,20 @@ pub(super) async fn connection(
     }
     conn.close(0u32.into(), b"bye");
     let err = end.as_ref().err().cloned();
-    shared.set_status(&label, |s| {
-        s.connected = false;
-        s.last_error = err;
-    });
+    // The row this session used, if it got one: the configured peer's, or the node id's of a peer that
+    // dialed in and was authenticated (even if the session then failed inside the handshake's deadline).
+    let key = row.unwrap_or_else(|| inbound_row(peer_key.node_id()));
+    let mut rows = shared.status.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = rows.get_mut(&key) {
+        if s.session == session_id {
+            s.connected = false;
+            s.last_error = err;
+        } else if !dialer && !s.connected && err.is_some() {
+            // A known peer (its key proven by TLS) refused this time, e.g. since its revocation: its
+            // existing row says why. Unknown keys still leave nothing.
+            s.last_error = err;
+        }
+    }
+    drop(rows);
     end
 }
