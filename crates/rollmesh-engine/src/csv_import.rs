@@ -1,19 +1,102 @@
-//! Reading a member CSV for `member import`: the header names fields (by key such as `full_name`, or by
-//! their Vietnamese or English label such as `Họ và tên`), every row is validated on its own, and each bad
-//! row is reported with its line number and reason, so one typo never blocks the other rows.
+//! Reading a member CSV for `member import`, as a clerk's Excel writes it: UTF-8 with or without a BOM,
+//! UTF-16 with a BOM (Excel's "Unicode text") or Windows-1258 (Vietnamese Excel's plain "CSV" on Windows);
+//! comma, semicolon or tab separated (whichever splits the header into more known columns). The header
+//! names fields by key (`full_name`), by label (`Họ và tên`, case- and diacritic-insensitively) or by a
+//! common variant (`Họ tên`); numbering columns (`STT`, `TT`, `Số TT`), unnamed columns and the `Lý do`
+//! column of a rejected-rows file are ignored; an `id` (`Mã`) column names members to update.
+//!
+//! Every row is validated on its own and each bad row is reported with the line it starts on and why, so
+//! one typo never blocks the other rows. A row that matches a member already known ([`DupIndex`]) or an
+//! earlier row of the file, by citizen id, else dossier number, else card number, else full name and date
+//! of birth, is refused as a duplicate: re-running an interrupted import adds only what is missing.
 
-use std::collections::BTreeMap;
-use std::io::Read;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::{self, Read};
 
-use rollmesh_model::{text, Field, UnitPath};
+use rollmesh_model::member::{parse_date, FieldKind};
+use rollmesh_model::{text, Field, MemberId, MemberRecord, UnitPath};
 
-/// A valid row, ready to become a dossier.
+mod cells;
+mod duplicates;
+mod encoding;
+mod header;
+
+pub use cells::*;
+pub use duplicates::*;
+pub use encoding::*;
+pub use header::*;
+
+/// A valid row, ready to become a dossier or to update one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// The 1-based line of the file the row starts on.
     pub line: u64,
-    /// Normalised field values.
+    /// Normalised field values. A new member's row always holds its unit (the default one if the file
+    /// names none); an update holds only the fields its cells give.
     pub fields: BTreeMap<Field, String>,
+    /// The member this row updates (from the `id` column); `None` for a new member.
+    pub id: Option<MemberId>,
+    /// The row's cells as read, for an update (which can still be refused when it is written, and then
+    /// goes to the rejected-rows file); empty for a new member.
+    pub values: Vec<String>,
+}
+
+/// Where a duplicate's original is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A member already in the store.
+    Member(MemberId),
+    /// An earlier row of the same file, by line.
+    Line(u64),
+}
+
+impl Origin {
+    fn is(&self, id: Option<MemberId>) -> bool {
+        matches!((self, id), (Origin::Member(a), Some(b)) if *a == b)
+    }
+}
+
+/// What two rows had in common to be taken for the same person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKey {
+    /// Số CCCD.
+    CitizenId,
+    /// Số lý lịch.
+    DossierNo,
+    /// Số thẻ đảng viên.
+    CardNo,
+    /// Full name (diacritic-insensitively) and date of birth, with no identifier contradicting.
+    NameAndDob,
+    /// The same member id (two rows updating one member).
+    Id,
+}
+
+impl MatchKey {
+    fn text(self) -> String {
+        match self {
+            MatchKey::CitizenId => crate::msg!("cùng Số CCCD", "same citizen id"),
+            MatchKey::DossierNo => crate::msg!("cùng Số lý lịch", "same dossier number"),
+            MatchKey::CardNo => crate::msg!("cùng Số thẻ đảng viên", "same card number"),
+            MatchKey::NameAndDob => {
+                crate::msg!(
+                    "cùng họ tên và ngày sinh",
+                    "same full name and date of birth"
+                )
+            }
+            MatchKey::Id => crate::msg!("cùng mã đảng viên", "same member id"),
+        }
+    }
+}
+
+/// A row found to be a duplicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The member or earlier row it duplicates.
+    pub of: Origin,
+    /// What they share.
+    pub by: MatchKey,
 }
 
 /// A refused row.
@@ -21,8 +104,12 @@ pub struct Row {
 pub struct BadRow {
     /// The 1-based line of the file the row starts on.
     pub line: u64,
-    /// Why (English detail; the CLI adds a Vietnamese lead).
+    /// Why, in the clerk's language.
     pub reason: String,
+    /// Set when the row was refused as a duplicate.
+    pub duplicate: Option<Duplicate>,
+    /// The row's cells as read (for the rejected-rows file).
+    pub values: Vec<String>,
 }
 
 /// The whole file, sorted into good and bad rows.
@@ -38,115 +125,221 @@ pub struct ParsedCsv {
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
     /// The header names a column that is not a dossier field.
-    #[error(
-        "unknown column {0:?} in the header (expected field keys such as full_name, dob, sex)"
-    )]
     UnknownColumn(String),
-    /// The header does not name the full name column.
-    #[error("the header has no full_name column")]
+    /// The header names neither the full name nor the member id.
     NoNameColumn,
     /// A column is named twice.
-    #[error("column {0:?} appears twice in the header")]
     DuplicateColumn(String),
     /// The header row is unreadable.
-    #[error("cannot read the CSV header: {0}")]
     Header(String),
 }
 
-fn column(name: &str) -> Option<Field> {
-    let stripped = name.trim().trim_start_matches('\u{feff}');
-    if let Ok(f) = Field::from_key(stripped) {
-        return Some(f);
+impl fmt::Display for CsvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            CsvError::UnknownColumn(c) => crate::msg!(
+                "cột {c:?} ở dòng tiêu đề không phải trường của hồ sơ (xem `rollmesh member fields`; cột STT và cột không tên được bỏ qua)",
+                "unknown column {c:?} in the header (expected field keys such as full_name, dob, sex, or their labels; see `rollmesh member fields`)"
+            ),
+            CsvError::NoNameColumn => crate::msg!(
+                "dòng tiêu đề không có cột Họ và tên",
+                "the header has no full_name column"
+            ),
+            CsvError::DuplicateColumn(c) => crate::msg!(
+                "cột {c:?} xuất hiện hai lần ở dòng tiêu đề",
+                "column {c:?} appears twice in the header"
+            ),
+            CsvError::Header(e) => crate::msg!(
+                "không đọc được dòng tiêu đề: {e}",
+                "cannot read the CSV header: {e}"
+            ),
+        };
+        f.write_str(&s)
     }
-    let folded = text::fold(stripped);
-    Field::ALL
-        .iter()
-        .copied()
-        .find(|f| text::fold(f.label_vi()) == folded || text::fold(f.label_en()) == folded)
 }
+
+const ID_FIELDS: [(Field, MatchKey); 3] = [
+    (Field::CitizenId, MatchKey::CitizenId),
+    (Field::DossierNo, MatchKey::DossierNo),
+    (Field::CardNo, MatchKey::CardNo),
+];
 
 /// Reads a member CSV row by row, validating each (for imports that stream a large file).
 pub struct Reader<R> {
-    rdr: csv::Reader<R>,
-    columns: Vec<Field>,
+    rdr: csv::Reader<Body<R>>,
+    columns: Vec<Column>,
+    header: Vec<String>,
+    encoding: Encoding,
+    delimiter: u8,
     default_unit: UnitPath,
     scope: UnitPath,
     record: csv::ByteRecord,
+    index: DupIndex,
 }
 
 impl<R: Read> Reader<R> {
-    /// Reads the header. Members are placed in `default_unit` unless a `unit` column says otherwise; a
-    /// unit outside `scope` is a bad row.
-    pub fn new(input: R, default_unit: &UnitPath, scope: &UnitPath) -> Result<Self, CsvError> {
+    /// Reads the header of `input`, text in `encoding` (see [`detect_encoding`]). Members are placed in
+    /// `default_unit` unless a `unit` column says otherwise; a unit outside `scope` is a bad row. No
+    /// member is known yet: see [`Reader::with_index`].
+    pub fn new(
+        input: R,
+        encoding: Encoding,
+        default_unit: &UnitPath,
+        scope: &UnitPath,
+    ) -> Result<Self, CsvError> {
+        let mut decoded = Decoded::new(input, encoding);
+        let line = header_line(&mut decoded).map_err(|e| CsvError::Header(e.to_string()))?;
+        let delimiter = detect_delimiter(&line);
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(true)
-            .from_reader(input);
-        let headers = rdr
+            .delimiter(delimiter)
+            .from_reader(LineTracker::new(io::Cursor::new(line).chain(decoded)));
+        let header: Vec<String> = rdr
             .byte_headers()
             .map_err(|e| CsvError::Header(e.to_string()))?
-            .clone();
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect();
         let mut columns = Vec::new();
-        for h in headers.iter() {
-            let name = String::from_utf8_lossy(h).to_string();
-            let f = column(&name).ok_or_else(|| CsvError::UnknownColumn(name.clone()))?;
-            if columns.contains(&f) {
-                return Err(CsvError::DuplicateColumn(name));
+        for name in &header {
+            let c = column(name).ok_or_else(|| CsvError::UnknownColumn(name.clone()))?;
+            if c != Column::Ignore && columns.contains(&c) {
+                return Err(CsvError::DuplicateColumn(name.clone()));
             }
-            columns.push(f);
+            columns.push(c);
         }
-        if !columns.contains(&Field::FullName) {
+        if !columns.contains(&Column::Field(Field::FullName)) && !columns.contains(&Column::Id) {
             return Err(CsvError::NoNameColumn);
         }
         Ok(Reader {
             rdr,
             columns,
+            header,
+            encoding,
+            delimiter,
             default_unit: default_unit.clone(),
             scope: scope.clone(),
             record: csv::ByteRecord::new(),
+            index: DupIndex::new(),
         })
     }
 
-    /// The next row, valid or refused; `None` at the end of the file.
-    pub fn next_row(&mut self) -> Option<Result<Row, BadRow>> {
-        let line_hint = self.rdr.position().line();
-        match self.rdr.read_byte_record(&mut self.record) {
-            Ok(false) => return None,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line_hint);
-                return Some(Err(BadRow {
-                    line,
-                    reason: crate::msg!("dòng không đọc được: {e}", "unreadable row: {e}"),
-                }));
-            }
+    /// Compares rows against these known members (and their ids) as well as against earlier rows.
+    pub fn with_index(mut self, index: DupIndex) -> Self {
+        self.index = index;
+        self
+    }
+
+    /// The header cells as read.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The file's encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// The separator found in the header (`,`, `;` or tab).
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    fn cells(&self) -> Vec<String> {
+        self.record
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect()
+    }
+
+    fn bad(&self, line: u64, reason: String, duplicate: Option<Duplicate>) -> BadRow {
+        BadRow {
+            line,
+            reason,
+            duplicate,
+            values: self.cells(),
         }
-        let line = self
-            .record
-            .position()
-            .map(|p| p.line())
-            .unwrap_or(line_hint);
-        Some(
-            match validate_row(&self.record, &self.columns, &self.default_unit, &self.scope) {
-                Ok(fields) => Ok(Row { line, fields }),
-                Err(reason) => Err(BadRow { line, reason }),
-            },
-        )
+    }
+
+    /// The next row, valid or refused; `None` at the end of the file. Rows whose cells are all empty
+    /// (what Excel writes for formatted but empty rows) are skipped.
+    pub fn next_row(&mut self) -> Option<Result<Row, BadRow>> {
+        loop {
+            let start_hint = self.rdr.position().byte();
+            match self.rdr.read_byte_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) => {}
+                Err(e) => {
+                    let at = e.position().map(|p| p.byte()).unwrap_or(start_hint);
+                    let line = self.rdr.get_mut().line_at(at);
+                    return Some(Err(BadRow {
+                        line,
+                        reason: crate::msg!("dòng không đọc được: {e}", "unreadable row: {e}"),
+                        duplicate: None,
+                        values: Vec::new(),
+                    }));
+                }
+            }
+            let at = self
+                .record
+                .position()
+                .map(|p| p.byte())
+                .unwrap_or(start_hint);
+            let line = self.rdr.get_mut().line_at(at);
+            if self
+                .record
+                .iter()
+                .all(|c| c.iter().all(u8::is_ascii_whitespace))
+            {
+                continue;
+            }
+            let (fields, id) =
+                match validate_row(&self.record, &self.columns, &self.default_unit, &self.scope) {
+                    Ok(v) => v,
+                    Err(reason) => return Some(Err(self.bad(line, reason, None))),
+                };
+            if let Some(id) = id {
+                if !self.index.knows(&id) {
+                    let reason = crate::msg!(
+                        "không có đảng viên mã {id} trong phạm vi của nút này",
+                        "no member with id {id} in this node's scope"
+                    );
+                    return Some(Err(self.bad(line, reason, None)));
+                }
+            }
+            if let Some(d) = self.index.check_and_add(&fields, id, line) {
+                return Some(Err(self.bad(line, duplicate_reason(&d), Some(d))));
+            }
+            let values = if id.is_some() {
+                self.cells()
+            } else {
+                Vec::new()
+            };
+            return Some(Ok(Row {
+                line,
+                fields,
+                id,
+                values,
+            }));
+        }
     }
 
     /// Bytes of the file read so far.
     pub fn bytes_read(&self) -> u64 {
-        self.rdr.position().byte()
+        self.rdr.get_ref().inner.get_ref().1.raw_bytes_read()
     }
 }
 
-/// Reads and validates every row at once (see [`Reader`]).
+/// Reads and validates every row of a whole file held in memory, detecting its encoding (see
+/// [`Reader`]; no member is known, so every row with an id is refused).
 pub fn parse(
-    input: impl Read,
+    input: &[u8],
     default_unit: &UnitPath,
     scope: &UnitPath,
 ) -> Result<ParsedCsv, CsvError> {
-    let mut reader = Reader::new(input, default_unit, scope)?;
+    let encoding = detect_encoding(input).map_err(|e| CsvError::Header(e.to_string()))?;
+    let mut reader = Reader::new(input, encoding, default_unit, scope)?;
     let mut out = ParsedCsv::default();
     while let Some(row) = reader.next_row() {
         match row {
@@ -157,12 +350,48 @@ pub fn parse(
     Ok(out)
 }
 
-fn validate_row(
+/// A refused cell in the clerk's language, what the field expects included.
+pub(super) fn cell_error(e: &rollmesh_model::FieldError) -> String {
+    use rollmesh_model::FieldError;
+    let FieldError::Invalid {
+        field,
+        value,
+        expected,
+    } = e
+    else {
+        return crate::i18n::field_error(e);
+    };
+    if crate::i18n::is_en() {
+        return e.to_string();
+    }
+    let Ok(f) = Field::from_key(field) else {
+        return crate::i18n::field_error(e);
+    };
+    let want = match f.kind() {
+        _ if *expected == "at most 500 characters" => "tối đa 500 ký tự".to_string(),
+        FieldKind::Date => "ngày dạng DD/MM/YYYY hoặc YYYY-MM-DD".to_string(),
+        FieldKind::Sex => "Nam hoặc Nữ".to_string(),
+        FieldKind::Status => "một trạng thái như Chính thức, Dự bị, Miễn sinh hoạt".to_string(),
+        FieldKind::Sector => {
+            "một lĩnh vực như Giảng viên, Giáo viên, Học sinh sinh viên, Công nhân".to_string()
+        }
+        FieldKind::Unit => "mã đơn vị dạng hn.d01.w01.c01".to_string(),
+        FieldKind::Digits(min, max) => format!("từ {min} đến {max} chữ số"),
+        FieldKind::Phone => "số điện thoại từ 8 đến 15 chữ số".to_string(),
+        FieldKind::Text => return crate::i18n::field_error(e),
+    };
+    let label = f.label_vi();
+    format!("{label} ({field}): giá trị {value:?} không hợp lệ (cần {want})")
+}
+
+/// Validates one row: its field values (normalised) and the member it updates, if it names one. A new
+/// member's row gets the default unit when it names none.
+pub(super) fn validate_row(
     record: &csv::ByteRecord,
-    columns: &[Field],
+    columns: &[Column],
     default_unit: &UnitPath,
     scope: &UnitPath,
-) -> Result<BTreeMap<Field, String>, String> {
+) -> Result<(BTreeMap<Field, String>, Option<MemberId>), String> {
     if record.len() != columns.len() {
         let (n, h) = (record.len(), columns.len());
         return Err(crate::msg!(
@@ -171,77 +400,51 @@ fn validate_row(
         ));
     }
     let mut fields = BTreeMap::new();
-    for (raw, f) in record.iter().zip(columns) {
-        let value =
-            std::str::from_utf8(raw).map_err(|_| format!("{}: not valid UTF-8 text", f.key()))?;
-        if value.trim().is_empty() {
+    let mut id = None;
+    for (raw, c) in record.iter().zip(columns) {
+        let cell = String::from_utf8_lossy(raw);
+        let value = strip_neutraliser(cell.trim());
+        if value.is_empty() {
             continue;
         }
-        let v = f
-            .normalize(value)
-            .map_err(|e| crate::i18n::field_error(&e))?;
-        fields.insert(*f, v);
+        match c {
+            Column::Ignore => {}
+            Column::Id => {
+                id = Some(value.parse::<MemberId>().map_err(|_| {
+                    crate::msg!(
+                        "mã đảng viên {value:?} không hợp lệ (26 chữ cái và chữ số 2-7)",
+                        "{value:?} is not a member id (26 letters and digits 2-7)"
+                    )
+                })?);
+            }
+            Column::Field(f) => {
+                let v = f.normalize(value).map_err(|e| cell_error(&e))?;
+                fields.insert(*f, v);
+            }
+        }
     }
-    if !fields.contains_key(&Field::FullName) {
+    if id.is_none() && !fields.contains_key(&Field::FullName) {
         return Err(crate::msg!(
             "thiếu họ tên (full_name)",
             "full_name is empty"
         ));
     }
     let unit = match fields.get(&Field::Unit) {
-        Some(u) => UnitPath::parse(u).map_err(|e| e.to_string())?,
-        None => default_unit.clone(),
+        Some(u) => Some(UnitPath::parse(u).map_err(|e| e.to_string())?),
+        None if id.is_none() => Some(default_unit.clone()),
+        None => None,
     };
-    if !scope.covers(&unit) {
-        return Err(crate::msg!(
-            "đơn vị {unit} nằm ngoài phạm vi {scope} của nút này",
-            "unit {unit} is outside this node's scope {scope}"
-        ));
+    if let Some(unit) = unit {
+        if !scope.covers(&unit) {
+            return Err(crate::msg!(
+                "đơn vị {unit} nằm ngoài phạm vi {scope} của nút này",
+                "unit {unit} is outside this node's scope {scope}"
+            ));
+        }
+        fields.insert(Field::Unit, unit.to_string());
     }
-    fields.insert(Field::Unit, unit.to_string());
-    Ok(fields)
+    Ok((fields, id))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unit() -> UnitPath {
-        UnitPath::parse("hn.d01.w01.c01").expect("unit")
-    }
-
-    #[test]
-    fn good_and_bad_rows_with_line_numbers() {
-        let csv = "Họ và tên,dob,sex,phone\n\
-                   Nguyễn Văn An,1990-05-01,nam,0912345678\n\
-                   Trần Thị Bình,31/02/1991,nữ,\n\
-                   Lê Văn Cường,1985-01-01,male\n\
-                   ,1980-01-01,male,\n\
-                   \"Phạm Thị\nDung\",1970-07-07,female,\n\
-                   Hoàng Văn Em,1999-09-09,x,\n";
-        let p = parse(csv.as_bytes(), &unit(), &unit()).expect("parse");
-        let good: Vec<u64> = p.good.iter().map(|r| r.line).collect();
-        let bad: Vec<u64> = p.bad.iter().map(|r| r.line).collect();
-        assert_eq!(good, vec![2, 6]);
-        assert_eq!(bad, vec![3, 4, 5, 8]);
-        assert!(p.bad[0].reason.contains("dob"), "{}", p.bad[0].reason);
-        assert_eq!(p.good[0].fields[&Field::Sex], "male");
-        assert_eq!(p.good[0].fields[&Field::Unit], "hn.d01.w01.c01");
-    }
-
-    #[test]
-    fn refuses_unknown_columns_and_out_of_scope_units() {
-        assert!(matches!(
-            parse("full_name,shoe\nA,1\n".as_bytes(), &unit(), &unit()),
-            Err(CsvError::UnknownColumn(_))
-        ));
-        let p = parse(
-            "full_name,unit\nA,hn.d01.w01.c01\nB,hn.d02.w01.c01\n".as_bytes(),
-            &unit(),
-            &unit(),
-        )
-        .expect("parse");
-        assert_eq!(p.good.len(), 1);
-        assert_eq!(p.bad[0].line, 3);
-    }
-}
+mod tests;

@@ -83,9 +83,11 @@ pub enum MemberCmd {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Import members from a CSV file whose header names fields (full_name, dob, sex, …).
+    /// Import members from a CSV file whose header names fields (full_name, dob, sex, … or their labels);
+    /// a row with an id (a file from `member export`) updates that member.
     Import {
-        /// The CSV file (UTF-8).
+        /// The CSV file (UTF-8, or Windows-1258 as Excel saves it; separated by commas, semicolons or
+        /// tabs). Rejected rows are written beside it to <name>.rejected.csv.
         #[arg(long, value_name = "FILE")]
         csv: PathBuf,
         /// Validate and report only; write nothing.
@@ -102,6 +104,13 @@ pub enum MemberCmd {
         /// csv or json.
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
+        /// CSV in the machine form: field keys as the header, values as stored (ISO dates, enum keys),
+        /// no BOM. By default the CSV is for Excel: a UTF-8 BOM, labels, DD/MM/YYYY, Vietnamese values.
+        #[arg(long)]
+        keys: bool,
+        /// The CSV separator (semicolon for an Excel whose list separator is `;`).
+        #[arg(long, value_enum, default_value = "comma")]
+        sep: CsvSeparator,
         /// Output file (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -123,8 +132,28 @@ pub enum MemberCmd {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum CsvSeparator {
+    /// `,`
+    Comma,
+    /// `;`
+    Semicolon,
+    /// A tab.
+    Tab,
+}
+
+impl CsvSeparator {
+    fn byte(self) -> u8 {
+        match self {
+            CsvSeparator::Comma => b',',
+            CsvSeparator::Semicolon => b';',
+            CsvSeparator::Tab => b'\t',
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum ExportFormat {
-    /// Comma-separated, one column per field key.
+    /// CSV for Excel, one column per field (see --keys and --sep).
     Csv,
     /// A JSON array of objects.
     Json,
@@ -156,7 +185,13 @@ pub(super) fn run(cmd: MemberCmd, json: bool) -> Result<u8> {
             batch,
             data,
         } => import::import(&csv, dry_run, batch.max(1), &data, json),
-        MemberCmd::Export { format, out, data } => export::export(format, out, data),
+        MemberCmd::Export {
+            format,
+            keys,
+            sep,
+            out,
+            data,
+        } => export::export(format, keys, sep.byte(), out, data),
         MemberCmd::ExportDoc { id, out, data } => export::export_doc(id, out, data, json),
         MemberCmd::Fields => list_fields(json),
     }

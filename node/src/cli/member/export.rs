@@ -9,11 +9,23 @@ use serde_json::json;
 
 use super::ExportFormat;
 use crate::cli::{open, DataDir};
+use crate::i18n;
 use crate::render::{self, print_json};
+use rollmesh_engine::csv_import::{self, neutralise};
 use rollmesh_engine::msg;
 
-/// `member export`: every member as CSV or JSON, to stdout or a file.
-pub(super) fn export(format: ExportFormat, out: Option<PathBuf>, data: DataDir) -> Result<u8> {
+/// `member export`: every member as CSV or JSON, to stdout or a file. The CSV is for Excel unless
+/// `keys`: a UTF-8 BOM, field labels as the header, dates as DD/MM/YYYY and sex, status and sector by
+/// their label, in the current language; with `keys`, the machine form (field keys, values as stored, no
+/// BOM). Either way a cell that a spreadsheet would run as a formula starts with `'`, and either form
+/// imports back (`member import` updates the members its `id` column names).
+pub(super) fn export(
+    format: ExportFormat,
+    keys: bool,
+    sep: u8,
+    out: Option<PathBuf>,
+    data: DataDir,
+) -> Result<u8> {
     let node = open(&data)?;
     let list = node.store().list(None)?;
     node.audit(
@@ -29,25 +41,38 @@ pub(super) fn export(format: ExportFormat, out: Option<PathBuf>, data: DataDir) 
             buf.push(b'\n');
         }
         ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut buf);
-            let mut header = vec!["id".to_string()];
-            header.extend(Field::ALL.iter().map(|f| f.key().to_string()));
-            w.write_record(&header)?;
+            if !keys {
+                buf.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            let mut w = csv::WriterBuilder::new()
+                .delimiter(sep)
+                .from_writer(&mut buf);
+            let id_header = if keys { "id" } else { i18n::pick("Mã", "Id") };
+            let header = std::iter::once(id_header).chain(Field::ALL.iter().map(|f| {
+                if keys {
+                    f.key()
+                } else {
+                    render::label(*f)
+                }
+            }));
+            w.write_record(header.map(|h| neutralise(h).into_owned()))?;
             for r in &list {
-                let mut row = vec![r.id.to_string()];
-                row.extend(
-                    Field::ALL
-                        .iter()
-                        .map(|f| r.get(*f).unwrap_or("").to_string()),
-                );
-                w.write_record(&row)?;
+                let cells = Field::ALL.iter().map(|f| match r.get(*f) {
+                    Some(v) if !keys => csv_import::display_cell(*f, v),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
+                });
+                let row = std::iter::once(r.id.to_string()).chain(cells);
+                w.write_record(row.map(|c| neutralise(&c).into_owned()))?;
             }
             w.flush()?;
         }
     }
     match out {
         Some(p) => {
-            std::fs::write(&p, &buf).with_context(|| p.display().to_string())?;
+            let mut f =
+                csv_import::create_private_file(&p).with_context(|| p.display().to_string())?;
+            f.write_all(&buf).with_context(|| p.display().to_string())?;
             let (n, p) = (list.len(), p.display());
             eprintln!(
                 "{}",
