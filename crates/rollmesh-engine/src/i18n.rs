@@ -64,11 +64,70 @@ pub fn field_error(e: &rollmesh_model::FieldError) -> String {
             let label = Field::from_key(field)
                 .map(|f| f.label_vi())
                 .unwrap_or(field);
+            if *expected == "empty" {
+                return format!("thiếu {label} ({field})");
+            }
+            let expected = expected_vi(expected);
             format!("{label} ({field}): giá trị {value:?} không hợp lệ (cần {expected})")
         }
         FieldError::Required(k) => {
             let label = Field::from_key(k).map(|f| f.label_vi()).unwrap_or(k);
             format!("thiếu {label} ({k})")
         }
+    }
+}
+
+/// What a field expects, in Vietnamese (the model states it in English; every text it uses is here).
+fn expected_vi(expected: &str) -> &str {
+    match expected {
+        "at most 500 characters" => "tối đa 500 ký tự",
+        "a date (YYYY-MM-DD or DD/MM/YYYY)" => "một ngày dạng DD/MM/YYYY hoặc YYYY-MM-DD",
+        "male/female (nam/nữ)" => "nam hoặc nữ",
+        "a status (official, probationary, …)" => {
+            "một trạng thái (chính thức, dự bị, miễn sinh hoạt, …; xem `rollmesh member fields`)"
+        }
+        "a sector (lecturer, teacher, student, …)" => {
+            "một lĩnh vực (giảng viên, giáo viên, sinh viên, …; xem `rollmesh member fields`)"
+        }
+        "a unit path like hn.d01.w01.c01" => "mã đơn vị dạng hn.d01.w01.c01",
+        "digits of the right length" => "chỉ chữ số, đúng độ dài",
+        "a phone number" => "một số điện thoại (8–15 chữ số)",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollmesh_model::Field;
+
+    #[test]
+    fn refused_field_values_read_in_vietnamese() {
+        // One bad value per kind of field; the Vietnamese message carries none of the model's English.
+        let bad = [
+            (Field::FullName, "   "),
+            (Field::FullName, &"a".repeat(501)),
+            (Field::DateOfBirth, "31/02/1990"),
+            (Field::Sex, "x"),
+            (Field::Status, "boss"),
+            (Field::Sector, "astronaut"),
+            (Field::Unit, "hn..x"),
+            (Field::CitizenId, "12ab"),
+            (Field::Phone, "call me"),
+        ];
+        for (field, value) in bad {
+            let e = field.normalize(value).expect_err("refused");
+            let rollmesh_model::FieldError::Invalid { expected, .. } = &e else {
+                panic!("{e:?}");
+            };
+            let vi = field_error(&e);
+            assert!(
+                *expected == "empty" || !vi.contains(expected),
+                "{vi} still says {expected:?}"
+            );
+            assert!(vi.contains(field.label_vi()), "{vi}");
+        }
+        let e = Field::FullName.normalize(" ").expect_err("empty");
+        assert_eq!(field_error(&e), "thiếu Họ và tên (full_name)");
     }
 }
