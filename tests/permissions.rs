@@ -6,13 +6,12 @@
 
 mod support;
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{arg, bin, ok, ChildGuard};
+use support::{arg, bin, ok, run_command};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -25,41 +24,12 @@ fn run_umask_000(args: &[&str]) -> (i32, String) {
         .args(args)
         .env_remove("ROLLMESH_LANG")
         .env_remove("ROLLMESH_DATA")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut guard = ChildGuard(Some(cmd.spawn().expect("spawn sh")));
-    let child = guard.0.as_mut().expect("child");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "rollmesh {args:?} did not finish within {LIMIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    guard.0 = None;
-    let text = format!(
-        "stdout:\n{}\nstderr:\n{}",
-        t_out.join().unwrap_or_default(),
-        t_err.join().unwrap_or_default()
-    );
-    (status.code().unwrap_or(-1), text)
+        .stdin(Stdio::null());
+    let o = run_command(cmd, &format!("rollmesh {args:?}"), LIMIT);
+    (
+        o.code,
+        format!("stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr),
+    )
 }
 
 /// Every path under `root` (itself included) with its permission bits.

@@ -60,9 +60,14 @@ pub fn command(args: &[&str]) -> Command {
 
 /// Runs `rollmesh args…` to completion within `limit`.
 pub fn run_with_limit(args: &[&str], limit: Duration) -> Output {
-    let mut cmd = command(args);
+    run_command(command(args), &format!("rollmesh {args:?}"), limit)
+}
+
+/// Runs a prepared command to completion within `limit` (killing it on failure); `what` names it in
+/// the panic message.
+pub fn run_command(mut cmd: Command, what: &str, limit: Duration) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut guard = ChildGuard(Some(cmd.spawn().expect("spawn rollmesh")));
+    let mut guard = ChildGuard(Some(cmd.spawn().expect("spawn")));
     let child = guard.0.as_mut().expect("child");
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
@@ -82,7 +87,7 @@ pub fn run_with_limit(args: &[&str], limit: Duration) -> Output {
             break st;
         }
         if Instant::now() > deadline {
-            panic!("rollmesh {args:?} did not finish within {limit:?}");
+            panic!("{what} did not finish within {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
