@@ -20,6 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "rollmesh-model",
             "rollmesh-proto",
+            "rollmesh-rules",
             "rollmesh-store",
             "rollmesh-sync",
         ],
@@ -29,6 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "rollmesh-model",
             "rollmesh-proto",
+            "rollmesh-rules",
             "rollmesh-store",
             "rollmesh-sync",
             "rollmesh-net",

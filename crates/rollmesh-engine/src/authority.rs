@@ -48,35 +48,54 @@ impl ChangePolicy {
     }
 }
 
-impl Policy for ChangePolicy {
-    fn check(
-        &self,
-        change: &VerifiedChange,
-        before: Option<&MemberRecord>,
-        after: &MemberRecord,
-    ) -> Verdict {
+/// Who the author of a change may write for: every unit (list mode trusts whole keys), or the units its
+/// credential's leaf covers.
+enum Writer<'a> {
+    Anywhere,
+    Under(&'a UnitPath),
+}
+
+impl Writer<'_> {
+    fn may_write(&self, unit: &UnitPath, what: &str) -> Result<(), Verdict> {
+        match self {
+            Writer::Anywhere => Ok(()),
+            Writer::Under(u) if u.covers(unit) => Ok(()),
+            Writer::Under(u) => Err(reject(
+                RejectCode::Unauthorized,
+                format!("author unit {u} does not cover {what} unit {unit}"),
+            )),
+        }
+    }
+}
+
+impl ChangePolicy {
+    /// Checks the author of `change` (trust, chain, revocations, clerk role) and says where it may write.
+    fn writer(&self, change: &VerifiedChange) -> Result<Writer<'_>, Verdict> {
         let author = change.envelope.author();
         let root = match &self.trust {
             Trust::List(keys) => {
                 return if author == self.own || keys.contains(&author) {
-                    Verdict::Accept
+                    Ok(Writer::Anywhere)
                 } else {
-                    reject(
+                    Err(reject(
                         RejectCode::Untrusted,
                         format!("author {} is not trusted by this node", author.node_id()),
-                    )
+                    ))
                 };
             }
             Trust::Root(root) => root,
         };
         let Some(chain) = self.chains.get(&author) else {
-            return reject(
+            return Err(reject(
                 RejectCode::NoCredential,
                 format!("no credential chain known for {}", author.node_id()),
-            );
+            ));
         };
         if chain.subject() != Some(author) {
-            return reject(RejectCode::BadCredential, "chain certifies another key");
+            return Err(reject(
+                RejectCode::BadCredential,
+                "chain certifies another key",
+            ));
         }
         // Each author's chain is checked once per policy, not once per change.
         let checked = self
@@ -94,46 +113,73 @@ impl Policy for ChangePolicy {
             })
             .get(&author);
         if let Some(Err(e)) = checked {
-            return reject(RejectCode::BadCredential, e.clone());
+            return Err(reject(RejectCode::BadCredential, e.clone()));
         }
         let hash = change.hash();
         for (i, link) in chain.0.iter().enumerate() {
             for r in self.revocations.iter().filter(|r| r.revokes(link)) {
                 // The revoking unit's accepted history stays valid.
                 if !(link.subject == author && r.accepted_before(&hash)) {
-                    return reject(
+                    return Err(reject(
                         RejectCode::Revoked,
                         format!(
                             "link {i} ({}) revoked by {}",
                             link.subject.node_id(),
                             r.issuer.node_id()
                         ),
-                    );
+                    ));
                 }
             }
         }
         let Some(leaf) = chain.leaf() else {
-            return reject(RejectCode::BadCredential, "empty chain");
+            return Err(reject(RejectCode::BadCredential, "empty chain"));
         };
         if leaf.roles & roles::CLERK == 0 {
-            return reject(
+            return Err(reject(
                 RejectCode::Unauthorized,
                 "the author's credential has no clerk role",
-            );
+            ));
         }
+        Ok(Writer::Under(&leaf.unit))
+    }
+}
+
+impl Policy for ChangePolicy {
+    fn check(
+        &self,
+        change: &VerifiedChange,
+        before: Option<&MemberRecord>,
+        after: &MemberRecord,
+    ) -> Verdict {
+        let writer = match self.writer(change) {
+            Ok(w) => w,
+            Err(v) => return v,
+        };
         for r in [before, Some(after)].into_iter().flatten() {
-            match r.unit() {
-                Some(u) if leaf.unit.covers(&u) => {}
-                Some(u) => {
-                    return reject(
-                        RejectCode::Unauthorized,
-                        format!("author unit {} does not cover member unit {u}", leaf.unit),
-                    )
-                }
-                None => return reject(RejectCode::InvalidDocument, "member has no unit"),
+            let Some(u) = r.unit() else {
+                return reject(RejectCode::InvalidDocument, "member has no unit");
+            };
+            if let Err(v) = writer.may_write(&u, "member") {
+                return v;
             }
         }
         Verdict::Accept
+    }
+
+    /// A cell's ledger is written by the cell's own node or by one of its ancestors (a ward keeping the
+    /// books of a cell without a clerk).
+    fn check_unit(&self, change: &VerifiedChange, unit: &UnitPath) -> Verdict {
+        match self
+            .writer(change)
+            .and_then(|w| w.may_write(unit, "ledger"))
+        {
+            Ok(()) => Verdict::Accept,
+            Err(v) => v,
+        }
+    }
+
+    fn keep_unit(&self, unit: &UnitPath) -> bool {
+        self.scope.covers(unit)
     }
 
     /// A node keeps only its own subtree's members; one that ends outside it (never in scope, or

@@ -35,6 +35,9 @@ pub enum NodeError {
     /// A dossier operation was refused.
     #[error(transparent)]
     Dossier(#[from] rollmesh_model::DossierError),
+    /// A ledger edit was refused (a meeting outside the year, a month that is not 1-12…).
+    #[error(transparent)]
+    Ledger(Box<rollmesh_model::ledger::LedgerError>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -72,6 +75,12 @@ pub enum NodeError {
     /// A credential operation that does not fit this node (wrong unit, wrong key, nothing to revoke…).
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<rollmesh_model::ledger::LedgerError> for NodeError {
+    fn from(e: rollmesh_model::ledger::LedgerError) -> Self {
+        NodeError::Ledger(Box::new(e))
+    }
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {

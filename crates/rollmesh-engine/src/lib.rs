@@ -10,10 +10,12 @@ pub mod csv_import;
 pub mod error;
 pub mod i18n;
 pub mod ids;
+pub mod ledger;
 pub mod node;
 pub mod org;
 pub mod peer_auth;
 pub mod peer_log;
+pub mod screen;
 pub mod settings;
 #[cfg(test)]
 mod testkit;

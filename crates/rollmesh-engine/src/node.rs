@@ -30,6 +30,9 @@ pub struct Node {
     pub(crate) key: NodeKey,
     pub(crate) store: Store,
     pub(crate) settings: NodeSettings,
+    /// Serialises this node's own ledger edits: two made at once from the same document would give
+    /// our actor the same sequence number twice.
+    pub(crate) ledger_writes: std::sync::Mutex<()>,
 }
 
 pub(crate) fn now() -> i64 {
@@ -113,6 +116,7 @@ impl Node {
             }
         };
         Ok(Node {
+            ledger_writes: Default::default(),
             dir: dir.to_path_buf(),
             key,
             store,
@@ -144,6 +148,7 @@ impl Node {
             return Err(NodeError::KeyFile(key_path));
         }
         Ok(Node {
+            ledger_writes: Default::default(),
             dir: dir.to_path_buf(),
             key,
             store,
@@ -209,7 +214,7 @@ impl Node {
         &self.store
     }
 
-    fn check_scope(&self, unit: &UnitPath) -> Result<(), NodeError> {
+    pub(crate) fn check_scope(&self, unit: &UnitPath) -> Result<(), NodeError> {
         if self.unit().covers(unit) {
             Ok(())
         } else {

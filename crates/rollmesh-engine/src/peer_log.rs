@@ -1,6 +1,7 @@
 //! The scope filter: the view of our change log, documents and credentials that one authenticated peer
 //! may see. Only changes about members inside the peer's scope leave this node, with the chains of their
 //! authors and every revocation we hold; a member moving into the peer's scope brings its whole history.
+//! A cell's ledger is logged under its cell, so it travels exactly where that cell's members do.
 //! Reconciliation offers and serves only documents inside the scope too.
 
 use std::collections::HashSet;
@@ -56,14 +57,13 @@ impl<'a> PeerLog<'a> {
         Ok(())
     }
 
-    /// Whether we hold this member inside the peer's scope now.
+    /// Whether we hold this document (a member, a cell's ledger) inside the peer's scope now.
     fn inside(&self, id: &MemberId) -> Result<bool, LogError> {
         Ok(self
             .node
             .store()
-            .record(id)
+            .doc_unit(id)
             .map_err(log_err)?
-            .and_then(|r| r.unit())
             .is_some_and(|u| self.scope.covers(&u)))
     }
 

@@ -467,7 +467,12 @@ impl LedgerDoc {
         if puts.is_empty() && deletes.is_empty() {
             return Ok(None);
         }
-        let message = edit_message(&self.meetings, &self.attendance, &puts, deletes.len());
+        let message = format!(
+            "{} {}: {}",
+            self.cell,
+            self.year,
+            edit_message(&self.meetings, &self.attendance, &puts, deletes.len())
+        );
         self.doc.set_actor(actor);
         self.doc
             .transact_with::<_, _, AutomergeError, _>(

@@ -28,6 +28,8 @@ pub const MAX_CHANGE_LEN: usize = 16 << 20;
 pub enum DocKind {
     /// A member dossier.
     Member,
+    /// A cell's ledger for one year (meetings, attendance, dues); the document id is its `LedgerId`.
+    Ledger,
 }
 
 impl DocKind {
@@ -35,6 +37,7 @@ impl DocKind {
     pub fn byte(self) -> u8 {
         match self {
             DocKind::Member => 1,
+            DocKind::Ledger => 2,
         }
     }
 
@@ -42,6 +45,7 @@ impl DocKind {
     pub fn from_byte(b: u8) -> Option<Self> {
         match b {
             1 => Some(DocKind::Member),
+            2 => Some(DocKind::Ledger),
             _ => None,
         }
     }

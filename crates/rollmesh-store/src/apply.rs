@@ -13,10 +13,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
 use rayon::prelude::*;
-use rollmesh_model::{Dossier, MemberId, MemberRecord};
-use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
+use rollmesh_model::{Dossier, MemberId, MemberRecord, UnitPath};
+use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
 
 use crate::index::{self, Counters};
+use crate::ledger::{Planned, Writing};
 use crate::{key, log_entry, now, QuarantineEntry, Store, StoreError, QSEQ_KEY, SEQ_KEY};
 
 /// A document with more changes than this is kept compacted (`D`); smaller ones are rebuilt from their
@@ -49,6 +50,16 @@ pub trait Policy: Sync {
     /// Whether this node keeps a member in this final state (inside its scope). A member that ends a call
     /// outside it is removed from the store, its changes of this call kept only to be forwarded.
     fn keep(&self, _final: &MemberRecord) -> bool {
+        true
+    }
+
+    /// Decides on a change to a document that belongs to one unit as a whole (a cell's ledger).
+    fn check_unit(&self, _change: &VerifiedChange, _unit: &UnitPath) -> Verdict {
+        Verdict::Accept
+    }
+
+    /// Whether this node keeps the documents of `unit` (inside its scope).
+    fn keep_unit(&self, _unit: &UnitPath) -> bool {
         true
     }
 }
@@ -120,6 +131,7 @@ pub(crate) fn quarantine_into(
 /// Changes prepared by [`Store::prepare`], to be written by [`Store::commit`].
 pub struct Prepared {
     work: Vec<DocWork>,
+    ledgers: Vec<Planned>,
     duplicates: usize,
     _reservation: Reservation,
 }
@@ -457,6 +469,31 @@ impl Store {
         policy: &dyn Policy,
     ) -> Result<Prepared, StoreError> {
         let mut duplicates = 0;
+        // Ledger changes take their own, serial path; a member change aimed at a ledger's id is refused.
+        let mut ledger_changes = Vec::new();
+        let mut misaimed = Vec::new();
+        let mut members = Vec::with_capacity(changes.len());
+        for (vc, built) in changes {
+            if vc.envelope.kind() == DocKind::Ledger {
+                ledger_changes.push(vc);
+            } else if self
+                .kv
+                .contains_key(key(b'B', &[vc.envelope.doc().as_bytes()]))?
+            {
+                misaimed.push(vc);
+            } else {
+                members.push((vc, built));
+            }
+        }
+        let mut ledgers = self.plan_ledgers(ledger_changes, policy)?;
+        ledgers.extend(misaimed.into_iter().map(|vc| {
+            let why = Rejection::new(
+                RejectCode::InvalidDocument,
+                "a dossier change aimed at a ledger's document id",
+            );
+            Planned::Rejected(vc, why)
+        }));
+        let changes = members;
         // Phase one: duplicates out, changes grouped by document in order of first appearance.
         let mut seen: HashSet<[u8; 32]> = HashSet::new();
         let mut slot: HashMap<MemberId, usize> = HashMap::new();
@@ -512,6 +549,7 @@ impl Store {
 
         Ok(Prepared {
             work,
+            ledgers,
             duplicates,
             _reservation: reservation,
         })
@@ -522,6 +560,7 @@ impl Store {
     pub fn commit(&self, prepared: Prepared, source: &str) -> Result<ApplyReport, StoreError> {
         let Prepared {
             work,
+            ledgers,
             duplicates,
             _reservation,
         } = prepared;
@@ -633,6 +672,18 @@ impl Store {
                 discard.push(w.doc);
             }
         }
+        self.commit_ledgers(
+            ledgers,
+            &mut st,
+            Writing {
+                batch: &mut batch,
+                seq: &mut seq,
+                qseq: &mut qseq,
+                pending: &mut pending,
+                report: &mut report,
+                source,
+            },
+        )?;
         counters.write(&self.kv, &mut batch)?;
         report.pending = pending.max(0) as usize;
         batch.insert(SEQ_KEY, &seq.to_be_bytes());

@@ -9,6 +9,7 @@
 //! | `H`    | doc id, log seq             | change hash: a document's history       |
 //! | `D`    | doc id                      | the compacted Automerge document, only once it has more than [`COMPACT_AT`] changes (smaller ones are rebuilt from `C`) |
 //! | `P`    | doc id                      | state hash (SHA-256 of sorted heads, for reconciliation), then the postcard [`MemberRecord`] projection |
+//! | `B`    | ledger doc id               | state hash, then the postcard [`LedgerHead`] (see [`ledger`](crate::ledger)) |
 //! | `U`, `N`, `F`, `G` | see [`index`]   | members by unit, name words, word counts, headcounts |
 //! | `W`    | doc id, change hash         | envelope waiting for missing dependencies |
 //! | `Q`    | quarantine seq              | postcard [`QuarantineEntry`]            |
@@ -24,6 +25,7 @@
 mod apply;
 mod audit;
 pub mod index;
+mod ledger;
 mod verify;
 
 use std::num::NonZeroUsize;
@@ -39,6 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Prepared, Verdict, COMPACT_AT};
 pub use audit::AuditEntry;
 pub use index::Headcount;
+pub use ledger::LedgerHead;
 pub use verify::VerifyReport;
 
 const META_KEY: &[u8] = b"Mmeta";
@@ -190,7 +193,7 @@ pub(crate) fn read_u64(v: Option<sled::IVec>) -> Result<u64, StoreError> {
     }
 }
 
-fn id_from(bytes: &[u8]) -> Result<MemberId, StoreError> {
+pub(crate) fn id_from(bytes: &[u8]) -> Result<MemberId, StoreError> {
     <[u8; 16]>::try_from(bytes)
         .map(MemberId)
         .map_err(|_| StoreError::Corrupt("document id is not 16 bytes".into()))
@@ -701,9 +704,15 @@ impl Store {
             .collect()
     }
 
-    /// Every member's `(id, unit, state hash)`, for set reconciliation.
+    /// Every document's `(id, unit, state hash)` (members by their unit, ledgers by their cell), for set
+    /// reconciliation.
     pub fn states(&self) -> Result<Vec<(MemberId, UnitPath, [u8; 32])>, StoreError> {
         let mut out = Vec::new();
+        for kv in self.kv.scan_prefix([b'B']) {
+            let (k, v) = kv?;
+            let (hash, head) = ledger::decode_head(&v)?;
+            out.push((id_from(&k[1..])?, head.cell, hash));
+        }
         for kv in self.kv.scan_prefix([b'P']) {
             let (k, v) = kv?;
             let id = id_from(&k[1..])?;

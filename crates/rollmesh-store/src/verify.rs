@@ -18,8 +18,10 @@ use crate::{
 pub struct VerifyReport {
     /// Signed changes whose signature was checked.
     pub changes: usize,
-    /// Documents rebuilt from their changes and compared.
+    /// Member documents rebuilt from their changes and compared.
     pub documents: usize,
+    /// Cell ledgers rebuilt from their genesis and changes and compared.
+    pub ledgers: usize,
     /// Changes waiting for dependencies (not a fault).
     pub pending: usize,
     /// Quarantined changes (not a fault of the store).
@@ -93,6 +95,7 @@ impl Store {
                     .push(format!("history of {id} names a missing change")),
             }
         }
+        r.ledgers = self.verify_ledgers(&mut histories, &mut r.problems)?;
         let mut counters: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
         let mut index_entries = 0usize;
         for kv in self.kv.scan_prefix([b'P']) {

@@ -48,6 +48,18 @@ impl LedgerId {
         &self.0
     }
 
+    /// The cell and year named at the head of a ledger change's message (every edit's message starts
+    /// `<cell> <year>: `), provided they are this ledger's: the id is a hash of them, so a change cannot
+    /// name another cell or year than the document it edits. A node receiving the first change of a
+    /// ledger learns from it which genesis to start from.
+    pub fn identify(&self, message: Option<&str>) -> Option<(UnitPath, i32)> {
+        let (head, _) = message?.split_once(": ")?;
+        let (cell, year) = head.split_once(' ')?;
+        let cell = UnitPath::parse(cell).ok()?;
+        let year: i32 = year.parse().ok()?;
+        (YEARS.contains(&year) && LedgerId::of(&cell, year) == *self).then_some((cell, year))
+    }
+
     /// The actor of the genesis change (the id's bytes). No node may author anything else with it.
     pub fn genesis_actor(&self) -> ActorId {
         ActorId::from(self.0)

@@ -292,7 +292,7 @@ fn every_field_reads_back() {
     let c = l.edit(actor(1), &e, 1_000).expect("edit").expect("change");
     assert_eq!(
         c.message(),
-        Some("meeting 2025-01-07/regular 2025-01-07/thematic; attendance 6")
+        Some("hn.d01.w01.c01 2025: meeting 2025-01-07/regular 2025-01-07/thematic; attendance 6")
     );
     // A second regular meeting the same day gets the next number.
     let second = l.next_meeting_key(d(2025, 1, 7), MeetingKind::Regular);
@@ -756,4 +756,26 @@ fn a_year_of_a_forty_member_cell_fits_in_a_kilobyte_per_member() {
         LedgerDoc::load(&cell(), 2025, &saved).expect("load").read(),
         ledger
     );
+}
+
+#[test]
+fn an_edit_names_its_ledger_and_cannot_name_another() {
+    let mut l = genesis(2025);
+    let mut e = LedgerEdit::new();
+    e.set_dues(
+        member(1),
+        3,
+        Dues::Unpaid {
+            reason: None,
+            accepted: false,
+        },
+    );
+    let c = l.edit(actor(1), &e, 5).expect("edit").expect("change");
+    assert_eq!(l.id().identify(c.message()), Some((cell(), 2025)));
+    // The same words under another ledger's id, or a message naming another year, identify nothing.
+    let other = LedgerId::of(&cell(), 2026);
+    assert_eq!(other.identify(c.message()), None);
+    assert_eq!(l.id().identify(Some("hn.d01.w01.c01 2026: dues 1")), None);
+    assert_eq!(l.id().identify(Some("genesis")), None);
+    assert_eq!(l.id().identify(None), None);
 }

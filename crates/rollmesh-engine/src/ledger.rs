@@ -1,0 +1,51 @@
+//! The cells' ledgers at a node: recording meetings, attendance and dues as this node's signed changes,
+//! and reading them back. A node writes the ledgers of the cells in its scope (its own, or, for a ward,
+//! those of its cells without a clerk); peers accept such a change only from a credential that covers the
+//! cell (`ChangePolicy::check_unit`).
+
+use rollmesh_model::ledger::{LedgerDoc, LedgerEdit, LedgerId};
+use rollmesh_model::{MemberId, UnitPath};
+use rollmesh_proto::{actor_for, DocKind, VerifiedChange};
+
+use crate::node::{now, Node};
+use crate::NodeError;
+
+impl Node {
+    /// Records `edit` in the ledger of `cell` for `year` as one signed change, durable when this returns.
+    /// False when the edit changed nothing (every value was already recorded).
+    pub fn edit_ledger(
+        &self,
+        cell: &UnitPath,
+        year: i32,
+        edit: &LedgerEdit,
+    ) -> Result<bool, NodeError> {
+        self.check_scope(cell)?;
+        if edit.is_empty() {
+            return Ok(false);
+        }
+        let _one_at_a_time = self.ledger_writes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ledger = self.store.ledger(cell, year)?;
+        let Some(change) = ledger.edit(actor_for(&self.key.public()), edit, now())? else {
+            return Ok(false);
+        };
+        let id = MemberId(LedgerId::of(cell, year).0);
+        let vc = VerifiedChange::sign_own(&self.key, DocKind::Ledger, id, change)
+            .map_err(|r| NodeError::Internal(r.to_string()))?;
+        let report = self.store.apply(vec![vc], "local")?;
+        if let Some(why) = report.rejected.first() {
+            return Err(NodeError::Internal(format!(
+                "own ledger change refused: {why}"
+            )));
+        }
+        Ok(true)
+    }
+
+    /// The ledger of `cell` for `year` as this node holds it (empty when nothing was recorded).
+    pub fn ledger(&self, cell: &UnitPath, year: i32) -> Result<LedgerDoc, NodeError> {
+        self.check_scope(cell)?;
+        Ok(self.store.ledger(cell, year)?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

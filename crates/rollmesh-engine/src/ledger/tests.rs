@@ -1,0 +1,273 @@
+//! Cell ledgers over real stores and keys: who may write a cell's ledger, how its changes travel and
+//! wait, and that the screening rules read the same flags wherever the same ledger is held.
+
+use chrono::NaiveDate;
+use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, LedgerId, MeetingKey, MeetingKind};
+use rollmesh_model::{Field, MemberId};
+use rollmesh_proto::{actor_for, DocKind, NodeKey, RejectCode, VerifiedChange};
+use rollmesh_rules::{RuleId, Subject};
+use rollmesh_sync::Record;
+
+use crate::screen::{default_calendar, default_rules};
+use crate::testkit::{change_record, fields, quarantine_codes, u, Org, C1, C2, CITY, WARD};
+use crate::Node;
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+fn unpaid() -> Dues {
+    Dues::Unpaid {
+        reason: None,
+        accepted: false,
+    }
+}
+
+fn paid(day: NaiveDate) -> Dues {
+    Dues::Paid {
+        amount: 30_000,
+        date: day,
+    }
+}
+
+/// Every change the node stored, as records, with the chains of their authors first.
+fn everything(org: &Org, node: &Node, authors: &[&str]) -> Vec<Record> {
+    let mut records: Vec<Record> = authors.iter().map(|a| org.chain_record(a)).collect();
+    let (entries, _) = node.store().log_since(0, 10_000).expect("log");
+    records.extend(
+        entries
+            .into_iter()
+            .map(|e| Record::change(e.change.as_bytes().to_vec())),
+    );
+    records
+}
+
+/// A ledger change for `cell` signed by `key`, made on top of what `holder` stores, whatever the key's
+/// credential allows.
+fn forge_ledger(holder: &Node, key: &NodeKey, cell: &str, edit: &LedgerEdit) -> VerifiedChange {
+    let mut l = holder.store().ledger(&u(cell), 2025).expect("ledger");
+    let change = l
+        .edit(actor_for(&key.public()), edit, 1_750_000_000)
+        .expect("edit")
+        .expect("changes something");
+    let id = MemberId(LedgerId::of(&u(cell), 2025).0);
+    VerifiedChange::sign_own(key, DocKind::Ledger, id, change).expect("sign")
+}
+
+fn dues_edit(member: MemberId, months: &[u32], dues: Dues) -> LedgerEdit {
+    let mut e = LedgerEdit::new();
+    for m in months {
+        e.set_dues(member, *m, dues.clone());
+    }
+    e
+}
+
+fn r1_flags(node: &Node, as_of: NaiveDate) -> Vec<rollmesh_rules::Flag> {
+    node.screen(&default_rules(), &default_calendar(), as_of, None)
+        .expect("screen")
+        .into_iter()
+        .filter(|f| f.rule == RuleId::R1)
+        .collect()
+}
+
+#[test]
+fn a_cells_ledger_travels_up_and_gives_the_same_flag_everywhere() {
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let mut f = fields("Lê Thị Hoa", C1);
+    f.insert(Field::AdmissionDate, "2010-05-19".into());
+    let member = c1.add_member(f, vec![]).expect("member");
+    let cell = u(C1);
+    assert!(c1
+        .edit_ledger(
+            &cell,
+            2025,
+            &dues_edit(member, &[1, 2], paid(d(2025, 2, 3)))
+        )
+        .expect("paid"));
+    assert!(c1
+        .edit_ledger(&cell, 2025, &dues_edit(member, &[3, 4, 5], unpaid()))
+        .expect("unpaid"));
+    // Recording the same thing again changes nothing and writes nothing.
+    let seq = c1.store().last_seq();
+    assert!(!c1
+        .edit_ledger(&cell, 2025, &dues_edit(member, &[5], unpaid()))
+        .expect("no-op"));
+    assert_eq!(c1.store().last_seq(), seq);
+
+    let as_of = d(2025, 6, 15);
+    let at_cell = r1_flags(&c1, as_of);
+    assert_eq!(at_cell.len(), 1, "{at_cell:?}");
+    assert_eq!(at_cell[0].subject, Subject::Member(member.to_string()));
+    assert!(
+        at_cell[0].explanation_vi.contains("3, 4, 5"),
+        "{}",
+        at_cell[0].explanation_vi
+    );
+
+    let records = everything(&org, &c1, &[C1]);
+    drop(c1);
+    for holder in [WARD, CITY] {
+        let node = org.open(holder);
+        let r = node
+            .accept_records(records.clone(), "peer:c1")
+            .expect("accept");
+        assert_eq!(r.rejected_total(), 0, "{holder}: {:?}", r.rejected);
+        assert_eq!(
+            r.applied.applied.len(),
+            3,
+            "{holder}: member and two ledger changes"
+        );
+        assert_eq!(
+            r1_flags(&node, as_of),
+            at_cell,
+            "{holder} lists the cell's flag"
+        );
+        assert!(node.store().verify().expect("verify").is_clean());
+        assert_eq!(node.store().verify().expect("verify").ledgers, 1);
+    }
+
+    // A late payment at the cell clears the flag there and, once it travels, at the ward.
+    let c1 = org.open(C1);
+    c1.edit_ledger(&cell, 2025, &dues_edit(member, &[4], paid(d(2025, 6, 10))))
+        .expect("late payment");
+    assert!(r1_flags(&c1, as_of).is_empty());
+    let records = everything(&org, &c1, &[C1]);
+    drop(c1);
+    let ward = org.open(WARD);
+    let r = ward.accept_records(records, "peer:c1").expect("accept");
+    assert_eq!(r.applied.applied.len(), 1, "only the new change is new");
+    assert!(r1_flags(&ward, as_of).is_empty());
+}
+
+#[test]
+fn only_a_unit_covering_the_cell_writes_its_ledger() {
+    let org = Org::new();
+    let ward = org.open(WARD);
+    let member = MemberId::new(1, [7; 10]);
+    let edit = dues_edit(member, &[1], unpaid());
+    // The neighbouring cell writing C1's ledger: refused as unauthorized, nothing stored.
+    let forged = forge_ledger(&ward, &org.key(C2), C1, &edit);
+    let r = ward
+        .accept_records(
+            vec![org.chain_record(C2), change_record(&forged)],
+            "peer:c2",
+        )
+        .expect("accept");
+    assert_eq!(
+        r.applied
+            .rejected
+            .iter()
+            .map(|r| r.code)
+            .collect::<Vec<_>>(),
+        vec![RejectCode::Unauthorized]
+    );
+    assert_eq!(quarantine_codes(&ward), vec!["unauthorized"]);
+    assert!(ward.store().ledgers(None).expect("ledgers").is_empty());
+    // The ward itself keeps the books of a cell without a clerk, and the cell takes them.
+    assert!(ward.edit_ledger(&u(C1), 2025, &edit).expect("ward writes"));
+    let records = everything(&org, &ward, &[WARD]);
+    drop(ward);
+    let c1 = org.open(C1);
+    let r = c1.accept_records(records, "peer:ward").expect("accept");
+    assert_eq!(r.rejected_total(), 0, "{:?}", r.applied.rejected);
+    let l = c1.ledger(&u(C1), 2025).expect("ledger").read();
+    assert_eq!(l.dues[&member.to_string()][&1], unpaid());
+    // A node cannot write outside its scope: the cell refuses to keep its neighbour's books.
+    assert!(c1.edit_ledger(&u(C2), 2025, &edit).is_err());
+}
+
+#[test]
+fn a_change_cannot_pose_as_another_cells_ledger() {
+    let org = Org::new();
+    let city = org.open(CITY);
+    let member = MemberId::new(1, [9; 10]);
+    let honest = forge_ledger(&city, &org.key(C1), C1, &dues_edit(member, &[2], unpaid()));
+    // The same change under the id of C2's ledger: its message names C1, which does not hash to it.
+    let bytes = honest.change.raw_bytes().to_vec();
+    let c2_id = MemberId(LedgerId::of(&u(C2), 2025).0);
+    let moved = rollmesh_proto::SignedChange::sign(&org.key(C1), DocKind::Ledger, c2_id, &bytes);
+    // And as a dossier change aimed at the ledger's id once the ledger exists.
+    let r = city
+        .accept_records(
+            vec![
+                org.chain_record(C1),
+                Record::change(moved.as_bytes().to_vec()),
+                change_record(&honest),
+            ],
+            "peer:c1",
+        )
+        .expect("accept");
+    assert_eq!(
+        r.applied
+            .rejected
+            .iter()
+            .map(|r| r.code)
+            .collect::<Vec<_>>(),
+        vec![RejectCode::InvalidDocument]
+    );
+    assert_eq!(r.applied.applied.len(), 1);
+    let ledger_id = honest.envelope.doc();
+    let as_member = rollmesh_proto::SignedChange::sign(
+        &org.key(C1),
+        DocKind::Member,
+        ledger_id,
+        honest.change.raw_bytes(),
+    );
+    let r = city
+        .accept_records(
+            vec![Record::change(as_member.as_bytes().to_vec())],
+            "peer:c1",
+        )
+        .expect("accept");
+    assert_eq!(r.rejected_total(), 1);
+    assert!(city.store().record(&ledger_id).expect("read").is_none());
+    assert!(city.store().verify().expect("verify").is_clean());
+}
+
+#[test]
+fn a_ledger_change_arriving_before_its_dependency_waits_for_it() {
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let a = MemberId::new(1, [1; 10]);
+    let jan = MeetingKey::new(d(2025, 1, 9), MeetingKind::Regular);
+    let mut meeting = LedgerEdit::new();
+    meeting
+        .record_meeting(jan, "Sinh hoạt tháng 1")
+        .set_attendance(jan, a, Attendance::Present);
+    c1.edit_ledger(&u(C1), 2025, &meeting).expect("meeting");
+    let mut absent = LedgerEdit::new();
+    absent.set_attendance(
+        jan,
+        a,
+        Attendance::Absent {
+            reason: Some("Ốm".into()),
+            accepted: true,
+        },
+    );
+    c1.edit_ledger(&u(C1), 2025, &absent).expect("correction");
+    let mut records = everything(&org, &c1, &[C1]);
+    drop(c1);
+    records.swap(1, 2); // the correction first
+    let ward = org.open(WARD);
+    let first = ward
+        .accept_records(records[..2].to_vec(), "peer:c1")
+        .expect("accept");
+    assert_eq!(first.applied.pending, 1, "the correction waits");
+    assert!(ward.store().ledgers(None).expect("ledgers").is_empty());
+    let second = ward
+        .accept_records(vec![records[0].clone(), records[2].clone()], "peer:c1")
+        .expect("accept");
+    assert_eq!(
+        second.applied.applied.len(),
+        2,
+        "the meeting, then the correction"
+    );
+    assert_eq!(ward.store().pending_count(), 0);
+    let l = ward.ledger(&u(C1), 2025).expect("ledger").read();
+    assert!(matches!(
+        l.meetings[0].attendance[&a.to_string()],
+        Attendance::Absent { accepted: true, .. }
+    ));
+    assert!(ward.store().verify().expect("verify").is_clean());
+}

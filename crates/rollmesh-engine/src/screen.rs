@@ -1,0 +1,108 @@
+//! Screening at a node: the facts of its scope (member records, the cells they belong to, the cells'
+//! ledgers) handed to the pure rule engine (`rollmesh-rules`) with a rule set, a calendar and an
+//! evaluation date. Every node runs the same evaluation over what it holds, so a ward's flags are the
+//! union of its cells' flags on the same data, and the city's the union of all.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use rollmesh_model::member::parse_date;
+use rollmesh_model::{Field, MemberRecord, Status, UnitPath};
+use rollmesh_rules::{evaluate, Calendar, CellFacts, Flag, Ledger, MemberFacts, RuleSet};
+
+use crate::node::Node;
+use crate::NodeError;
+
+/// The facts a screening reads, gathered from one node's store over one subtree.
+#[derive(Debug, Clone, Default)]
+pub struct ScreenFacts {
+    /// Every member of the subtree.
+    pub members: Vec<MemberFacts>,
+    /// The cells of those members and of the ledgers.
+    pub cells: Vec<CellFacts>,
+    /// The ledgers of the subtree's cells.
+    pub ledgers: Vec<Ledger>,
+}
+
+/// What the rules know of a member from its dossier. A member without a recorded status is taken as
+/// official (the status every imported register starts with).
+pub fn member_facts(r: &MemberRecord) -> Option<MemberFacts> {
+    let cell = r.unit()?;
+    let status = r.status().unwrap_or(Status::Official);
+    let mut m = MemberFacts::new(&r.id.to_string(), cell.as_str(), status);
+    m.admitted = r.get(Field::AdmissionDate).and_then(parse_date);
+    Some(m)
+}
+
+/// Today in Vietnam (UTC+7), the default evaluation date: a clerk's "today" does not change at 07:00.
+pub fn today_in_vietnam() -> NaiveDate {
+    let now = chrono::Utc::now();
+    chrono::FixedOffset::east_opt(7 * 3600)
+        .map(|vn| now.with_timezone(&vn).date_naive())
+        .unwrap_or_else(|| now.date_naive())
+}
+
+/// The rule set a node screens with until the city's rule-set document reaches it: the shipped
+/// defaults (docs/RULES.md).
+pub fn default_rules() -> RuleSet {
+    RuleSet::default()
+}
+
+/// The working-day calendar: Vietnam's public holidays for the years the shipped table covers.
+pub fn default_calendar() -> Calendar {
+    let years = rollmesh_rules::VIETNAM_TABLE
+        .iter()
+        .map(|y| y.year)
+        .collect::<BTreeSet<_>>();
+    match (years.first(), years.last()) {
+        (Some(a), Some(b)) => Calendar::vietnam(*a..=*b).unwrap_or_default(),
+        _ => Calendar::default(),
+    }
+}
+
+impl Node {
+    /// The screening facts of `scope` (the node's whole scope when `None`).
+    pub fn screen_facts(&self, scope: Option<&UnitPath>) -> Result<ScreenFacts, NodeError> {
+        let scope = scope.unwrap_or(self.unit()).clone();
+        self.check_scope(&scope)?;
+        let members: Vec<MemberFacts> = self
+            .store
+            .list(Some(&scope))?
+            .iter()
+            .filter_map(member_facts)
+            .collect();
+        let ledgers: Vec<Ledger> = self
+            .store
+            .ledgers(Some(&scope))?
+            .into_iter()
+            .map(|h| h.ledger)
+            .collect();
+        let mut units: BTreeSet<String> = members.iter().map(|m| m.cell.clone()).collect();
+        units.extend(ledgers.iter().map(|l| l.cell.clone()));
+        let cells = units
+            .into_iter()
+            .map(|unit| CellFacts {
+                unit,
+                admin_ward: None,
+            })
+            .collect();
+        Ok(ScreenFacts {
+            members,
+            cells,
+            ledgers,
+        })
+    }
+
+    /// Evaluates `rules` over `scope` (the node's whole scope when `None`) as of `as_of`.
+    pub fn screen(
+        &self,
+        rules: &RuleSet,
+        calendar: &Calendar,
+        as_of: NaiveDate,
+        scope: Option<&UnitPath>,
+    ) -> Result<Vec<Flag>, NodeError> {
+        let f = self.screen_facts(scope)?;
+        evaluate(rules, calendar, &f.members, &f.cells, &f.ledgers, as_of)
+            .map_err(|e| NodeError::Refused(e.to_string()))
+    }
+}

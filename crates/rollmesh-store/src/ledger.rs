@@ -1,0 +1,382 @@
+//! Cell ledgers (one Automerge document per cell per year, `DocKind::Ledger`) in the store, beside the
+//! member dossiers. They share the change log (`L`, `C`, `H`, `W`, `D`), so they are numbered, forwarded,
+//! reconciled and verified like dossiers; their projection lives under `B` (doc id → state hash, then the
+//! postcard [`LedgerHead`]).
+//!
+//! A ledger's genesis change is never stored or sent: it is the same bytes at every node
+//! (`LedgerDoc::genesis`), so a document is always rebuilt from the genesis of its cell and year plus its
+//! signed changes. Which cell and year a change edits comes from the stored projection or, for the first
+//! change a node sees, from the change's own message, which must hash to the document id
+//! (`LedgerId::identify`): a change cannot name another cell than the document it edits.
+//!
+//! Ledger changes are few (a meeting, a month's dues sheet), so they are planned in
+//! [`Store::prepare`] (identified, judged by the policy) and applied serially in [`Store::commit`],
+//! inside the same atomic batch as the member changes of the call.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use automerge::{Automerge, ReadDoc};
+use rollmesh_model::ledger::{Ledger, LedgerDoc, LedgerId};
+use rollmesh_model::{MemberId, UnitPath};
+use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
+use serde::{Deserialize, Serialize};
+
+use crate::apply::{quarantine_into, state_hash, Policy, Verdict, COMPACT_AT};
+use crate::{key, log_entry, ApplyReport, Store, StoreError, WriteState};
+
+/// What the store keeps about a ledger besides its changes: whose and which year, and its plain view
+/// (what the screening rules read, so evaluating a city's rules never loads an Automerge document).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerHead {
+    /// The cell keeping it.
+    pub cell: UnitPath,
+    /// The calendar year.
+    pub year: i32,
+    /// The plain view at the stored state.
+    pub ledger: Ledger,
+}
+
+/// The commit's batch and counters that ledger changes are written into.
+pub(crate) struct Writing<'a> {
+    pub batch: &'a mut sled::Batch,
+    pub seq: &'a mut u64,
+    pub qseq: &'a mut u64,
+    pub pending: &'a mut i64,
+    pub report: &'a mut ApplyReport,
+    pub source: &'a str,
+}
+
+/// One ledger change after [`Store::prepare`]: to apply to `(cell, year)`, or already decided.
+pub(crate) enum Planned {
+    Apply {
+        vc: VerifiedChange,
+        cell: UnitPath,
+        year: i32,
+    },
+    Rejected(VerifiedChange, Rejection),
+    Skipped,
+    Duplicate,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// Decodes a stored `B` value: the 32-byte state hash, then the head.
+pub(crate) fn decode_head(bytes: &[u8]) -> Result<([u8; 32], LedgerHead), StoreError> {
+    let hash = <[u8; 32]>::try_from(bytes.get(..32).unwrap_or_default())
+        .map_err(|_| corrupt("ledger state hash"))?;
+    let head = postcard::from_bytes(&bytes[32..]).map_err(|e| corrupt(format!("ledger: {e}")))?;
+    Ok((hash, head))
+}
+
+impl Store {
+    /// The stored projection of a ledger document.
+    pub fn ledger_head(&self, id: &MemberId) -> Result<Option<LedgerHead>, StoreError> {
+        match self.kv.get(key(b'B', &[id.as_bytes()]))? {
+            Some(v) => Ok(Some(decode_head(&v)?.1)),
+            None => Ok(None),
+        }
+    }
+
+    /// The ledger of `cell` for `year` as this store holds it: the genesis alone when nothing was
+    /// recorded yet.
+    pub fn ledger(&self, cell: &UnitPath, year: i32) -> Result<LedgerDoc, StoreError> {
+        let id = MemberId(LedgerId::of(cell, year).0);
+        let (doc, _) = self.load_ledger_doc(&id, cell, year)?;
+        LedgerDoc::from_doc(cell, year, doc).map_err(|e| corrupt(format!("ledger {id}: {e}")))
+    }
+
+    /// Every stored ledger of a cell inside `scope` (all of them when `None`), for the screening rules.
+    pub fn ledgers(&self, scope: Option<&UnitPath>) -> Result<Vec<LedgerHead>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.kv.scan_prefix([b'B']) {
+            let (_, v) = kv?;
+            let (_, head) = decode_head(&v)?;
+            if scope.is_none_or(|s| s.covers(&head.cell)) {
+                out.push(head);
+            }
+        }
+        out.sort_by(|a, b| (&a.cell, a.year).cmp(&(&b.cell, b.year)));
+        Ok(out)
+    }
+
+    /// The unit a stored document belongs to: a member's unit, a ledger's cell.
+    pub fn doc_unit(&self, id: &MemberId) -> Result<Option<UnitPath>, StoreError> {
+        if let Some(r) = self.record(id)? {
+            return Ok(r.unit());
+        }
+        Ok(self.ledger_head(id)?.map(|h| h.cell))
+    }
+
+    /// Loads a ledger document: its compacted form, or its genesis plus its signed changes. Returns it
+    /// with the number of signed changes it holds.
+    fn load_ledger_doc(
+        &self,
+        id: &MemberId,
+        cell: &UnitPath,
+        year: i32,
+    ) -> Result<(Automerge, usize), StoreError> {
+        if let Some(bytes) = self.kv.get(key(b'D', &[id.as_bytes()]))? {
+            let doc = Automerge::load(&bytes).map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+            return Ok((doc, COMPACT_AT + 1));
+        }
+        let (genesis, _) =
+            LedgerDoc::genesis(cell, year).map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+        let mut doc = genesis.into_doc();
+        let mut changes = Vec::new();
+        for (_, c) in self.history(id)? {
+            changes.push(
+                automerge::Change::from_bytes(c.change_bytes().to_vec())
+                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?,
+            );
+        }
+        let n = changes.len();
+        doc.apply_changes(changes)
+            .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+        Ok((doc, n))
+    }
+
+    /// Identifies and judges ledger changes (the first half of an apply call).
+    pub(crate) fn plan_ledgers(
+        &self,
+        changes: Vec<VerifiedChange>,
+        policy: &dyn Policy,
+    ) -> Result<Vec<Planned>, StoreError> {
+        let mut known: HashMap<MemberId, Option<(UnitPath, i32)>> = HashMap::new();
+        let mut out = Vec::with_capacity(changes.len());
+        for vc in changes {
+            if self.has_change(&vc.hash())? {
+                out.push(Planned::Duplicate);
+                continue;
+            }
+            let id = vc.envelope.doc();
+            if let std::collections::hash_map::Entry::Vacant(e) = known.entry(id) {
+                let stored = self.ledger_head(&id)?.map(|h| (h.cell, h.year));
+                // A document id already used by a member dossier is never a ledger.
+                let taken =
+                    stored.is_none() && self.kv.contains_key(key(b'P', &[id.as_bytes()]))?;
+                e.insert(if taken { None } else { stored });
+            }
+            let named = LedgerId(id.0).identify(vc.change.message());
+            let place = match (known.get(&id).cloned().flatten(), named) {
+                (Some(stored), _) => Some(stored),
+                (None, named) => named,
+            };
+            let Some((cell, year)) = place else {
+                out.push(Planned::Rejected(
+                    vc,
+                    Rejection::new(
+                        RejectCode::InvalidDocument,
+                        "ledger change does not name the cell and year of its document",
+                    ),
+                ));
+                continue;
+            };
+            match policy.check_unit(&vc, &cell) {
+                Verdict::Accept if policy.keep_unit(&cell) => {
+                    out.push(Planned::Apply { vc, cell, year })
+                }
+                Verdict::Accept | Verdict::Skip => out.push(Planned::Skipped),
+                Verdict::Reject(why) => out.push(Planned::Rejected(vc, why)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies planned ledger changes inside a commit's batch (the second half, under the write lock).
+    pub(crate) fn commit_ledgers(
+        &self,
+        planned: Vec<Planned>,
+        st: &mut WriteState,
+        w: Writing<'_>,
+    ) -> Result<(), StoreError> {
+        let Writing {
+            batch,
+            seq,
+            qseq,
+            pending,
+            report,
+            source,
+        } = w;
+        // Grouped by document, each group in input order.
+        let mut groups: Vec<(MemberId, UnitPath, i32, Vec<VerifiedChange>)> = Vec::new();
+        let mut slot: HashMap<MemberId, usize> = HashMap::new();
+        for p in planned {
+            match p {
+                Planned::Duplicate => report.duplicates += 1,
+                Planned::Skipped => report.skipped += 1,
+                Planned::Rejected(vc, why) => {
+                    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
+                    report.rejected.push(why);
+                }
+                Planned::Apply { vc, cell, year } => {
+                    let id = vc.envelope.doc();
+                    let i = *slot.entry(id).or_insert_with(|| {
+                        groups.push((id, cell, year, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[i].3.push(vc);
+                }
+            }
+        }
+        for (id, cell, year, input) in groups {
+            let (mut doc, mut n) = match st.cache.pop(&id) {
+                Some(c) => c,
+                None => self.load_ledger_doc(&id, &cell, year)?,
+            };
+            // Changes stored earlier to wait for their dependencies.
+            let mut waiting: Vec<VerifiedChange> = Vec::new();
+            let mut from_disk: HashSet<[u8; 32]> = HashSet::new();
+            for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
+                let (_, v) = kv?;
+                let env = SignedChange::decode(v.to_vec())
+                    .map_err(|e| corrupt(format!("waiting change: {e}")))?;
+                if let Ok(w) = env.verify() {
+                    from_disk.insert(w.hash());
+                    waiting.push(w);
+                }
+            }
+            let mut queue: VecDeque<VerifiedChange> = input.into();
+            let mut seen: HashSet<[u8; 32]> = HashSet::new();
+            let mut changed = false;
+            while let Some(vc) = queue.pop_front() {
+                let hash = vc.hash();
+                if !seen.insert(hash) || self.has_change(&hash)? {
+                    continue;
+                }
+                if vc
+                    .change
+                    .deps()
+                    .iter()
+                    .any(|d| doc.get_change_by_hash(d).is_none())
+                {
+                    if !from_disk.contains(&hash) {
+                        batch.insert(key(b'W', &[id.as_bytes(), &hash]), vc.envelope.as_bytes());
+                        *pending += 1;
+                    }
+                    waiting.push(vc);
+                    continue;
+                }
+                let mut next = doc.clone();
+                let applied = next
+                    .apply_changes([vc.change.clone()])
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| {
+                        LedgerDoc::ledger_of(&cell, year, &next).map_err(|e| e.to_string())
+                    });
+                if let Err(e) = applied {
+                    let why = Rejection::new(RejectCode::InvalidDocument, e);
+                    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
+                    report.rejected.push(why);
+                    continue;
+                }
+                doc = next;
+                n += 1;
+                changed = true;
+                let entry = log_entry(&hash, cell.as_str(), vc.envelope.as_bytes());
+                batch.insert(key(b'L', &[&seq.to_be_bytes()]), entry);
+                batch.insert(key(b'C', &[&hash]), &seq.to_be_bytes());
+                batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
+                if from_disk.contains(&hash) {
+                    batch.remove(key(b'W', &[id.as_bytes(), &hash]));
+                    *pending -= 1;
+                }
+                report.applied.push((*seq, hash));
+                *seq += 1;
+                // The document advanced: waiting changes whose dependencies are all here go next.
+                let (ready, still): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut waiting).into_iter().partition(|w| {
+                        w.change
+                            .deps()
+                            .iter()
+                            .all(|d| doc.get_change_by_hash(d).is_some())
+                    });
+                waiting = still;
+                for w in ready.into_iter().rev() {
+                    seen.remove(&w.hash());
+                    queue.push_front(w);
+                }
+            }
+            if changed {
+                let ledger = LedgerDoc::ledger_of(&cell, year, &doc)
+                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+                let head = LedgerHead {
+                    cell: cell.clone(),
+                    year,
+                    ledger,
+                };
+                let value = postcard::to_extend(&head, state_hash(&doc.get_heads()).to_vec())
+                    .map_err(corrupt)?;
+                batch.insert(key(b'B', &[id.as_bytes()]), value);
+                if n > COMPACT_AT {
+                    batch.insert(key(b'D', &[id.as_bytes()]), doc.save());
+                }
+                report.touched.push(id);
+            }
+            st.cache.put(id, (doc, n));
+        }
+        Ok(())
+    }
+
+    /// Checks every stored ledger against its signed changes (part of [`Store::verify`]); removes the
+    /// histories it accounts for from `histories`.
+    pub(crate) fn verify_ledgers(
+        &self,
+        histories: &mut std::collections::BTreeMap<MemberId, Vec<SignedChange>>,
+        problems: &mut Vec<String>,
+    ) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self.kv.scan_prefix([b'B']) {
+            let (k, v) = kv?;
+            let id = crate::id_from(&k[1..])?;
+            n += 1;
+            let (hash, head) = match decode_head(&v) {
+                Ok(h) => h,
+                Err(e) => {
+                    problems.push(format!("ledger {id}: {e}"));
+                    continue;
+                }
+            };
+            if LedgerId::of(&head.cell, head.year).0 != id.0 {
+                problems.push(format!("ledger {id}: stored under another ledger's id"));
+                continue;
+            }
+            let mut doc = match LedgerDoc::genesis(&head.cell, head.year) {
+                Ok((g, _)) => g.into_doc(),
+                Err(e) => {
+                    problems.push(format!("ledger {id}: {e}"));
+                    continue;
+                }
+            };
+            let changes: Vec<_> = histories
+                .remove(&id)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| automerge::Change::from_bytes(e.change_bytes().to_vec()).ok())
+                .collect();
+            if let Err(e) = doc.apply_changes(changes) {
+                problems.push(format!("ledger {id}: its changes do not apply: {e}"));
+                continue;
+            }
+            if let Some(saved) = self.kv.get(key(b'D', &[id.as_bytes()]))? {
+                match Automerge::load(&saved) {
+                    Ok(d) if d.get_heads() == doc.get_heads() => {}
+                    Ok(_) => problems.push(format!(
+                        "ledger {id}: saved state differs from its signed changes"
+                    )),
+                    Err(e) => problems.push(format!("ledger {id} does not load: {e}")),
+                }
+            }
+            if hash != state_hash(&doc.get_heads()) {
+                problems.push(format!("ledger {id}: state hash is stale"));
+            }
+            match LedgerDoc::ledger_of(&head.cell, head.year, &doc) {
+                Ok(l) if l == head.ledger => {}
+                Ok(_) => problems.push(format!("ledger {id}: projection is stale")),
+                Err(e) => problems.push(format!("ledger {id}: {e}")),
+            }
+        }
+        Ok(n)
+    }
+}
