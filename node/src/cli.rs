@@ -10,19 +10,23 @@
 
 mod bundle;
 mod credential;
+mod ledger;
 mod member;
 mod org;
 mod quarantine;
 mod report;
+mod screen;
 mod status;
 mod trust;
 
 pub use bundle::BundleCmd;
 pub use credential::{CredentialCmd, KeysCmd};
+pub use ledger::{DuesCmd, MeetingCmd};
 pub use member::{ExportFormat, FieldArgs, MemberCmd};
 pub use org::OrgCmd;
 pub use quarantine::QuarantineCmd;
 pub use report::headcount_table;
+pub use screen::ScreenCmd;
 pub use trust::TrustCmd;
 
 use std::path::{Path, PathBuf};
@@ -115,6 +119,26 @@ pub enum Command {
     /// Member dossiers.
     #[command(subcommand)]
     Member(Box<MemberCmd>),
+    /// Sinh hoạt chi bộ: ghi buổi họp và điểm danh (cell meetings and attendance).
+    #[command(subcommand)]
+    Meeting(MeetingCmd),
+    /// Đảng phí: ghi đóng / chưa đóng theo tháng (dues by month).
+    #[command(subcommand)]
+    Dues(DuesCmd),
+    /// Sổ chi bộ một năm: các buổi họp, điểm danh, đảng phí (a cell's ledger for one year).
+    Ledger {
+        /// Chi bộ (default: this node's unit).
+        #[arg(long)]
+        cell: Option<String>,
+        /// Năm (default: this year).
+        #[arg(long)]
+        year: Option<i32>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Rà soát đảng viên theo bộ quy tắc chung (screening by the organisation's rules).
+    #[command(subcommand)]
+    Screen(ScreenCmd),
     /// Files of signed changes, for moving data without a network (a USB stick to the ward).
     #[command(subcommand)]
     Bundle(BundleCmd),
@@ -197,7 +221,7 @@ where
 }
 
 /// Opens the node whose data directory is `d`.
-fn open(d: &DataDir) -> Result<Node> {
+pub(crate) fn open(d: &DataDir) -> Result<Node> {
     Node::open(&d.data).with_context(|| msg!("không mở được nút", "cannot open the node"))
 }
 
@@ -233,6 +257,10 @@ pub fn run(cli: Cli) -> Result<u8> {
             valid_days,
         }) => org::bootstrap(tree, out, valid_days, json),
         Command::Member(cmd) => member::run(*cmd, json),
+        Command::Meeting(cmd) => ledger::meeting(cmd, json),
+        Command::Dues(cmd) => ledger::dues(cmd, json),
+        Command::Ledger { cell, year, data } => ledger::show(cell, year, data, json),
+        Command::Screen(cmd) => screen::run(cmd, json),
         Command::Bundle(cmd) => bundle::run(cmd, json),
         Command::Quarantine(cmd) => quarantine::run(cmd, json),
         Command::Stats { unit, depth, data } => report::stats(unit, depth, data, json),
@@ -241,7 +269,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 /// True when the data directory is held by a running node (then commands go through its admin socket).
-fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
+pub(crate) fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
     e.chain().any(|c| {
         matches!(
             c.downcast_ref::<rollmesh_engine::NodeError>(),

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod daemon;
 pub mod demo;
 pub mod i18n;
+pub mod ops;
 pub mod render;
 
 pub use rollmesh_engine::org;

@@ -1,5 +1,5 @@
 //! The admin socket's server side: the CLI reaches a running node through it (member add/edit/list/show,
-//! credential revoke, status). Requests are handled on a blocking thread.
+//! credential revoke, status, and every request of `crate::ops`: meetings, dues, ledgers, screening). Requests are handled on a blocking thread.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -124,6 +124,12 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
                 "serial": r.serial, "accepted_changes": r.accepted.len()}),
             )
         }
-        other => anyhow::bail!("unknown admin command {other:?}"),
+        _ => {
+            let reply = crate::ops::handle(node, req, "admin socket")?;
+            if crate::ops::writes(req) {
+                shared.bump_head();
+            }
+            Ok(reply)
+        }
     }
 }

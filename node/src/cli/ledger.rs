@@ -1,0 +1,334 @@
+//! The cell's year: `meeting record`, `dues record` and `ledger show`. Every command works with the
+//! node running or not (see `crate::ops`).
+
+use anyhow::{anyhow, Result};
+use chrono::{Datelike, NaiveDate};
+use clap::{Subcommand, ValueEnum};
+use rollmesh_engine::msg;
+use rollmesh_engine::screen::today_in_vietnam;
+use rollmesh_model::member::parse_date;
+use serde_json::{json, Value};
+
+use super::DataDir;
+use crate::render::print_json;
+
+/// A clerk's date: `DD/MM/YYYY` (or `YYYY-MM-DD`).
+pub(super) fn clerk_date(s: &str) -> Result<NaiveDate, String> {
+    parse_date(s.trim()).ok_or_else(|| {
+        msg!(
+            "{s:?} không phải ngày dạng DD/MM/YYYY",
+            "{s:?} is not a date like DD/MM/YYYY"
+        )
+    })
+}
+
+/// A month: `MM/YYYY` (or `YYYY-MM`).
+fn clerk_month(s: &str) -> Result<(i32, u32), String> {
+    let bad = || {
+        msg!(
+            "{s:?} không phải tháng dạng MM/YYYY",
+            "{s:?} is not a month like MM/YYYY"
+        )
+    };
+    let s = s.trim();
+    let (m, y) = match (s.split_once('/'), s.split_once('-')) {
+        (Some((m, y)), _) => (m, y),
+        (None, Some((y, m))) => (m, y),
+        _ => return Err(bad()),
+    };
+    let (m, y): (u32, i32) = (m.parse().map_err(|_| bad())?, y.parse().map_err(|_| bad())?);
+    if !(1..=12).contains(&m) || !(1900..=2200).contains(&y) {
+        return Err(bad());
+    }
+    Ok((y, m))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// Sinh hoạt thường kỳ (regular monthly meeting).
+    Regular,
+    /// Sinh hoạt chuyên đề (thematic meeting).
+    Thematic,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MeetingCmd {
+    /// Ghi một buổi sinh hoạt chi bộ và điểm danh (record a cell meeting and who attended).
+    ///
+    /// Every current member of the cell is marked present except those listed with --absent,
+    /// --excused or --unexcused. Recording the same meeting again corrects it.
+    Record {
+        /// Ngày họp, DD/MM/YYYY (meeting date).
+        #[arg(long, value_parser = clerk_date)]
+        date: NaiveDate,
+        /// Loại buổi họp (kind of meeting).
+        #[arg(long, value_enum, default_value = "regular")]
+        kind: KindArg,
+        /// Nội dung (topic).
+        #[arg(long, default_value = "")]
+        topic: String,
+        /// Chi bộ (the cell; default: this node's unit).
+        #[arg(long)]
+        cell: Option<String>,
+        /// Buổi thứ mấy cùng loại trong ngày (the 2nd meeting of that kind the same day…).
+        #[arg(long, default_value_t = 1)]
+        number: u8,
+        /// Vắng không lý do: mã đảng viên (absent without reason; repeatable).
+        #[arg(long, value_name = "MÃ")]
+        absent: Vec<String>,
+        /// Vắng có lý do được chấp nhận: "MÃ:lý do" (absent, reason accepted; repeatable).
+        #[arg(long, value_name = "MÃ:LÝ DO")]
+        excused: Vec<String>,
+        /// Vắng, lý do không được chấp nhận: "MÃ:lý do" (absent, reason not accepted; repeatable).
+        #[arg(long, value_name = "MÃ:LÝ DO")]
+        unexcused: Vec<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DuesCmd {
+    /// Ghi đảng phí một tháng của một đảng viên (record one member's dues for one month).
+    Record {
+        /// Mã đảng viên (member id or its first characters).
+        #[arg(long, value_name = "MÃ")]
+        member: String,
+        /// Tháng, MM/YYYY.
+        #[arg(long, value_parser = clerk_month, value_name = "MM/YYYY")]
+        month: (i32, u32),
+        /// Số tiền đã đóng, đồng (amount paid).
+        #[arg(long, conflicts_with = "unpaid")]
+        paid: Option<u64>,
+        /// Ngày đóng, DD/MM/YYYY (default: today).
+        #[arg(long, value_parser = clerk_date, requires = "paid")]
+        paid_on: Option<NaiveDate>,
+        /// Chưa đóng (not paid).
+        #[arg(long, required_unless_present = "paid")]
+        unpaid: bool,
+        /// Lý do chưa đóng (reason).
+        #[arg(long, requires = "unpaid")]
+        reason: Option<String>,
+        /// Chi bộ chấp nhận lý do (the cell accepted the reason).
+        #[arg(long, requires = "reason")]
+        accepted: bool,
+        /// Chi bộ ghi sổ, khi khác chi bộ của đảng viên (a host cell, for a temporarily attached member).
+        #[arg(long)]
+        cell: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+/// `meeting …`.
+pub(super) fn meeting(cmd: MeetingCmd, json: bool) -> Result<u8> {
+    let MeetingCmd::Record {
+        date,
+        kind,
+        topic,
+        cell,
+        number,
+        absent,
+        excused,
+        unexcused,
+        data,
+    } = cmd;
+    let mut list = Vec::new();
+    for id in absent {
+        list.push(json!({"id": id.trim()}));
+    }
+    for (items, accepted) in [(excused, true), (unexcused, false)] {
+        for item in items {
+            let (id, reason) = item.split_once(':').ok_or_else(|| {
+                anyhow!(msg!(
+                    "{item:?}: cần dạng MÃ:lý do",
+                    "{item:?}: expected ID:reason"
+                ))
+            })?;
+            list.push(json!({"id": id.trim(), "reason": reason.trim(), "accepted": accepted}));
+        }
+    }
+    let kind = match kind {
+        KindArg::Regular => "regular",
+        KindArg::Thematic => "thematic",
+    };
+    let mut req = json!({"cmd": "meeting.record", "date": date.to_string(), "kind": kind,
+        "topic": topic, "number": number, "absent": list});
+    if let Some(c) = cell {
+        req["cell"] = json!(c);
+    }
+    let v = crate::ops::call(&data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let (present, absent) = (&v["present"], &v["absent"]);
+    let day = date.format("%d/%m/%Y");
+    let cell = v["cell"].as_str().unwrap_or("");
+    if v["changed"].as_bool() == Some(true) {
+        println!(
+            "{}",
+            msg!(
+                "Đã ghi buổi sinh hoạt ngày {day} của chi bộ {cell}: {present} có mặt, {absent} vắng.",
+                "Recorded the meeting of {day} at cell {cell}: {present} present, {absent} absent."
+            )
+        );
+    } else {
+        println!(
+            "{}",
+            msg!(
+                "Buổi sinh hoạt ngày {day} đã được ghi đúng như vậy; không thay đổi gì.",
+                "The meeting of {day} was already recorded so; nothing changed."
+            )
+        );
+    }
+    Ok(0)
+}
+
+/// `dues …`.
+pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
+    let DuesCmd::Record {
+        member,
+        month: (year, month),
+        paid,
+        paid_on,
+        unpaid: _,
+        reason,
+        accepted,
+        cell,
+        data,
+    } = cmd;
+    let mut req = json!({"cmd": "dues.record", "member": member, "year": year, "month": month});
+    match paid {
+        Some(amount) => {
+            let on = paid_on.unwrap_or_else(today_in_vietnam);
+            req["paid"] = json!({"amount": amount, "date": on.to_string()});
+        }
+        None => req["unpaid"] = json!({"reason": reason, "accepted": accepted}),
+    }
+    if let Some(c) = cell {
+        req["cell"] = json!(c);
+    }
+    let v = crate::ops::call(&data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let name = v["name"].as_str().unwrap_or("");
+    let what = match paid {
+        Some(a) => msg!("đã đóng {a} đồng", "paid {a} đồng"),
+        None => msg!("chưa đóng", "unpaid"),
+    };
+    if v["changed"].as_bool() == Some(true) {
+        println!(
+            "{}",
+            msg!(
+                "Đã ghi đảng phí tháng {month:02}/{year} của {name}: {what}.",
+                "Recorded the dues of {name} for {month:02}/{year}: {what}."
+            )
+        );
+    } else {
+        println!(
+            "{}",
+            msg!(
+                "Đảng phí tháng {month:02}/{year} của {name} đã được ghi như vậy; không thay đổi gì.",
+                "The dues of {name} for {month:02}/{year} were already recorded so; nothing changed."
+            )
+        );
+    }
+    Ok(0)
+}
+
+/// `ledger show`: the year's meetings and dues of a cell, as a clerk reads the book.
+pub(super) fn show(
+    cell: Option<String>,
+    year: Option<i32>,
+    data: DataDir,
+    json: bool,
+) -> Result<u8> {
+    let year = year.unwrap_or_else(|| today_in_vietnam().year());
+    let mut req = json!({"cmd": "ledger.show", "year": year});
+    if let Some(c) = cell {
+        req["cell"] = json!(c);
+    }
+    let v = crate::ops::call(&data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let l = &v["ledger"];
+    let names = &v["names"];
+    let name = |id: &str| {
+        names[id]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| id.to_string())
+    };
+    let cell = l["cell"].as_str().unwrap_or("");
+    println!(
+        "{}",
+        msg!(
+            "Sổ chi bộ {cell} năm {year}",
+            "Ledger of cell {cell} for {year}"
+        )
+    );
+    let meetings = l["meetings"].as_array().cloned().unwrap_or_default();
+    let n = meetings.len();
+    println!("{}", msg!("Sinh hoạt ({n}):", "Meetings ({n}):"));
+    for m in &meetings {
+        let date = m["date"]
+            .as_str()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .map(|d| d.format("%d/%m/%Y").to_string())
+            .unwrap_or_default();
+        let kind = match m["kind"].as_str() {
+            Some("thematic") => msg!("chuyên đề", "thematic"),
+            _ => msg!("thường kỳ", "regular"),
+        };
+        let att = m["attendance"].as_object().cloned().unwrap_or_default();
+        let present = att
+            .values()
+            .filter(|a| a.as_str() == Some("present"))
+            .count();
+        let expected = att.len();
+        println!(
+            "  {date}  {kind:<10}  {}  — {}",
+            m["topic"].as_str().unwrap_or(""),
+            msg!(
+                "có mặt {present}/{expected}",
+                "present {present}/{expected}"
+            )
+        );
+        for (id, a) in &att {
+            if let Some(abs) = a.get("absent") {
+                let reason = abs["reason"].as_str().unwrap_or("");
+                let verdict = match (reason.is_empty(), abs["accepted"].as_bool()) {
+                    (true, _) => msg!("vắng không lý do", "absent without reason"),
+                    (false, Some(true)) => msg!("vắng có lý do", "absent, excused"),
+                    (false, _) => msg!("vắng, lý do không được chấp nhận", "absent, not excused"),
+                };
+                println!("      {}: {verdict} {reason}", name(id));
+            }
+        }
+    }
+    let dues = l["dues"].as_object().cloned().unwrap_or_default();
+    println!("{}", msg!("Đảng phí:", "Dues:"));
+    for (id, months) in &dues {
+        let cells: Vec<String> = (1..=12)
+            .map(|m| match months.get(m.to_string()) {
+                None => "  . ".to_string(),
+                Some(Value::Object(o)) if o.contains_key("paid") => "  ✓ ".to_string(),
+                Some(_) => "  ✗ ".to_string(),
+            })
+            .collect();
+        println!("  {:<28}{}", name(id), cells.concat());
+    }
+    println!(
+        "{}",
+        msg!(
+            "  (✓ đã đóng, ✗ chưa đóng, . chưa ghi; tháng 1 → 12)",
+            "  (✓ paid, ✗ unpaid, . not recorded; months 1 → 12)"
+        )
+    );
+    Ok(0)
+}

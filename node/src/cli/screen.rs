@@ -1,0 +1,152 @@
+//! Screening: `screen run`, `screen list` and `screen explain`, over the node's scope, with the rule set
+//! and the holiday calendar (docs/RULES.md). Works with the node running or not (see `crate::ops`).
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use clap::Subcommand;
+use rollmesh_engine::msg;
+use serde_json::{json, Value};
+
+use super::ledger::clerk_date;
+use super::DataDir;
+use crate::i18n::is_en;
+use crate::render::print_json;
+
+#[derive(Subcommand, Debug)]
+pub enum ScreenCmd {
+    /// Rà soát ngay theo bộ quy tắc, hoặc tại một ngày (evaluate every rule now, or --as-of a date).
+    Run {
+        /// Ngày rà soát, DD/MM/YYYY (default: today in Vietnam).
+        #[arg(long, value_parser = clerk_date)]
+        as_of: Option<NaiveDate>,
+        /// Chỉ đơn vị này (only this subtree).
+        #[arg(long)]
+        unit: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Danh sách cần xem xét, lọc theo quy tắc và đơn vị (the flags, filtered by rule and unit).
+    List {
+        /// Quy tắc: R1, R2, R4, R6, R11, R14.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Chỉ đơn vị này (only this subtree).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Ngày rà soát, DD/MM/YYYY (default: today).
+        #[arg(long, value_parser = clerk_date)]
+        as_of: Option<NaiveDate>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Vì sao một đảng viên hay chi bộ bị nêu tên: các sự kiện và dữ liệu đã dùng (why a member or a
+    /// cell is flagged: the facts and the data used).
+    Explain {
+        /// Mã đảng viên (or its first characters) hoặc chi bộ (or a cell's unit path).
+        subject: String,
+        /// Ngày rà soát, DD/MM/YYYY (default: today).
+        #[arg(long, value_parser = clerk_date)]
+        as_of: Option<NaiveDate>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+fn explanation(f: &Value) -> &str {
+    let key = if is_en() {
+        "explanation_en"
+    } else {
+        "explanation_vi"
+    };
+    f[key].as_str().unwrap_or("")
+}
+
+fn subject_text(f: &Value, names: &Value) -> String {
+    if let Some(id) = f["subject"]["member"].as_str() {
+        let short: String = id.chars().take(10).collect();
+        match names[id].as_str() {
+            Some(n) => format!("{n} ({short})"),
+            None => short,
+        }
+    } else {
+        let cell = f["subject"]["cell"].as_str().unwrap_or("");
+        msg!("chi bộ {cell}", "cell {cell}")
+    }
+}
+
+fn day(v: &Value) -> String {
+    v.as_str()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
+/// Runs `screen …`.
+pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
+    let (mut req, data, explain) = match cmd {
+        ScreenCmd::Run { as_of, unit, data } => (
+            json!({"cmd": "screen.run", "unit": unit, "as_of": as_of}),
+            data,
+            false,
+        ),
+        ScreenCmd::List {
+            rule,
+            unit,
+            as_of,
+            data,
+        } => (
+            json!({"cmd": "screen.run", "unit": unit, "rule": rule, "as_of": as_of}),
+            data,
+            false,
+        ),
+        ScreenCmd::Explain {
+            subject,
+            as_of,
+            data,
+        } => (
+            json!({"cmd": "screen.run", "subject": subject, "as_of": as_of}),
+            data,
+            true,
+        ),
+    };
+    if let Some(o) = req.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let v = crate::ops::call(&data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let flags = v["flags"].as_array().cloned().unwrap_or_default();
+    let (as_of, unit) = (day(&v["as_of"]), v["unit"].as_str().unwrap_or(""));
+    let n = flags.len();
+    println!(
+        "{}",
+        msg!(
+            "Rà soát {unit} tại ngày {as_of}: {n} trường hợp cần xem xét.",
+            "Screening of {unit} as of {as_of}: {n} flags."
+        )
+    );
+    for f in &flags {
+        let rule = f["rule"].as_str().unwrap_or("");
+        println!(
+            "  {rule:<4} {:<40} {}",
+            subject_text(f, &v["names"]),
+            explanation(f)
+        );
+        if explain {
+            let evidence = serde_json::to_string(&f["evidence"]).unwrap_or_default();
+            println!("       {} {evidence}", msg!("dữ liệu:", "data:"));
+        }
+    }
+    if explain && flags.is_empty() {
+        println!(
+            "{}",
+            msg!(
+                "Không quy tắc nào nêu tên đối tượng này.",
+                "No rule flags this subject."
+            )
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,240 @@
+//! The daily work on ledgers and screening as requests that run the same way whoever holds the store:
+//! the CLI builds one JSON request and either runs it here on the node it opened, or — while
+//! `rollmesh run` holds the data directory — sends it over the admin socket, whose server runs it here
+//! too. One code path, so a command behaves the same with the node running or not.
+//!
+//! Requests (dates ISO `YYYY-MM-DD`; the CLI parses the clerk's `DD/MM/YYYY`):
+//! - `meeting.record` {cell?, date, kind, topic, number?, absent: [{id, reason?, accepted}], present?: [id]}
+//!   — without `present`, every current member of the cell not listed as absent is marked present;
+//! - `dues.record` {member, year, month, cell?, paid?: {amount, date}, unpaid?: {reason?, accepted}};
+//! - `ledger.show` {cell?, year};
+//! - `screen.run` {as_of?, unit?, rule?, subject?}.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{Datelike, NaiveDate};
+use rollmesh_engine::screen::{default_calendar, default_rules, today_in_vietnam};
+use rollmesh_engine::{msg, Node};
+use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, MeetingKey, MeetingKind};
+use rollmesh_model::{MemberId, UnitPath};
+use rollmesh_rules::{Flag, RuleId, Subject};
+use serde_json::{json, Value};
+
+use crate::cli::DataDir;
+
+/// Runs `req` on the node of `data`: directly when the store is free, through the running node otherwise.
+pub fn call(data: &DataDir, req: Value) -> Result<Value> {
+    match crate::cli::open(data) {
+        Ok(node) => handle(&node, &req, "cli"),
+        Err(e) if crate::cli::held_by_daemon(&e, &data.data) => {
+            crate::admin::call(&data.data, &req)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a request writes (the daemon then tells its peers there is news).
+pub fn writes(req: &Value) -> bool {
+    matches!(req["cmd"].as_str(), Some("meeting.record" | "dues.record"))
+}
+
+/// Runs one request on an open node; `via` goes into the audit log.
+pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    match req["cmd"].as_str().unwrap_or("") {
+        "meeting.record" => meeting_record(node, req, via),
+        "dues.record" => dues_record(node, req, via),
+        "ledger.show" => ledger_show(node, req),
+        "screen.run" => screen_run(node, req, via),
+        other => bail!("unknown request {other:?}"),
+    }
+}
+
+fn date_of(v: &Value, what: &str) -> Result<NaiveDate> {
+    let s = v.as_str().ok_or_else(|| anyhow!("{what}: missing"))?;
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("{what}: {s:?}"))
+}
+
+fn cell_of(node: &Node, req: &Value) -> Result<UnitPath> {
+    match req["cell"].as_str() {
+        Some(c) => Ok(UnitPath::parse(c)?),
+        None => Ok(node.unit().clone()),
+    }
+}
+
+/// Members who are expected at a cell's meetings: those of the cell who have not left the party.
+fn current_members(node: &Node, cell: &UnitPath) -> Result<Vec<(MemberId, String)>> {
+    let departed = default_rules().departed;
+    Ok(node
+        .store()
+        .list(Some(cell))?
+        .into_iter()
+        .filter(|r| r.unit().as_ref() == Some(cell))
+        .filter(|r| !r.status().is_some_and(|s| departed.contains(&s)))
+        .map(|r| (r.id, r.name().to_string()))
+        .collect())
+}
+
+fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let cell = cell_of(node, req)?;
+    let date = date_of(&req["date"], "date")?;
+    let kind = MeetingKind::from_key(req["kind"].as_str().unwrap_or("regular"))
+        .ok_or_else(|| anyhow!("kind: regular or thematic"))?;
+    let n = req["number"].as_u64().unwrap_or(1).clamp(1, 9) as u8;
+    let key = MeetingKey::nth(date, kind, n);
+    let mut edit = LedgerEdit::new();
+    edit.record_meeting(key, req["topic"].as_str().unwrap_or(""));
+    let mut absent = BTreeMap::new();
+    for a in req["absent"].as_array().into_iter().flatten() {
+        let id = node.resolve(a["id"].as_str().unwrap_or(""))?;
+        let reason = a["reason"].as_str().map(str::to_string);
+        let accepted = a["accepted"].as_bool().unwrap_or(false);
+        absent.insert(id, Attendance::Absent { reason, accepted });
+    }
+    let present: Vec<MemberId> = match req["present"].as_array() {
+        Some(ids) => ids
+            .iter()
+            .map(|i| node.resolve(i.as_str().unwrap_or("")))
+            .collect::<Result<_, _>>()?,
+        None => current_members(node, &cell)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| !absent.contains_key(id))
+            .collect(),
+    };
+    for id in &present {
+        edit.set_attendance(key, *id, Attendance::Present);
+    }
+    let (n_present, n_absent) = (present.len(), absent.len());
+    for (id, a) in absent {
+        edit.set_attendance(key, id, a);
+    }
+    let changed = node.edit_ledger(&cell, date.year(), &edit)?;
+    node.audit(
+        "meeting.record",
+        &format!("{cell} {key}"),
+        &format!("{n_present} present, {n_absent} absent, via {via}"),
+    )?;
+    Ok(
+        json!({"cell": cell.to_string(), "meeting": key.to_string(), "present": n_present,
+        "absent": n_absent, "changed": changed}),
+    )
+}
+
+fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
+    let rec = node.record(&id)?;
+    // The member's own cell, or a host cell that records a temporarily attached member's dues.
+    let cell = match req["cell"].as_str() {
+        Some(c) => UnitPath::parse(c)?,
+        None => rec
+            .unit()
+            .ok_or_else(|| anyhow!("member {id} has no unit"))?,
+    };
+    let year = req["year"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("year: missing"))? as i32;
+    let month = req["month"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("month: missing"))? as u32;
+    let dues = if req["paid"].is_object() {
+        Dues::Paid {
+            amount: req["paid"]["amount"].as_u64().unwrap_or(0),
+            date: date_of(&req["paid"]["date"], "paid.date")?,
+        }
+    } else {
+        Dues::Unpaid {
+            reason: req["unpaid"]["reason"].as_str().map(str::to_string),
+            accepted: req["unpaid"]["accepted"].as_bool().unwrap_or(false),
+        }
+    };
+    let mut edit = LedgerEdit::new();
+    edit.set_dues(id, month, dues);
+    let changed = node.edit_ledger(&cell, year, &edit)?;
+    node.audit(
+        "dues.record",
+        &id.to_string(),
+        &format!("{cell} {month:02}/{year} via {via}"),
+    )?;
+    Ok(
+        json!({"member": id.to_string(), "name": rec.name(), "cell": cell.to_string(),
+        "year": year, "month": month, "changed": changed}),
+    )
+}
+
+fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
+    let cell = cell_of(node, req)?;
+    let year = req["year"]
+        .as_i64()
+        .map(|y| y as i32)
+        .unwrap_or_else(|| today_in_vietnam().year());
+    let ledger = node.ledger(&cell, year)?;
+    let names: BTreeMap<String, String> = node
+        .store()
+        .list(Some(&cell))?
+        .into_iter()
+        .map(|r| (r.id.to_string(), r.name().to_string()))
+        .collect();
+    let c = ledger.conflicts();
+    let conflicts = c.topics.len() + c.attendance.len() + c.dues.len();
+    Ok(json!({"ledger": ledger.read(), "names": names, "conflicts": conflicts}))
+}
+
+fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let as_of = match req["as_of"].as_str() {
+        Some(_) => date_of(&req["as_of"], "as_of")?,
+        None => today_in_vietnam(),
+    };
+    let unit = match req["unit"].as_str() {
+        Some(u) => Some(UnitPath::parse(u)?),
+        None => None,
+    };
+    let rule = match req["rule"].as_str() {
+        Some(r) => Some(
+            RuleId::ALL
+                .iter()
+                .copied()
+                .find(|id| id.code().eq_ignore_ascii_case(r))
+                .ok_or_else(|| {
+                    anyhow!(msg!(
+                        "không có quy tắc {r} (có: R1, R2, R4, R6, R11, R14)",
+                        "no rule {r} (there are R1, R2, R4, R6, R11, R14)"
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let subject = req["subject"].as_str().map(str::to_string);
+    let started = std::time::Instant::now();
+    let flags = node.screen(&default_rules(), &default_calendar(), as_of, unit.as_ref())?;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let shown: Vec<&Flag> = flags
+        .iter()
+        .filter(|f| rule.is_none_or(|r| f.rule == r))
+        .filter(|f| match (&subject, &f.subject) {
+            (None, _) => true,
+            (Some(s), Subject::Member(m)) => m.starts_with(s.as_str()),
+            (Some(s), Subject::Cell(c)) => c == s,
+        })
+        .collect();
+    let names: BTreeMap<String, String> = node
+        .store()
+        .list(unit.as_ref())?
+        .into_iter()
+        .filter(|r| {
+            shown
+                .iter()
+                .any(|f| f.subject == Subject::Member(r.id.to_string()))
+        })
+        .map(|r| (r.id.to_string(), r.name().to_string()))
+        .collect();
+    node.audit(
+        "screen.run",
+        unit.as_ref().unwrap_or(node.unit()).as_str(),
+        &format!("as of {as_of}: {} flags via {via}", shown.len()),
+    )?;
+    Ok(
+        json!({"as_of": as_of.to_string(), "unit": unit.as_ref().unwrap_or(node.unit()).to_string(),
+        "total": flags.len(), "flags": shown, "names": names, "elapsed_ms": elapsed_ms}),
+    )
+}

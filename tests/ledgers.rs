@@ -1,0 +1,141 @@
+//! The cell's year over real processes: the demo organisation's mesh (`rollmesh run` per node, QUIC on
+//! 127.0.0.1), the clerk's CLI commands reaching the running nodes through their admin sockets, and the
+//! screening read at the cell, its ward and the city.
+
+mod support;
+
+use std::time::Duration;
+
+use rollmesh::demo::Mesh;
+use rollmesh_model::OrgTree;
+use serde_json::{json, Value};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const CELL: &str = "hn.d01.w01.c01";
+const WARD: &str = "hn.d01.w01";
+const AS_OF: &str = "15/06/2025";
+
+fn data(m: &Mesh, unit: &str) -> String {
+    m.nodes[m.index(unit)].data.to_string_lossy().into_owned()
+}
+
+/// The R1 flags `screen list` prints at a node, as (subject, Vietnamese explanation).
+fn r1(m: &Mesh, unit: &str) -> Vec<(String, String)> {
+    let o = support::run(&[
+        "screen",
+        "list",
+        "--rule",
+        "R1",
+        "--as-of",
+        AS_OF,
+        "--json",
+        "--data",
+        &data(m, unit),
+    ]);
+    if o.code != 0 {
+        return vec![(String::from("error"), o.stderr)];
+    }
+    o.json()["flags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f: &Value| {
+            (
+                f["subject"]["member"].as_str().unwrap_or("").to_string(),
+                f["explanation_vi"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_dues_flag_raised_at_a_cell_shows_the_same_at_ward_and_city_and_clears_with_a_late_payment() {
+    let _serial = support::mesh_lock();
+    let dir = tempfile::tempdir().expect("tmp");
+    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("demo tree");
+    let mut m = Mesh::create(&support::bin(), dir.path(), &tree).expect("mesh");
+    m.seed_unit(m.index(CELL), 2, 1).expect("seed the cell");
+    m.start_all().expect("start");
+    let cell = m.index(CELL);
+    m.wait_until(LIMIT, |m| m.count(cell) == Some(2))
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
+    let members = m.admin(cell, &json!({"cmd": "member.list"})).expect("list")["members"]
+        .as_array()
+        .cloned()
+        .expect("members");
+    let id = members[0]["id"].as_str().expect("id").to_string();
+    let other = members[1]["id"].as_str().expect("id").to_string();
+
+    // The clerk keeps the book with the node running: January and February paid, then three months
+    // unpaid without a reason; the other member paid every month.
+    let cell_data = data(&m, CELL);
+    for n in 1..=5 {
+        let month = format!("{n:02}/2025");
+        let mut args = vec![
+            "dues", "record", "--data", &cell_data, "--month", &month, "--member",
+        ];
+        let paid = ["--paid", "30000", "--paid-on", "05/02/2025"];
+        let mine = if n < 3 { &paid[..] } else { &["--unpaid"][..] };
+        let o = support::ok(&[&args[..], &[id.as_str()], mine].concat());
+        assert!(o.stdout.contains("Đã ghi đảng phí"), "{}", o.stdout);
+        args.push(&other);
+        support::ok(&[&args[..], &paid[..]].concat());
+    }
+    let at_cell = r1(&m, CELL);
+    assert_eq!(at_cell.len(), 1, "{at_cell:?}");
+    assert_eq!(at_cell[0].0, id);
+    assert!(at_cell[0].1.contains("3, 4, 5"), "{}", at_cell[0].1);
+
+    // Within one sync the ward and the city list the same flag with the same words.
+    for unit in [WARD, "hn"] {
+        m.wait_until(LIMIT, |m| r1(m, unit) == at_cell)
+            .unwrap_or_else(|e| panic!("{unit}: {e}: {:?}\n{}", r1(&m, unit), m.report()));
+    }
+
+    // A late payment for April, recorded at the cell, clears the flag everywhere.
+    support::ok(&[
+        "dues",
+        "record",
+        "--data",
+        &cell_data,
+        "--member",
+        &id,
+        "--month",
+        "04/2025",
+        "--paid",
+        "30000",
+        "--paid-on",
+        "10/06/2025",
+    ]);
+    assert!(r1(&m, CELL).is_empty());
+    for unit in [WARD, "hn"] {
+        m.wait_until(LIMIT, |m| r1(m, unit).is_empty())
+            .unwrap_or_else(|e| panic!("{unit}: {e}: {:?}\n{}", r1(&m, unit), m.report()));
+    }
+    // Who changed the book is in the cell's audit log.
+    m.stop_all();
+    let o = support::ok(&[
+        "audit",
+        "--action",
+        "dues.record",
+        "--json",
+        "--data",
+        &cell_data,
+    ]);
+    assert_eq!(o.json()["entries"].as_array().map(Vec::len), Some(11));
+    // Every node that holds the ledger verifies it against its signed changes.
+    for unit in [CELL, WARD, "hn.d01", "hn"] {
+        let node = rollmesh::Node::open(&m.nodes[m.index(unit)].data).expect("open");
+        let v = node.store().verify().expect("verify");
+        assert!(v.is_clean() && v.ledgers == 1, "{unit}: {v:?}");
+    }
+    // A sibling cell and another district hold nothing of it.
+    for unit in ["hn.d01.w01.c02", "hn.d02"] {
+        let node = rollmesh::Node::open(&m.nodes[m.index(unit)].data).expect("open");
+        assert!(
+            node.store().ledgers(None).expect("ledgers").is_empty(),
+            "{unit}"
+        );
+    }
+}
