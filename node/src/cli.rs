@@ -21,7 +21,7 @@ mod trust;
 
 pub use bundle::BundleCmd;
 pub use credential::{CredentialCmd, KeysCmd};
-pub use ledger::{DuesCmd, MeetingCmd};
+pub use ledger::{DuesCmd, HelpListCmd, MeetingCmd, RatingCmd};
 pub use member::{ExportFormat, FieldArgs, MemberCmd};
 pub use org::OrgCmd;
 pub use quarantine::QuarantineCmd;
@@ -125,6 +125,12 @@ pub enum Command {
     /// Đảng phí: ghi đóng / chưa đóng theo tháng (dues by month).
     #[command(subcommand)]
     Dues(DuesCmd),
+    /// Xếp loại chất lượng đảng viên hằng năm (yearly ratings).
+    #[command(subcommand)]
+    Rating(RatingCmd),
+    /// Danh sách giáo dục, giúp đỡ (the educate-and-help list).
+    #[command(subcommand)]
+    HelpList(HelpListCmd),
     /// Sổ chi bộ một năm: các buổi họp, điểm danh, đảng phí (a cell's ledger for one year).
     Ledger {
         /// Chi bộ (default: this node's unit).
@@ -259,6 +265,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Member(cmd) => member::run(*cmd, json),
         Command::Meeting(cmd) => ledger::meeting(cmd, json),
         Command::Dues(cmd) => ledger::dues(cmd, json),
+        Command::Rating(cmd) => ledger::rating(cmd, json),
+        Command::HelpList(cmd) => ledger::help_list(cmd, json),
         Command::Ledger { cell, year, data } => ledger::show(cell, year, data, json),
         Command::Screen(cmd) => screen::run(cmd, json),
         Command::Bundle(cmd) => bundle::run(cmd, json),

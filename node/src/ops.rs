@@ -7,6 +7,10 @@
 //! - `meeting.record` {cell?, date, kind, topic, number?, absent: [{id, reason?, accepted}], present?: [id]}
 //!   — without `present`, every current member of the cell not listed as absent is marked present;
 //! - `dues.record` {member, year, month, cell?, paid?: {amount, date}, unpaid?: {reason?, accepted}};
+//! - `rating.set` {member, year, rating};
+//! - `help.record` {member, what: start|note|end, date, note?};
+//! - `sheet.dues` {year, month, paid_on, cell?, csv (base64), dry_run} and `sheet.ratings` {year, csv,
+//!   dry_run}: a sheet from Excel, valid rows written (one change per cell ledger), refused rows listed;
 //! - `ledger.show` {cell?, year};
 //! - `screen.run` {as_of?, unit?, rule?, subject?}.
 
@@ -16,7 +20,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
 use rollmesh_engine::screen::{default_calendar, default_rules, today_in_vietnam};
 use rollmesh_engine::{msg, Node};
-use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, MeetingKey, MeetingKind};
+use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, MeetingKey, MeetingKind, Rating};
 use rollmesh_model::{MemberId, UnitPath};
 use rollmesh_rules::{Flag, RuleId, Subject};
 use serde_json::{json, Value};
@@ -44,6 +48,9 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
     match req["cmd"].as_str().unwrap_or("") {
         "meeting.record" => meeting_record(node, req, via),
         "dues.record" => dues_record(node, req, via),
+        "rating.set" => rating_set(node, req, via),
+        "help.record" => help_record(node, req, via),
+        "sheet.dues" | "sheet.ratings" => sheet(node, req, via),
         "ledger.show" => ledger_show(node, req),
         "screen.run" => screen_run(node, req, via),
         other => bail!("unknown request {other:?}"),
@@ -160,6 +167,109 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
         json!({"member": id.to_string(), "name": rec.name(), "cell": cell.to_string(),
         "year": year, "month": month, "changed": changed}),
     )
+}
+
+fn rating_set(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
+    let rec = node.record(&id)?;
+    let cell = rec
+        .unit()
+        .ok_or_else(|| anyhow!("member {id} has no unit"))?;
+    let year = req["year"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("year: missing"))? as i32;
+    let raw = req["rating"].as_str().unwrap_or("");
+    let rating = Rating::parse(raw).ok_or_else(|| {
+        anyhow!(msg!(
+            "xếp loại {raw:?} không phải một trong: hoàn thành xuất sắc, hoàn thành tốt, hoàn thành, không hoàn thành nhiệm vụ",
+            "rating {raw:?} is not one of: excellent, good, completed, not completed"
+        ))
+    })?;
+    let mut edit = LedgerEdit::new();
+    edit.set_rating(id, rating);
+    let changed = node.edit_ledger(&cell, year, &edit)?;
+    node.audit(
+        "rating.set",
+        &id.to_string(),
+        &format!("{year}: {} via {via}", rating.key()),
+    )?;
+    Ok(
+        json!({"member": id.to_string(), "name": rec.name(), "year": year,
+        "rating": rating.key(), "changed": changed}),
+    )
+}
+
+fn help_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
+    let rec = node.record(&id)?;
+    let cell = rec
+        .unit()
+        .ok_or_else(|| anyhow!("member {id} has no unit"))?;
+    let date = date_of(&req["date"], "date")?;
+    let what = req["what"].as_str().unwrap_or("");
+    let mut edit = LedgerEdit::new();
+    match what {
+        "start" => edit.help_start(id, date),
+        "end" => edit.help_end(id, date),
+        "note" => edit.help_note(id, date, req["note"].as_str().unwrap_or("")),
+        _ => bail!("what: start, note or end"),
+    };
+    let changed = node.edit_ledger(&cell, date.year(), &edit)?;
+    node.audit(
+        "help.record",
+        &id.to_string(),
+        &format!("{what} {date} via {via}"),
+    )?;
+    Ok(
+        json!({"member": id.to_string(), "name": rec.name(), "what": what,
+        "date": date.to_string(), "changed": changed}),
+    )
+}
+
+fn sheet(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let bytes = data_encoding::BASE64
+        .decode(req["csv"].as_str().unwrap_or("").as_bytes())
+        .context("csv: not base64")?;
+    let year = req["year"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("year: missing"))? as i32;
+    let cmd = req["cmd"].as_str().unwrap_or("");
+    let report = if cmd == "sheet.dues" {
+        let month = req["month"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("month: missing"))? as u32;
+        let paid_on = date_of(&req["paid_on"], "paid_on")?;
+        let host = match req["cell"].as_str() {
+            Some(c) => Some(UnitPath::parse(c)?),
+            None => None,
+        };
+        node.dues_sheet(&bytes, year, month, paid_on, host.as_ref())?
+    } else {
+        node.ratings_sheet(&bytes, year)?
+    };
+    let dry_run = req["dry_run"].as_bool().unwrap_or(false);
+    let changed = if dry_run {
+        0
+    } else {
+        node.apply_sheet(&report)?
+    };
+    if !dry_run {
+        node.audit(
+            cmd,
+            &format!("{year}"),
+            &format!(
+                "{} rows, {} refused, {changed} ledgers changed, via {via}",
+                report.rows,
+                report.bad.len()
+            ),
+        )?;
+    }
+    let bad: Vec<Value> = report
+        .bad
+        .iter()
+        .map(|b| json!({"line": b.line, "reason": b.reason, "values": b.values}))
+        .collect();
+    Ok(json!({"rows": report.rows, "changed_ledgers": changed, "bad": bad, "dry_run": dry_run}))
 }
 
 fn ledger_show(node: &Node, req: &Value) -> Result<Value> {

@@ -22,11 +22,13 @@ mod cells;
 mod duplicates;
 mod encoding;
 mod header;
+mod sheet;
 
 pub use cells::*;
 pub use duplicates::*;
 pub use encoding::*;
 pub use header::*;
+pub use sheet::*;
 
 /// A valid row, ready to become a dossier or to update one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod i18n;
 pub mod ids;
 pub mod ledger;
+pub mod ledger_sheet;
 pub mod node;
 pub mod org;
 pub mod peer_auth;

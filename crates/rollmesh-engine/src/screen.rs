@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use rollmesh_model::member::parse_date;
 use rollmesh_model::{Field, MemberRecord, Status, UnitPath};
-use rollmesh_rules::{evaluate, Calendar, CellFacts, Flag, Ledger, MemberFacts, RuleSet};
+use rollmesh_rules::{
+    evaluate, Calendar, CellFacts, Flag, HelpListEntry, Ledger, MemberFacts, RuleSet,
+};
 
 use crate::node::Node;
 use crate::NodeError;
@@ -60,6 +62,48 @@ pub fn default_calendar() -> Calendar {
     }
 }
 
+/// What the ledgers say about each member beyond meetings and dues: the ratings by year, and the
+/// member's place on the educate-and-help list (the latest start, unless an end on or after it took the
+/// member off, with the progress noted since).
+pub fn add_ledger_facts(members: &mut [MemberFacts], ledgers: &[Ledger]) {
+    let by_id: std::collections::HashMap<String, usize> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id.clone(), i))
+        .collect();
+    let mut starts: Vec<Option<NaiveDate>> = vec![None; members.len()];
+    let mut ends: Vec<Option<NaiveDate>> = vec![None; members.len()];
+    let mut notes: Vec<Vec<(NaiveDate, String)>> = vec![Vec::new(); members.len()];
+    for l in ledgers {
+        for (id, r) in &l.ratings {
+            if let Some(&i) = by_id.get(id) {
+                members[i].ratings.insert(l.year, *r);
+            }
+        }
+        for (id, h) in &l.help {
+            let Some(&i) = by_id.get(id) else {
+                continue;
+            };
+            starts[i] = starts[i].max(h.start);
+            ends[i] = ends[i].max(h.end);
+            notes[i].extend(h.notes.iter().map(|(d, n)| (*d, n.clone())));
+        }
+    }
+    for (i, m) in members.iter_mut().enumerate() {
+        let Some(start) = starts[i] else { continue };
+        if ends[i].is_some_and(|e| e >= start) {
+            continue;
+        }
+        let mut progress: Vec<(NaiveDate, String)> = notes[i]
+            .iter()
+            .filter(|(d, _)| *d >= start)
+            .cloned()
+            .collect();
+        progress.sort();
+        m.help = Some(HelpListEntry { start, progress });
+    }
+}
+
 impl Node {
     /// The screening facts of `scope` (the node's whole scope when `None`).
     pub fn screen_facts(&self, scope: Option<&UnitPath>) -> Result<ScreenFacts, NodeError> {
@@ -77,6 +121,8 @@ impl Node {
             .into_iter()
             .map(|h| h.ledger)
             .collect();
+        let mut members = members;
+        add_ledger_facts(&mut members, &ledgers);
         let mut units: BTreeSet<String> = members.iter().map(|m| m.cell.clone()).collect();
         units.extend(ledgers.iter().map(|l| l.cell.clone()));
         let cells = units

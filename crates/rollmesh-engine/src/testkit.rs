@@ -261,3 +261,40 @@ pub(crate) fn quarantine_codes(node: &Node) -> Vec<String> {
         .map(|q| q.code)
         .collect()
 }
+
+/// Vietnamese text in Windows-1258 as Excel writes it: each letter decomposed, then its base recomposed
+/// with as many of its marks as the code page holds precomposed (â, ê, ô, ơ, ư, ă, đ…), the rest
+/// (the tone marks) as combining characters.
+pub(crate) fn cp1258(s: &str) -> Vec<u8> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut table = HashMap::new();
+    for b in 0u8..=255 {
+        let byte = [b];
+        let (t, _, _) = encoding_rs::WINDOWS_1258.decode(&byte);
+        if let Some(c) = t.chars().next() {
+            table.entry(c).or_insert(b);
+        }
+    }
+    let mut out = Vec::new();
+    for c in s.chars() {
+        let mut parts = c.to_string().nfd().collect::<Vec<char>>().into_iter();
+        let Some(mut base) = parts.next() else {
+            continue;
+        };
+        let mut marks = Vec::new();
+        for m in parts {
+            match unicode_normalization::char::compose(base, m) {
+                Some(b) if table.contains_key(&b) => base = b,
+                _ => marks.push(m),
+            }
+        }
+        for ch in std::iter::once(base).chain(marks) {
+            out.push(
+                *table
+                    .get(&ch)
+                    .unwrap_or_else(|| panic!("no Windows-1258 form for {c:?}")),
+            );
+        }
+    }
+    out
+}

@@ -121,6 +121,14 @@ pub enum LedgerError {
         /// What is accepted.
         expected: &'static str,
     },
+    /// An educate-and-help list entry is dated outside the ledger's year.
+    #[error("educate-and-help list entry of {date} is not in {year}")]
+    HelpOutsideYear {
+        /// The entry's day.
+        date: NaiveDate,
+        /// The ledger's year.
+        year: i32,
+    },
     /// An edit was attempted with the genesis actor, which authors the genesis change only.
     #[error("the genesis actor of a ledger may not author edits")]
     GenesisActor,
@@ -138,6 +146,29 @@ pub struct LedgerEdit {
     pub dues: BTreeMap<(MemberId, u32), Dues>,
     /// Dues entries to remove.
     pub cleared_dues: BTreeSet<(MemberId, u32)>,
+    /// The year's ratings to set.
+    pub ratings: BTreeMap<MemberId, Rating>,
+    /// Educate-and-help list entries to set: a start, an end, or a progress note on a day of the year.
+    pub help: BTreeMap<(MemberId, HelpEntry), String>,
+}
+
+/// One entry a ledger records about a member on the educate-and-help list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HelpEntry {
+    /// Put on the list that day.
+    Start(NaiveDate),
+    /// Taken off the list that day.
+    End(NaiveDate),
+    /// A progress note of that day.
+    Note(NaiveDate),
+}
+
+impl HelpEntry {
+    fn date(self) -> NaiveDate {
+        match self {
+            HelpEntry::Start(d) | HelpEntry::End(d) | HelpEntry::Note(d) => d,
+        }
+    }
 }
 
 impl LedgerEdit {
@@ -152,6 +183,35 @@ impl LedgerEdit {
             && self.attendance.is_empty()
             && self.dues.is_empty()
             && self.cleared_dues.is_empty()
+            && self.ratings.is_empty()
+            && self.help.is_empty()
+    }
+
+    /// Sets one member's rating for the ledger's year.
+    pub fn set_rating(&mut self, member: MemberId, rating: Rating) -> &mut Self {
+        self.ratings.insert(member, rating);
+        self
+    }
+
+    /// Puts a member on the educate-and-help list on `day`.
+    pub fn help_start(&mut self, member: MemberId, day: NaiveDate) -> &mut Self {
+        self.help
+            .insert((member, HelpEntry::Start(day)), String::new());
+        self
+    }
+
+    /// Takes a member off the educate-and-help list on `day`.
+    pub fn help_end(&mut self, member: MemberId, day: NaiveDate) -> &mut Self {
+        self.help
+            .insert((member, HelpEntry::End(day)), String::new());
+        self
+    }
+
+    /// Notes a member's progress on `day`.
+    pub fn help_note(&mut self, member: MemberId, day: NaiveDate, note: &str) -> &mut Self {
+        self.help
+            .insert((member, HelpEntry::Note(day)), note.to_string());
+        self
     }
 
     /// Records a meeting with its topic.
@@ -211,6 +271,8 @@ impl LedgerConflicts {
 const MEETINGS: &str = "meetings";
 const ATTENDANCE: &str = "attendance";
 const DUES: &str = "dues";
+const RATINGS: &str = "ratings";
+const HELP: &str = "help";
 
 /// A loaded cell ledger.
 #[derive(Debug, Clone)]
@@ -222,6 +284,8 @@ pub struct LedgerDoc {
     meetings: ObjId,
     attendance: ObjId,
     dues: ObjId,
+    ratings: ObjId,
+    help: ObjId,
 }
 
 impl LedgerDoc {
@@ -248,6 +312,8 @@ impl LedgerDoc {
                 tx.put_object(ROOT, MEETINGS, ObjType::Map)?;
                 tx.put_object(ROOT, ATTENDANCE, ObjType::Map)?;
                 tx.put_object(ROOT, DUES, ObjType::Map)?;
+                tx.put_object(ROOT, RATINGS, ObjType::Map)?;
+                tx.put_object(ROOT, HELP, ObjType::Map)?;
                 Ok(())
             },
         )
@@ -260,7 +326,7 @@ impl LedgerDoc {
     /// genesis change.
     pub fn from_doc(cell: &UnitPath, year: i32, doc: Automerge) -> Result<LedgerDoc, LedgerError> {
         let id = LedgerId::of(cell, year);
-        let (meetings, attendance, dues) = check(id, cell, year, &doc)?;
+        let [meetings, attendance, dues, ratings, help] = check(id, cell, year, &doc)?;
         Ok(LedgerDoc {
             id,
             cell: cell.clone(),
@@ -269,6 +335,8 @@ impl LedgerDoc {
             meetings,
             attendance,
             dues,
+            ratings,
+            help,
         })
     }
 
@@ -281,8 +349,8 @@ impl LedgerDoc {
     /// ownership of it.
     pub fn ledger_of(cell: &UnitPath, year: i32, doc: &Automerge) -> Result<Ledger, LedgerError> {
         let id = LedgerId::of(cell, year);
-        let (meetings, attendance, dues) = check(id, cell, year, doc)?;
-        Ok(read(doc, cell, year, &meetings, &attendance, &dues))
+        let maps = check(id, cell, year, doc)?;
+        Ok(read(doc, cell, year, &maps))
     }
 
     /// The document id.
@@ -457,6 +525,26 @@ impl LedgerDoc {
             check_month(*month)?;
             deletes.push((self.dues.clone(), dues_key(member, *month)));
         }
+        for (member, rating) in &edit.ratings {
+            puts.push((
+                self.ratings.clone(),
+                member.to_string(),
+                rating.key().to_string(),
+            ));
+        }
+        for ((member, entry), note) in &edit.help {
+            if entry.date().year() != self.year {
+                return Err(LedgerError::HelpOutsideYear {
+                    date: entry.date(),
+                    year: self.year,
+                });
+            }
+            let value = match entry {
+                HelpEntry::Note(_) => clean_text("note", note)?,
+                _ => "1".to_string(),
+            };
+            puts.push((self.help.clone(), help_key(member, *entry), value));
+        }
         // Keep only what changes something: a put whose value is already the only value, or a delete of
         // an absent key, is dropped.
         puts.retain(|(obj, key, value)| {
@@ -471,7 +559,7 @@ impl LedgerDoc {
             "{} {}: {}",
             self.cell,
             self.year,
-            edit_message(&self.meetings, &self.attendance, &puts, deletes.len())
+            edit_message(&self.maps(), &puts, deletes.len())
         );
         self.doc.set_actor(actor);
         self.doc
@@ -499,14 +587,17 @@ impl LedgerDoc {
     /// Automerge's winner, the same at every node holding the same changes; [`LedgerDoc::conflicts`]
     /// lists such entries.
     pub fn read(&self) -> Ledger {
-        read(
-            &self.doc,
-            &self.cell,
-            self.year,
-            &self.meetings,
-            &self.attendance,
-            &self.dues,
-        )
+        read(&self.doc, &self.cell, self.year, &self.maps())
+    }
+
+    fn maps(&self) -> [ObjId; 5] {
+        [
+            self.meetings.clone(),
+            self.attendance.clone(),
+            self.dues.clone(),
+            self.ratings.clone(),
+            self.help.clone(),
+        ]
     }
 
     /// Every topic, attendance and member-month holding concurrent different values.
@@ -553,14 +644,14 @@ impl LedgerDoc {
     }
 }
 
-/// Checks kind, cell and year, and that the three maps are the genesis change's (one value each, made by
+/// Checks kind, cell and year, and that the five maps are the genesis change's (one value each, made by
 /// the genesis actor); returns the maps.
 fn check(
     id: LedgerId,
     cell: &UnitPath,
     year: i32,
     doc: &Automerge,
-) -> Result<(ObjId, ObjId, ObjId), LedgerError> {
+) -> Result<[ObjId; 5], LedgerError> {
     let scalar = |key: &str| match doc.get(ROOT, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
@@ -594,17 +685,17 @@ fn check(
             _ => Err(LedgerError::NotALedger),
         }
     };
-    Ok((map(MEETINGS)?, map(ATTENDANCE)?, map(DUES)?))
+    Ok([
+        map(MEETINGS)?,
+        map(ATTENDANCE)?,
+        map(DUES)?,
+        map(RATINGS)?,
+        map(HELP)?,
+    ])
 }
 
-fn read(
-    doc: &Automerge,
-    cell: &UnitPath,
-    year: i32,
-    meetings_obj: &ObjId,
-    attendance_obj: &ObjId,
-    dues_obj: &ObjId,
-) -> Ledger {
+fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 5]) -> Ledger {
+    let [meetings_obj, attendance_obj, dues_obj, ratings_obj, help_obj] = maps;
     let mut meetings: BTreeMap<MeetingKey, Meeting> = BTreeMap::new();
     let blank = |key: &MeetingKey| Meeting {
         date: key.date,
@@ -649,11 +740,43 @@ fn read(
         };
         dues.entry(member).or_default().insert(month, d);
     }
+    let mut ratings = BTreeMap::new();
+    for item in doc.map_range(ratings_obj, ..) {
+        let (Some(member), Some(r)) = (
+            canonical_member(&item.key),
+            str_of(&item.value).and_then(|v| Rating::ALL.iter().find(|r| r.key() == v)),
+        ) else {
+            continue;
+        };
+        ratings.insert(member, *r);
+    }
+    let mut help: BTreeMap<String, HelpRecord> = BTreeMap::new();
+    for item in doc.map_range(help_obj, ..) {
+        let Some((member, entry)) = parse_help_key(&item.key) else {
+            continue;
+        };
+        if entry.date().year() != year {
+            continue;
+        }
+        let Some(value) = str_of(&item.value) else {
+            continue;
+        };
+        let rec = help.entry(member).or_default();
+        match entry {
+            HelpEntry::Start(d) => rec.start = Some(d),
+            HelpEntry::End(d) => rec.end = Some(d),
+            HelpEntry::Note(d) => {
+                rec.notes.insert(d, value.to_string());
+            }
+        }
+    }
     Ledger {
         cell: cell.to_string(),
         year,
         meetings: meetings.into_values().collect(),
         dues,
+        ratings,
+        help,
     }
 }
 
@@ -689,12 +812,8 @@ fn str_of<'a>(v: &'a ValueRef<'_>) -> Option<&'a str> {
     }
 }
 
-fn edit_message(
-    meetings: &ObjId,
-    attendance: &ObjId,
-    puts: &[(ObjId, String, String)],
-    cleared: usize,
-) -> String {
+fn edit_message(maps: &[ObjId; 5], puts: &[(ObjId, String, String)], cleared: usize) -> String {
+    let [meetings, attendance, dues_obj, ratings, help] = maps;
     let mut parts = Vec::new();
     let recorded: Vec<&str> = puts
         .iter()
@@ -708,9 +827,15 @@ fn edit_message(
     if att > 0 {
         parts.push(format!("attendance {att}"));
     }
-    let dues = puts.len() - recorded.len() - att;
-    if dues > 0 {
-        parts.push(format!("dues {dues}"));
+    for (obj, what) in [
+        (dues_obj, "dues"),
+        (ratings, "ratings"),
+        (help, "help list"),
+    ] {
+        let n = puts.iter().filter(|(o, _, _)| o == obj).count();
+        if n > 0 {
+            parts.push(format!("{what} {n}"));
+        }
     }
     if cleared > 0 {
         parts.push(format!("cleared {cleared}"));

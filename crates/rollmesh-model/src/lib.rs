@@ -12,8 +12,8 @@ pub mod unit;
 
 pub use dossier::{Dossier, DossierEdit, DossierError, DOSSIER_KIND};
 pub use ledger::{
-    Attendance, Dues, Ledger, LedgerConflicts, LedgerDoc, LedgerEdit, LedgerError, LedgerId,
-    Meeting, MeetingKey, MeetingKind, LEDGER_KIND,
+    Attendance, Dues, HelpEntry, HelpRecord, Ledger, LedgerConflicts, LedgerDoc, LedgerEdit,
+    LedgerError, LedgerId, Meeting, MeetingKey, MeetingKind, Rating, LEDGER_KIND,
 };
 pub use member::{
     Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sector, Sex, Status,

@@ -10,43 +10,7 @@ use serde::{Deserialize, Serialize};
 
 // The ledger types are defined once, next to the Automerge document that holds them
 // (`rollmesh_model::ledger`); the rules read them as facts.
-pub use rollmesh_model::ledger::{Attendance, Dues, Ledger, Meeting, MeetingKind};
-
-/// The yearly rating of a member (xếp loại chất lượng đảng viên).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rating {
-    /// Hoàn thành xuất sắc nhiệm vụ.
-    Excellent,
-    /// Hoàn thành tốt nhiệm vụ.
-    Good,
-    /// Hoàn thành nhiệm vụ.
-    Completed,
-    /// Không hoàn thành nhiệm vụ.
-    NotCompleted,
-}
-
-impl Rating {
-    /// The Vietnamese wording of the rating.
-    pub fn label_vi(self) -> &'static str {
-        match self {
-            Rating::Excellent => "hoàn thành xuất sắc nhiệm vụ",
-            Rating::Good => "hoàn thành tốt nhiệm vụ",
-            Rating::Completed => "hoàn thành nhiệm vụ",
-            Rating::NotCompleted => "không hoàn thành nhiệm vụ",
-        }
-    }
-
-    /// The English wording of the rating.
-    pub fn label_en(self) -> &'static str {
-        match self {
-            Rating::Excellent => "excellent",
-            Rating::Good => "good",
-            Rating::Completed => "completed",
-            Rating::NotCompleted => "not completed",
-        }
-    }
-}
+pub use rollmesh_model::ledger::{Attendance, Dues, Ledger, Meeting, MeetingKind, Rating};
 
 /// Why a member is temporarily attached to another cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -62,21 +62,52 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// Decodes a stored `B` value: the 32-byte state hash, then the head.
-pub(crate) fn decode_head(bytes: &[u8]) -> Result<([u8; 32], LedgerHead), StoreError> {
+/// Encodes a `B` value: the 32-byte state hash, the postcard `(cell, year)`, then the postcard plain
+/// view. The place comes first and apart, so that a view written by another version of the [`Ledger`]
+/// type can be rebuilt from the document without losing which document it is.
+fn encode_head(hash: [u8; 32], head: &LedgerHead) -> Result<Vec<u8>, StoreError> {
+    let v = postcard::to_extend(&(&head.cell, head.year), hash.to_vec()).map_err(corrupt)?;
+    postcard::to_extend(&head.ledger, v).map_err(corrupt)
+}
+
+/// A decoded `B` value: state hash, cell, year, and the still encoded plain view.
+pub(crate) type Placed<'a> = ([u8; 32], UnitPath, i32, &'a [u8]);
+
+/// The state hash and place of a stored `B` value, and the bytes of its plain view.
+pub(crate) fn decode_place(bytes: &[u8]) -> Result<Placed<'_>, StoreError> {
     let hash = <[u8; 32]>::try_from(bytes.get(..32).unwrap_or_default())
         .map_err(|_| corrupt("ledger state hash"))?;
-    let head = postcard::from_bytes(&bytes[32..]).map_err(|e| corrupt(format!("ledger: {e}")))?;
-    Ok((hash, head))
+    let ((cell, year), rest): ((UnitPath, i32), &[u8]) =
+        postcard::take_from_bytes(&bytes[32..]).map_err(|e| corrupt(format!("ledger: {e}")))?;
+    Ok((hash, cell, year, rest))
 }
 
 impl Store {
     /// The stored projection of a ledger document.
     pub fn ledger_head(&self, id: &MemberId) -> Result<Option<LedgerHead>, StoreError> {
         match self.kv.get(key(b'B', &[id.as_bytes()]))? {
-            Some(v) => Ok(Some(decode_head(&v)?.1)),
+            Some(v) => Ok(Some(self.decode_head(id, &v)?.1)),
             None => Ok(None),
         }
+    }
+
+    /// Decodes a stored `B` value; a plain view that does not decode (written by a version with another
+    /// [`Ledger`] type) is rebuilt from the document.
+    fn decode_head(
+        &self,
+        id: &MemberId,
+        bytes: &[u8],
+    ) -> Result<([u8; 32], LedgerHead), StoreError> {
+        let (hash, cell, year, rest) = decode_place(bytes)?;
+        let ledger = match postcard::from_bytes::<Ledger>(rest) {
+            Ok(l) => l,
+            Err(_) => {
+                let (doc, _) = self.load_ledger_doc(id, &cell, year)?;
+                LedgerDoc::ledger_of(&cell, year, &doc)
+                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
+            }
+        };
+        Ok((hash, LedgerHead { cell, year, ledger }))
     }
 
     /// The ledger of `cell` for `year` as this store holds it: the genesis alone when nothing was
@@ -91,10 +122,10 @@ impl Store {
     pub fn ledgers(&self, scope: Option<&UnitPath>) -> Result<Vec<LedgerHead>, StoreError> {
         let mut out = Vec::new();
         for kv in self.kv.scan_prefix([b'B']) {
-            let (_, v) = kv?;
-            let (_, head) = decode_head(&v)?;
-            if scope.is_none_or(|s| s.covers(&head.cell)) {
-                out.push(head);
+            let (k, v) = kv?;
+            let (_, cell, _, _) = decode_place(&v)?;
+            if scope.is_none_or(|s| s.covers(&cell)) {
+                out.push(self.decode_head(&crate::id_from(&k[1..])?, &v)?.1);
             }
         }
         out.sort_by(|a, b| (&a.cell, a.year).cmp(&(&b.cell, b.year)));
@@ -306,8 +337,7 @@ impl Store {
                     year,
                     ledger,
                 };
-                let value = postcard::to_extend(&head, state_hash(&doc.get_heads()).to_vec())
-                    .map_err(corrupt)?;
+                let value = encode_head(state_hash(&doc.get_heads()), &head)?;
                 batch.insert(key(b'B', &[id.as_bytes()]), value);
                 if n > COMPACT_AT {
                     batch.insert(key(b'D', &[id.as_bytes()]), doc.save());
@@ -331,18 +361,21 @@ impl Store {
             let (k, v) = kv?;
             let id = crate::id_from(&k[1..])?;
             n += 1;
-            let (hash, head) = match decode_head(&v) {
+            let (hash, cell, year, rest) = match decode_place(&v) {
                 Ok(h) => h,
                 Err(e) => {
                     problems.push(format!("ledger {id}: {e}"));
                     continue;
                 }
             };
-            if LedgerId::of(&head.cell, head.year).0 != id.0 {
+            let stored: Option<Ledger> = postcard::from_bytes(rest).ok();
+            let head = (cell, year);
+            let (cell, year) = head;
+            if LedgerId::of(&cell, year).0 != id.0 {
                 problems.push(format!("ledger {id}: stored under another ledger's id"));
                 continue;
             }
-            let mut doc = match LedgerDoc::genesis(&head.cell, head.year) {
+            let mut doc = match LedgerDoc::genesis(&cell, year) {
                 Ok((g, _)) => g.into_doc(),
                 Err(e) => {
                     problems.push(format!("ledger {id}: {e}"));
@@ -371,12 +404,67 @@ impl Store {
             if hash != state_hash(&doc.get_heads()) {
                 problems.push(format!("ledger {id}: state hash is stale"));
             }
-            match LedgerDoc::ledger_of(&head.cell, head.year, &doc) {
-                Ok(l) if l == head.ledger => {}
+            match LedgerDoc::ledger_of(&cell, year, &doc) {
+                Ok(l) if Some(&l) == stored.as_ref() => {}
                 Ok(_) => problems.push(format!("ledger {id}: projection is stale")),
                 Err(e) => problems.push(format!("ledger {id}: {e}")),
             }
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollmesh_model::ledger::{Dues, LedgerEdit};
+    use rollmesh_proto::{actor_for, DocKind, NodeKey};
+
+    #[test]
+    fn a_plain_view_written_in_another_layout_is_rebuilt_from_the_document() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let node = NodeKey::from_seed([3; 32]);
+        let cell = UnitPath::parse("hn.d01.w01.c01").expect("cell");
+        let store = Store::create(dir.path(), cell.clone(), node.public()).expect("store");
+        let mut l = store.ledger(&cell, 2025).expect("genesis");
+        let mut e = LedgerEdit::new();
+        let member = MemberId::new(1, [1; 10]);
+        e.set_dues(
+            member,
+            2,
+            Dues::Unpaid {
+                reason: None,
+                accepted: false,
+            },
+        );
+        let change = l
+            .edit(actor_for(&node.public()), &e, 5)
+            .expect("edit")
+            .expect("change");
+        let id = MemberId(LedgerId::of(&cell, 2025).0);
+        let vc = VerifiedChange::sign_own(&node, DocKind::Ledger, id, change).expect("sign");
+        store.apply(vec![vc], "local").expect("apply");
+        let expected = store.ledger_head(&id).expect("read").expect("held");
+        // An older version's view: same hash and place, a view this version cannot decode.
+        let stored = store
+            .kv
+            .get(key(b'B', &[id.as_bytes()]))
+            .expect("get")
+            .expect("B");
+        let (hash, _, _, view) = decode_place(&stored).expect("place");
+        let mut old = stored[..stored.len() - view.len()].to_vec();
+        old.extend_from_slice(&[0xff; 3]);
+        store
+            .kv
+            .insert(key(b'B', &[id.as_bytes()]), old)
+            .expect("put");
+        assert_eq!(
+            store.ledger_head(&id).expect("read"),
+            Some(expected.clone())
+        );
+        assert_eq!(store.ledgers(None).expect("list"), vec![expected]);
+        assert_eq!(store.states().expect("states")[0].2, hash);
+        // `verify` names it, so an operator knows the stored view is stale.
+        assert!(!store.verify().expect("verify").is_clean());
     }
 }

@@ -710,8 +710,8 @@ impl Store {
         let mut out = Vec::new();
         for kv in self.kv.scan_prefix([b'B']) {
             let (k, v) = kv?;
-            let (hash, head) = ledger::decode_head(&v)?;
-            out.push((id_from(&k[1..])?, head.cell, hash));
+            let (hash, cell, _, _) = ledger::decode_place(&v)?;
+            out.push((id_from(&k[1..])?, cell, hash));
         }
         for kv in self.kv.scan_prefix([b'P']) {
             let (k, v) = kv?;

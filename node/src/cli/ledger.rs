@@ -1,15 +1,19 @@
 //! The cell's year: `meeting record`, `dues record` and `ledger show`. Every command works with the
 //! node running or not (see `crate::ops`).
 
-use anyhow::{anyhow, Result};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
 use chrono::{Datelike, NaiveDate};
 use clap::{Subcommand, ValueEnum};
 use rollmesh_engine::msg;
 use rollmesh_engine::screen::today_in_vietnam;
+use rollmesh_model::ledger::Rating;
 use rollmesh_model::member::parse_date;
 use serde_json::{json, Value};
 
 use super::DataDir;
+use crate::i18n::is_en;
 use crate::render::print_json;
 
 /// A clerk's date: `DD/MM/YYYY` (or `YYYY-MM-DD`).
@@ -20,6 +24,14 @@ pub(super) fn clerk_date(s: &str) -> Result<NaiveDate, String> {
             "{s:?} is not a date like DD/MM/YYYY"
         )
     })
+}
+
+/// An ISO date from a reply as the clerk reads it, `DD/MM/YYYY`.
+fn day_text(v: &Value) -> String {
+    v.as_str()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
 }
 
 /// A month: `MM/YYYY` (or `YYYY-MM`).
@@ -118,6 +130,88 @@ pub enum DuesCmd {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Nhập bảng đảng phí một tháng từ Excel (CSV): cột Mã, Họ tên, Số tiền, Ngày đóng, Lý do, Chấp nhận
+    /// (a month's dues sheet; rows without an amount are unpaid).
+    Import {
+        /// Tệp CSV (CSV file, UTF-8 or Windows-1258).
+        file: PathBuf,
+        /// Tháng, MM/YYYY.
+        #[arg(long, value_parser = clerk_month, value_name = "MM/YYYY")]
+        month: (i32, u32),
+        /// Ngày đóng khi bảng không ghi, DD/MM/YYYY (default: the last day of the month).
+        #[arg(long, value_parser = clerk_date)]
+        paid_on: Option<NaiveDate>,
+        /// Chi bộ ghi sổ cho mọi dòng (a host cell recording attached members).
+        #[arg(long)]
+        cell: Option<String>,
+        /// Chỉ kiểm tra, không ghi (check only, write nothing).
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RatingCmd {
+    /// Xếp loại một đảng viên trong năm (set one member's rating for a year).
+    Set {
+        /// Mã đảng viên.
+        #[arg(long, value_name = "MÃ")]
+        member: String,
+        /// Năm.
+        #[arg(long)]
+        year: i32,
+        /// Xếp loại: "hoàn thành xuất sắc", "hoàn thành tốt", "hoàn thành", "không hoàn thành".
+        #[arg(long)]
+        rating: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Nhập bảng xếp loại cả năm từ Excel (CSV): cột Mã, Họ tên, Xếp loại (a year's ratings sheet).
+    Import {
+        /// Tệp CSV.
+        file: PathBuf,
+        /// Năm.
+        #[arg(long)]
+        year: i32,
+        /// Chỉ kiểm tra, không ghi (check only).
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HelpWhat {
+    /// Đưa vào danh sách (put on the list).
+    Start,
+    /// Ghi nhận tiến bộ (note progress).
+    Note,
+    /// Đưa ra khỏi danh sách (take off the list).
+    End,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HelpListCmd {
+    /// Ghi danh sách giáo dục, giúp đỡ: đưa vào, ghi tiến bộ, đưa ra (record the educate-and-help list).
+    Record {
+        /// start | note | end.
+        #[arg(value_enum)]
+        what: HelpWhat,
+        /// Mã đảng viên.
+        #[arg(long, value_name = "MÃ")]
+        member: String,
+        /// Ngày, DD/MM/YYYY (default: today).
+        #[arg(long, value_parser = clerk_date)]
+        date: Option<NaiveDate>,
+        /// Nội dung tiến bộ (the progress note, for `note`).
+        #[arg(long, default_value = "")]
+        note: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 /// `meeting …`.
@@ -185,19 +279,165 @@ pub(super) fn meeting(cmd: MeetingCmd, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// `dues …`.
-pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
-    let DuesCmd::Record {
+/// Sends a sheet and prints what was written and every refused row; exit 3 when a row was refused.
+fn sheet(data: &DataDir, mut req: Value, file: &Path, json: bool) -> Result<u8> {
+    let bytes = std::fs::read(file).with_context(|| file.display().to_string())?;
+    req["csv"] = json!(data_encoding::BASE64.encode(&bytes));
+    let v = crate::ops::call(data, req)?;
+    let bad = v["bad"].as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(&v);
+    } else {
+        let (rows, changed) = (&v["rows"], &v["changed_ledgers"]);
+        let refused = bad.len();
+        if v["dry_run"].as_bool() == Some(true) {
+            println!(
+                "{}",
+                msg!(
+                    "Kiểm tra xong: {rows} dòng hợp lệ, {refused} dòng bị từ chối; chưa ghi gì.",
+                    "Checked: {rows} valid rows, {refused} refused; nothing written."
+                )
+            );
+        } else {
+            println!(
+                "{}",
+                msg!(
+                    "Đã ghi {rows} dòng vào {changed} sổ chi bộ; {refused} dòng bị từ chối.",
+                    "Wrote {rows} rows into {changed} cell ledgers; {refused} rows refused."
+                )
+            );
+        }
+        for b in &bad {
+            let (line, reason) = (&b["line"], b["reason"].as_str().unwrap_or(""));
+            println!("  {} {line}: {reason}", msg!("dòng", "line"));
+        }
+    }
+    Ok(if bad.is_empty() {
+        0
+    } else {
+        super::EXIT_ROWS_REJECTED
+    })
+}
+
+/// `rating …`.
+pub(super) fn rating(cmd: RatingCmd, json: bool) -> Result<u8> {
+    match cmd {
+        RatingCmd::Set {
+            member,
+            year,
+            rating,
+            data,
+        } => {
+            let req =
+                json!({"cmd": "rating.set", "member": member, "year": year, "rating": rating});
+            let v = crate::ops::call(&data, req)?;
+            if json {
+                print_json(&v);
+                return Ok(0);
+            }
+            let name = v["name"].as_str().unwrap_or("");
+            let label = v["rating"]
+                .as_str()
+                .and_then(|k| Rating::ALL.iter().find(|r| r.key() == k))
+                .map(|r| if is_en() { r.label_en() } else { r.label_vi() })
+                .unwrap_or("");
+            println!(
+                "{}",
+                msg!(
+                    "Đã xếp loại {name} năm {year}: {label}.",
+                    "Rated {name} for {year}: {label}."
+                )
+            );
+            Ok(0)
+        }
+        RatingCmd::Import {
+            file,
+            year,
+            dry_run,
+            data,
+        } => {
+            let req = json!({"cmd": "sheet.ratings", "year": year, "dry_run": dry_run});
+            sheet(&data, req, &file, json)
+        }
+    }
+}
+
+/// `help-list …`.
+pub(super) fn help_list(cmd: HelpListCmd, json: bool) -> Result<u8> {
+    let HelpListCmd::Record {
+        what,
         member,
-        month: (year, month),
-        paid,
-        paid_on,
-        unpaid: _,
-        reason,
-        accepted,
-        cell,
+        date,
+        note,
         data,
     } = cmd;
+    let date = date.unwrap_or_else(today_in_vietnam);
+    let what = match what {
+        HelpWhat::Start => "start",
+        HelpWhat::Note => "note",
+        HelpWhat::End => "end",
+    };
+    let req = json!({"cmd": "help.record", "member": member, "what": what,
+        "date": date.to_string(), "note": note});
+    let v = crate::ops::call(&data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let name = v["name"].as_str().unwrap_or("");
+    let day = date.format("%d/%m/%Y");
+    let line = match what {
+        "start" => msg!(
+            "Đã đưa {name} vào danh sách giáo dục, giúp đỡ từ ngày {day}.",
+            "Put {name} on the educate-and-help list on {day}."
+        ),
+        "note" => msg!(
+            "Đã ghi tiến bộ của {name} ngày {day}.",
+            "Noted the progress of {name} on {day}."
+        ),
+        _ => msg!(
+            "Đã đưa {name} ra khỏi danh sách giáo dục, giúp đỡ ngày {day}.",
+            "Took {name} off the educate-and-help list on {day}."
+        ),
+    };
+    println!("{line}");
+    Ok(0)
+}
+
+/// `dues …`.
+pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
+    let (member, (year, month), paid, paid_on, reason, accepted, cell, data) = match cmd {
+        DuesCmd::Import {
+            file,
+            month: (year, month),
+            paid_on,
+            cell,
+            dry_run,
+            data,
+        } => {
+            let last_day = NaiveDate::from_ymd_opt(year, month, 1)
+                .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+                .and_then(|d| d.pred_opt())
+                .ok_or_else(|| anyhow!("month {month:02}/{year}"))?;
+            let mut req = json!({"cmd": "sheet.dues", "year": year, "month": month,
+                "paid_on": paid_on.unwrap_or(last_day).to_string(), "dry_run": dry_run});
+            if let Some(c) = cell {
+                req["cell"] = json!(c);
+            }
+            return sheet(&data, req, &file, json);
+        }
+        DuesCmd::Record {
+            member,
+            month,
+            paid,
+            paid_on,
+            unpaid: _,
+            reason,
+            accepted,
+            cell,
+            data,
+        } => (member, month, paid, paid_on, reason, accepted, cell, data),
+    };
     let mut req = json!({"cmd": "dues.record", "member": member, "year": year, "month": month});
     match paid {
         Some(amount) => {
@@ -276,11 +516,7 @@ pub(super) fn show(
     let n = meetings.len();
     println!("{}", msg!("Sinh hoạt ({n}):", "Meetings ({n}):"));
     for m in &meetings {
-        let date = m["date"]
-            .as_str()
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .map(|d| d.format("%d/%m/%Y").to_string())
-            .unwrap_or_default();
+        let date = day_text(&m["date"]);
         let kind = match m["kind"].as_str() {
             Some("thematic") => msg!("chuyên đề", "thematic"),
             _ => msg!("thường kỳ", "regular"),
@@ -330,5 +566,41 @@ pub(super) fn show(
             "  (✓ paid, ✗ unpaid, . not recorded; months 1 → 12)"
         )
     );
+    let ratings = l["ratings"].as_object().cloned().unwrap_or_default();
+    if !ratings.is_empty() {
+        println!("{}", msg!("Xếp loại:", "Ratings:"));
+        for (id, r) in &ratings {
+            let label = r
+                .as_str()
+                .and_then(|k| Rating::ALL.iter().find(|x| x.key() == k))
+                .map(|x| if is_en() { x.label_en() } else { x.label_vi() })
+                .unwrap_or("");
+            println!("  {:<28}{label}", name(id));
+        }
+    }
+    let help = l["help"].as_object().cloned().unwrap_or_default();
+    if !help.is_empty() {
+        println!(
+            "{}",
+            msg!("Danh sách giáo dục, giúp đỡ:", "Educate-and-help list:")
+        );
+        for (id, h) in &help {
+            let mut parts = Vec::new();
+            if !h["start"].is_null() {
+                let d = day_text(&h["start"]);
+                parts.push(msg!("đưa vào {d}", "on the list {d}"));
+            }
+            for (d, note) in h["notes"].as_object().cloned().unwrap_or_default() {
+                let d = day_text(&json!(d));
+                let note = note.as_str().unwrap_or("");
+                parts.push(msg!("tiến bộ {d}: {note}", "progress {d}: {note}"));
+            }
+            if !h["end"].is_null() {
+                let d = day_text(&h["end"]);
+                parts.push(msg!("đưa ra {d}", "off the list {d}"));
+            }
+            println!("  {:<28}{}", name(id), parts.join("; "));
+        }
+    }
     Ok(0)
 }

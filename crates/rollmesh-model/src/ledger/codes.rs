@@ -20,6 +20,32 @@ pub(super) fn parse_attendance_key(key: &str) -> Option<(MeetingKey, String)> {
     Some((meeting.parse().ok()?, canonical_member(member)?))
 }
 
+pub(super) fn help_key(member: &MemberId, entry: HelpEntry) -> String {
+    match entry {
+        HelpEntry::Start(d) => format!("{member}/start/{}", d.format("%Y-%m-%d")),
+        HelpEntry::End(d) => format!("{member}/end/{}", d.format("%Y-%m-%d")),
+        HelpEntry::Note(d) => format!("{member}/note/{}", d.format("%Y-%m-%d")),
+    }
+}
+
+pub(super) fn parse_help_key(key: &str) -> Option<(String, HelpEntry)> {
+    let mut parts = key.splitn(3, '/');
+    let member = canonical_member(parts.next()?)?;
+    let what = parts.next()?;
+    let text = parts.next()?;
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    if date.format("%Y-%m-%d").to_string() != text {
+        return None;
+    }
+    let entry = match what {
+        "start" => HelpEntry::Start(date),
+        "end" => HelpEntry::End(date),
+        "note" => HelpEntry::Note(date),
+        _ => return None,
+    };
+    Some((member, entry))
+}
+
 pub(super) fn dues_key(member: &MemberId, month: u32) -> String {
     format!("{member}/{month:02}")
 }

@@ -364,6 +364,8 @@ fn every_field_reads_back() {
         .into_iter()
         .map(|(m, dues)| (m.to_string(), [(1u32, dues)].into()))
         .collect(),
+        ratings: BTreeMap::new(),
+        help: BTreeMap::new(),
     };
     assert_eq!(l.read(), expected);
 
@@ -778,4 +780,56 @@ fn an_edit_names_its_ledger_and_cannot_name_another() {
     assert_eq!(l.id().identify(Some("hn.d01.w01.c01 2026: dues 1")), None);
     assert_eq!(l.id().identify(Some("genesis")), None);
     assert_eq!(l.id().identify(None), None);
+}
+
+#[test]
+fn ratings_and_the_help_list_read_back_and_stay_in_their_year() {
+    let mut l = genesis(2025);
+    let mut e = LedgerEdit::new();
+    e.set_rating(member(1), Rating::NotCompleted)
+        .set_rating(member(2), Rating::Excellent)
+        .help_start(member(1), d(2025, 3, 2))
+        .help_note(member(1), d(2025, 6, 30), "  Đã  đóng đủ đảng phí ")
+        .help_end(member(2), d(2025, 12, 31));
+    let c = l.edit(actor(1), &e, 7).expect("edit").expect("change");
+    assert_eq!(
+        c.message(),
+        Some("hn.d01.w01.c01 2025: ratings 2; help list 3")
+    );
+    let r = l.read();
+    assert_eq!(r.ratings[&member(1).to_string()], Rating::NotCompleted);
+    assert_eq!(r.ratings[&member(2).to_string()], Rating::Excellent);
+    let h = &r.help[&member(1).to_string()];
+    assert_eq!(h.start, Some(d(2025, 3, 2)));
+    assert_eq!(h.notes[&d(2025, 6, 30)], "Đã đóng đủ đảng phí");
+    assert_eq!(r.help[&member(2).to_string()].end, Some(d(2025, 12, 31)));
+    // A rating set again to the same level changes nothing; a list entry of another year is refused.
+    let mut same = LedgerEdit::new();
+    same.set_rating(member(1), Rating::NotCompleted);
+    assert!(l.edit(actor(1), &same, 8).expect("edit").is_none());
+    let mut wrong = LedgerEdit::new();
+    wrong.help_start(member(3), d(2026, 1, 5));
+    assert!(matches!(
+        l.edit(actor(1), &wrong, 9),
+        Err(LedgerError::HelpOutsideYear { .. })
+    ));
+}
+
+#[test]
+fn ratings_parse_as_clerks_type_them() {
+    assert_eq!(
+        Rating::parse("Hoàn thành xuất sắc nhiệm vụ"),
+        Some(Rating::Excellent)
+    );
+    assert_eq!(Rating::parse("hoan thanh tot"), Some(Rating::Good));
+    assert_eq!(
+        Rating::parse("Hoàn thành nhiệm vụ"),
+        Some(Rating::Completed)
+    );
+    assert_eq!(
+        Rating::parse("KHÔNG HOÀN THÀNH NHIỆM VỤ"),
+        Some(Rating::NotCompleted)
+    );
+    assert_eq!(Rating::parse("not completed"), Some(Rating::NotCompleted));
+    assert_eq!(Rating::parse("tốt lắm"), None);
 }

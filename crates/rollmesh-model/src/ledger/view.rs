@@ -82,6 +82,90 @@ pub enum Dues {
     },
 }
 
+/// The yearly rating of a member (xếp loại chất lượng đảng viên), set by the cell in that year's ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// Hoàn thành xuất sắc nhiệm vụ.
+    Excellent,
+    /// Hoàn thành tốt nhiệm vụ.
+    Good,
+    /// Hoàn thành nhiệm vụ.
+    Completed,
+    /// Không hoàn thành nhiệm vụ.
+    NotCompleted,
+}
+
+impl Rating {
+    /// Every level, best first.
+    pub const ALL: &'static [Rating] = &[
+        Rating::Excellent,
+        Rating::Good,
+        Rating::Completed,
+        Rating::NotCompleted,
+    ];
+
+    /// The stored key (`excellent`, `good`, `completed`, `not_completed`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Rating::Excellent => "excellent",
+            Rating::Good => "good",
+            Rating::Completed => "completed",
+            Rating::NotCompleted => "not_completed",
+        }
+    }
+
+    /// The Vietnamese wording of the rating.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Rating::Excellent => "hoàn thành xuất sắc nhiệm vụ",
+            Rating::Good => "hoàn thành tốt nhiệm vụ",
+            Rating::Completed => "hoàn thành nhiệm vụ",
+            Rating::NotCompleted => "không hoàn thành nhiệm vụ",
+        }
+    }
+
+    /// The English wording of the rating.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Rating::Excellent => "excellent",
+            Rating::Good => "good",
+            Rating::Completed => "completed",
+            Rating::NotCompleted => "not completed",
+        }
+    }
+
+    /// A rating from its key or its Vietnamese or English wording (any case, with or without "nhiệm
+    /// vụ"), as a clerk types it in a sheet.
+    pub fn parse(s: &str) -> Option<Rating> {
+        let s = crate::text::fold(s);
+        let s = s.trim();
+        Rating::ALL.iter().copied().find(|r| {
+            let vi = crate::text::fold(r.label_vi());
+            s == r.key()
+                || s == crate::text::fold(r.label_en())
+                || s == vi
+                || s == vi.trim_end_matches(" nhiem vu")
+        })
+    }
+}
+
+/// A member's time on the educate-and-help list (danh sách giáo dục, giúp đỡ) as the ledgers record it:
+/// the day the cell put the member on it, progress notes by date, and the day it took them off. Each
+/// entry lives in the ledger of the year it happened.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpRecord {
+    /// The day the member was put on the list, if this year's ledger records it.
+    #[serde(default)]
+    pub start: Option<NaiveDate>,
+    /// The day the member was taken off it, if this year's ledger records it.
+    #[serde(default)]
+    pub end: Option<NaiveDate>,
+    /// Progress notes by day.
+    #[serde(default)]
+    pub notes: BTreeMap<NaiveDate, String>,
+}
+
 /// One cell's ledger for one calendar year. A member temporarily attached elsewhere appears in the host's
 /// ledger; the rule engine merges every ledger's entries for a member id, whichever cell holds them.
 /// Member ids are the text form of [`MemberId`] (the rule facts use the same strings).
@@ -97,6 +181,12 @@ pub struct Ledger {
     /// Dues by member id, then by month (1–12).
     #[serde(default)]
     pub dues: BTreeMap<String, BTreeMap<u32, Dues>>,
+    /// The year's ratings by member id.
+    #[serde(default)]
+    pub ratings: BTreeMap<String, Rating>,
+    /// The year's educate-and-help list entries by member id.
+    #[serde(default)]
+    pub help: BTreeMap<String, HelpRecord>,
 }
 
 impl Ledger {
@@ -107,6 +197,8 @@ impl Ledger {
             year,
             meetings: Vec::new(),
             dues: BTreeMap::new(),
+            ratings: BTreeMap::new(),
+            help: BTreeMap::new(),
         }
     }
 }

@@ -1,0 +1,306 @@
+//! Sheets of the cell's year as clerks keep them in Excel: a month's dues (one row per member: id, name,
+//! amount, day paid, or a reason) and a year's ratings (id, name, rating). Each valid row becomes an
+//! entry of its member's cell ledger — one signed change per cell — and each refused row is reported with
+//! its line and the reason in the clerk's language; nothing is written for a refused row.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rollmesh_model::ledger::{Dues, LedgerEdit, Rating};
+use rollmesh_model::member::parse_date;
+use rollmesh_model::{text, MemberId, UnitPath};
+
+use crate::csv_import::{read_sheet, BadRow, CsvError};
+use crate::node::Node;
+use crate::{msg, NodeError};
+
+/// A column of a dues or ratings sheet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Col {
+    Id,
+    Name,
+    Amount,
+    PaidOn,
+    Reason,
+    Accepted,
+    Rating,
+    Ignore,
+}
+
+/// The column a header cell names, by its Vietnamese or English wording (accents and case ignored).
+fn column(name: &str) -> Option<Col> {
+    let f = text::fold(name);
+    let c = match f.as_str() {
+        "ma" | "ma dang vien" | "ma so" | "id" | "member" | "member id" => Col::Id,
+        "ho ten" | "ho va ten" | "ten" | "name" | "full name" | "full_name" => Col::Name,
+        "so tien" | "dang phi" | "tien" | "amount" | "paid" => Col::Amount,
+        "ngay dong" | "ngay nop" | "paid on" | "date" => Col::PaidOn,
+        "ly do" | "reason" => Col::Reason,
+        "chap nhan" | "ly do duoc chap nhan" | "accepted" => Col::Accepted,
+        "xep loai" | "danh gia" | "rating" => Col::Rating,
+        "" | "stt" | "tt" | "so tt" | "ghi chu" | "note" | "chi bo" | "unit" => Col::Ignore,
+        _ => return None,
+    };
+    Some(c)
+}
+
+/// What a checked sheet would write: one edit per cell ledger, and the refused rows.
+#[derive(Debug, Default)]
+pub struct SheetReport {
+    /// The year of the ledgers written.
+    pub year: i32,
+    /// Edits by cell.
+    pub edits: BTreeMap<UnitPath, LedgerEdit>,
+    /// Valid rows.
+    pub rows: usize,
+    /// Refused rows, in file order.
+    pub bad: Vec<BadRow>,
+}
+
+/// An amount in đồng as clerks type it: `30000`, `30.000`, `30,000`, `30 000`, optionally followed by
+/// `đ` or `đồng`.
+fn amount(s: &str) -> Option<u64> {
+    let s = text::fold(s);
+    let s = s
+        .trim_end_matches("dong")
+        .trim_end_matches('d')
+        .trim_end_matches('₫');
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, '.' | ',' | ' '))
+        .collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 12 {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A yes/no cell: `có`, `x`, `yes`, `1`, `đồng ý`, `chấp nhận` are yes; blank, `không`, `no`, `0` no.
+fn yes_no(s: &str) -> Option<bool> {
+    match text::fold(s).as_str() {
+        "co" | "x" | "yes" | "y" | "1" | "dong y" | "chap nhan" | "true" => Some(true),
+        "" | "khong" | "no" | "n" | "0" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+struct Columns(Vec<Col>);
+
+impl Columns {
+    fn read(header: &[String], required: &[Col]) -> Result<Columns, NodeError> {
+        let mut cols = Vec::new();
+        for h in header {
+            let c = column(h).ok_or_else(|| {
+                NodeError::Refused(msg!(
+                    "cột {h:?} ở dòng tiêu đề không dùng được (cần: Mã, Họ tên, Số tiền, Ngày đóng, Lý do, Chấp nhận, Xếp loại)",
+                    "unknown column {h:?} in the header (expected: id, name, amount, paid on, reason, accepted, rating)"
+                ))
+            })?;
+            if c != Col::Ignore && cols.contains(&c) {
+                return Err(NodeError::Refused(msg!(
+                    "cột {h:?} xuất hiện hai lần",
+                    "column {h:?} appears twice"
+                )));
+            }
+            cols.push(c);
+        }
+        for r in required {
+            if !cols.contains(r) {
+                let name = match r {
+                    Col::Id => "Mã",
+                    Col::Rating => "Xếp loại",
+                    _ => "Số tiền",
+                };
+                return Err(NodeError::Refused(msg!(
+                    "dòng tiêu đề thiếu cột {name}",
+                    "the header has no {name} column"
+                )));
+            }
+        }
+        Ok(Columns(cols))
+    }
+
+    fn get<'a>(&self, cells: &'a [String], c: Col) -> &'a str {
+        self.0
+            .iter()
+            .position(|x| *x == c)
+            .and_then(|i| cells.get(i))
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+fn sheet_err(e: CsvError) -> NodeError {
+    NodeError::Refused(e.to_string())
+}
+
+fn bad(line: u64, reason: String, cells: &[String]) -> BadRow {
+    BadRow {
+        line,
+        reason,
+        duplicate: None,
+        values: cells.to_vec(),
+    }
+}
+
+impl Node {
+    /// The member a sheet row names (its id or a unique prefix), checked against the name column when
+    /// the sheet has one: a row shifted by one line names someone else, and is refused.
+    fn row_member(&self, cols: &Columns, cells: &[String]) -> Result<(MemberId, UnitPath), String> {
+        let raw = cols.get(cells, Col::Id);
+        if raw.is_empty() {
+            return Err(msg!("thiếu mã đảng viên", "no member id"));
+        }
+        let id = self.resolve(raw).map_err(|e| match e {
+            NodeError::Ambiguous(_) => msg!(
+                "mã {raw} khớp nhiều đảng viên",
+                "id {raw} matches several members"
+            ),
+            _ => msg!(
+                "không có đảng viên mã {raw} trong phạm vi của nút này",
+                "no member with id {raw} in this node's scope"
+            ),
+        })?;
+        let rec = self.record(&id).map_err(|e| e.to_string())?;
+        let name = cols.get(cells, Col::Name);
+        if !name.is_empty() && text::fold(name) != text::fold(rec.name()) {
+            let held = rec.name();
+            return Err(msg!(
+                "mã {raw} là của {held}, không phải {name}",
+                "id {raw} belongs to {held}, not {name}"
+            ));
+        }
+        let unit = rec
+            .unit()
+            .ok_or_else(|| msg!("hồ sơ không có chi bộ", "the dossier has no unit"))?;
+        Ok((id, unit))
+    }
+
+    /// Checks a month's dues sheet. A row with an amount is a payment (on its `Ngày đóng`, else on
+    /// `default_paid_on`); a row without is unpaid, with its reason and whether the cell accepted it.
+    /// Each row goes to its member's cell ledger, or to `host` (a host cell recording temporarily
+    /// attached members).
+    pub fn dues_sheet(
+        &self,
+        bytes: &[u8],
+        year: i32,
+        month: u32,
+        default_paid_on: NaiveDate,
+        host: Option<&UnitPath>,
+    ) -> Result<SheetReport, NodeError> {
+        let sheet = read_sheet(bytes, |h| column(h).is_some()).map_err(sheet_err)?;
+        let cols = Columns::read(&sheet.header, &[Col::Id, Col::Amount])?;
+        let mut report = SheetReport {
+            year,
+            ..SheetReport::default()
+        };
+        for (line, cells) in &sheet.rows {
+            let row = (|| -> Result<(UnitPath, MemberId, Dues), String> {
+                if cells.is_empty() {
+                    return Err(msg!("dòng không đọc được", "unreadable row"));
+                }
+                let (id, unit) = self.row_member(&cols, cells)?;
+                let raw = cols.get(cells, Col::Amount);
+                let reason = cols.get(cells, Col::Reason);
+                let dues = match raw {
+                    "" | "0" => {
+                        let acc = cols.get(cells, Col::Accepted);
+                        let accepted = yes_no(acc).ok_or_else(|| {
+                            msg!(
+                                "cột Chấp nhận: {acc:?} không phải có/không",
+                                "accepted: {acc:?} is not yes/no"
+                            )
+                        })?;
+                        Dues::Unpaid {
+                            reason: (!reason.is_empty()).then(|| reason.to_string()),
+                            accepted,
+                        }
+                    }
+                    _ => {
+                        let amount = amount(raw).ok_or_else(|| {
+                            msg!(
+                                "số tiền {raw:?} không phải số đồng",
+                                "amount {raw:?} is not a number of đồng"
+                            )
+                        })?;
+                        let on = cols.get(cells, Col::PaidOn);
+                        let date = match on {
+                            "" => default_paid_on,
+                            _ => parse_date(on).ok_or_else(|| {
+                                msg!(
+                                    "ngày đóng {on:?} không phải ngày dạng DD/MM/YYYY",
+                                    "paid on {on:?} is not a date like DD/MM/YYYY"
+                                )
+                            })?,
+                        };
+                        Dues::Paid { amount, date }
+                    }
+                };
+                let cell = host.cloned().unwrap_or(unit);
+                self.check_scope(&cell).map_err(|e| e.to_string())?;
+                Ok((cell, id, dues))
+            })();
+            match row {
+                Ok((cell, id, dues)) => {
+                    report
+                        .edits
+                        .entry(cell)
+                        .or_default()
+                        .set_dues(id, month, dues);
+                    report.rows += 1;
+                }
+                Err(why) => report.bad.push(bad(*line, why, cells)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Checks a year's ratings sheet: each row's member and one of the four levels, in words.
+    pub fn ratings_sheet(&self, bytes: &[u8], year: i32) -> Result<SheetReport, NodeError> {
+        let sheet = read_sheet(bytes, |h| column(h).is_some()).map_err(sheet_err)?;
+        let cols = Columns::read(&sheet.header, &[Col::Id, Col::Rating])?;
+        let mut report = SheetReport {
+            year,
+            ..SheetReport::default()
+        };
+        for (line, cells) in &sheet.rows {
+            let row = (|| -> Result<(UnitPath, MemberId, Rating), String> {
+                if cells.is_empty() {
+                    return Err(msg!("dòng không đọc được", "unreadable row"));
+                }
+                let (id, unit) = self.row_member(&cols, cells)?;
+                let raw = cols.get(cells, Col::Rating);
+                let rating = Rating::parse(raw).ok_or_else(|| {
+                    msg!(
+                        "xếp loại {raw:?} không phải một trong: hoàn thành xuất sắc, hoàn thành tốt, hoàn thành, không hoàn thành nhiệm vụ",
+                        "rating {raw:?} is not one of: excellent, good, completed, not completed"
+                    )
+                })?;
+                Ok((unit, id, rating))
+            })();
+            match row {
+                Ok((cell, id, rating)) => {
+                    report.edits.entry(cell).or_default().set_rating(id, rating);
+                    report.rows += 1;
+                }
+                Err(why) => report.bad.push(bad(*line, why, cells)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Writes a checked sheet's edits: one signed change per cell ledger. Returns how many ledgers
+    /// changed.
+    pub fn apply_sheet(&self, report: &SheetReport) -> Result<usize, NodeError> {
+        let mut changed = 0;
+        for (cell, edit) in &report.edits {
+            if self.edit_ledger(cell, report.year, edit)? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+#[cfg(test)]
+mod tests;
