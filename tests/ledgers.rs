@@ -139,3 +139,132 @@ fn a_dues_flag_raised_at_a_cell_shows_the_same_at_ward_and_city_and_clears_with_
         );
     }
 }
+
+/// `rules show --json` at a node (None while it does not answer).
+fn rules_in_force(m: &Mesh, unit: &str) -> Option<String> {
+    let o = support::run(&[
+        "rules",
+        "show",
+        "--as-of",
+        AS_OF,
+        "--json",
+        "--data",
+        &data(m, unit),
+    ]);
+    (o.code == 0).then(|| {
+        o.json()["published_effective"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string()
+    })
+}
+
+#[test]
+fn a_rule_change_at_the_city_reaches_every_node_and_a_districts_is_quarantined() {
+    let _serial = support::mesh_lock();
+    let dir = tempfile::tempdir().expect("tmp");
+    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("demo tree");
+    let mut m = Mesh::create(&support::bin(), dir.path(), &tree).expect("mesh");
+    m.seed_unit(m.index(CELL), 1, 2).expect("seed the cell");
+    m.start_all().expect("start");
+    let cell = m.index(CELL);
+    m.wait_until(LIMIT, |m| m.count(cell) == Some(1))
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
+    let id = m.admin(cell, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Two months unpaid, three paid: under the default threshold (three months) no flag.
+    let cell_data = data(&m, CELL);
+    for n in 1..=5 {
+        let month = format!("{n:02}/2025");
+        let base = [
+            "dues", "record", "--data", &cell_data, "--member", &id, "--month", &month,
+        ];
+        let how: &[&str] = if n <= 2 {
+            &["--unpaid"]
+        } else {
+            &["--paid", "25000", "--paid-on", "03/06/2025"]
+        };
+        support::ok(&[&base[..], how].concat());
+    }
+    assert!(r1(&m, CELL).is_empty());
+
+    // The city lowers R1 to two months, effective 1 January 2025, with its node running.
+    let shown = support::ok(&["rules", "show", "--toml", "--data", &data(&m, "hn")]).stdout;
+    let lowered = shown.replacen(
+        "[r1]\nenabled = true\nmonths = 3",
+        "[r1]\nenabled = true\nmonths = 2",
+        1,
+    );
+    assert_ne!(lowered, shown, "the template names R1's months:\n{shown}");
+    let lowered = lowered.replacen(
+        "effective = \"2024-01-01\"",
+        "effective = \"2025-01-01\"",
+        1,
+    );
+    let file = dir.path().join("rules.toml");
+    std::fs::write(&file, &lowered).expect("write rules");
+    let o = support::ok(&[
+        "rules",
+        "publish",
+        file.to_str().expect("path"),
+        "--data",
+        &data(&m, "hn"),
+    ]);
+    assert!(o.stdout.contains("01/01/2025"), "{}", o.stdout);
+    // Within one sync every node holds it, and the cell's screening follows.
+    let units: Vec<String> = m.nodes.iter().map(|n| n.unit.to_string()).collect();
+    for unit in &units {
+        m.wait_until(LIMIT, |m| {
+            rules_in_force(m, unit).as_deref() == Some("2025-01-01")
+        })
+        .unwrap_or_else(|e| panic!("{unit}: {e}\n{}", m.report()));
+    }
+    assert_eq!(r1(&m, CELL).len(), 1);
+
+    // A district signs a rule set of its own (a compromised node: written straight into its store).
+    let district = m.index("hn.d01");
+    m.stop(district, false);
+    {
+        use rollmesh_model::orgdoc::OrgDocKind;
+        let node = rollmesh::Node::open(&m.nodes[district].data).expect("open district");
+        let key = rollmesh_proto::NodeKey::from_seed(node.key_seed());
+        let mut doc = node.store().org_doc(OrgDocKind::Rules).expect("doc");
+        let forged = lowered.replacen("months = 2", "months = 1", 1);
+        let change = doc
+            .publish(
+                rollmesh_proto::actor_for(&key.public()),
+                "2025-01-01",
+                &forged,
+                1,
+            )
+            .expect("publish")
+            .expect("change");
+        let vc = rollmesh_proto::VerifiedChange::sign_own(
+            &key,
+            rollmesh_proto::DocKind::Org,
+            rollmesh_model::MemberId(OrgDocKind::Rules.id()),
+            change,
+        )
+        .expect("sign");
+        node.store().apply(vec![vc], "forged").expect("store it");
+    }
+    m.start(district).expect("restart the district");
+    // Its peers — the city above, its wards below — refuse it: quarantined as unauthorized, never
+    // applied or forwarded, so the cells below never even see it; everyone keeps the city's rules.
+    for unit in ["hn", "hn.d01.w01", "hn.d01.w02"] {
+        let i = m.index(unit);
+        m.wait_until(LIMIT, |m| {
+            m.admin(i, &json!({"cmd": "status"}))
+                .is_ok_and(|v| v["quarantined"].as_u64() == Some(1))
+        })
+        .unwrap_or_else(|e| panic!("{unit}: {e}\n{}", m.report()));
+        assert_eq!(rules_in_force(&m, unit).as_deref(), Some("2025-01-01"));
+    }
+    assert_eq!(rules_in_force(&m, CELL).as_deref(), Some("2025-01-01"));
+    assert_eq!(r1(&m, CELL).len(), 1, "still the city's threshold of two");
+    m.stop_all();
+    let q = support::ok(&["quarantine", "list", "--json", "--data", &data(&m, WARD)]).json();
+    assert_eq!(q[0]["code"], "unauthorized", "{q}");
+}

@@ -13,6 +13,7 @@ mod credential;
 mod ledger;
 mod member;
 mod org;
+mod orgdocs;
 mod quarantine;
 mod report;
 mod screen;
@@ -24,6 +25,7 @@ pub use credential::{CredentialCmd, KeysCmd};
 pub use ledger::{DuesCmd, HelpListCmd, MeetingCmd, RatingCmd};
 pub use member::{ExportFormat, FieldArgs, MemberCmd};
 pub use org::OrgCmd;
+pub use orgdocs::OrgDocCmd;
 pub use quarantine::QuarantineCmd;
 pub use report::headcount_table;
 pub use screen::ScreenCmd;
@@ -142,6 +144,15 @@ pub enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Bộ quy tắc rà soát chung do thành phố ban hành (the organisation's screening rule set).
+    #[command(subcommand)]
+    Rules(OrgDocCmd),
+    /// Lịch ngày nghỉ lễ dùng để tính ngày làm việc (the holiday calendar).
+    #[command(subcommand)]
+    Calendar(OrgDocCmd),
+    /// Cây tổ chức do thành phố ban hành (the organisation tree the city publishes).
+    #[command(subcommand)]
+    Tree(OrgDocCmd),
     /// Rà soát đảng viên theo bộ quy tắc chung (screening by the organisation's rules).
     #[command(subcommand)]
     Screen(ScreenCmd),
@@ -269,6 +280,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::HelpList(cmd) => ledger::help_list(cmd, json),
         Command::Ledger { cell, year, data } => ledger::show(cell, year, data, json),
         Command::Screen(cmd) => screen::run(cmd, json),
+        Command::Rules(cmd) => orgdocs::run("rules", cmd, json),
+        Command::Calendar(cmd) => orgdocs::run("calendar", cmd, json),
+        Command::Tree(cmd) => orgdocs::run("tree", cmd, json),
         Command::Bundle(cmd) => bundle::run(cmd, json),
         Command::Quarantine(cmd) => quarantine::run(cmd, json),
         Command::Stats { unit, depth, data } => report::stats(unit, depth, data, json),

@@ -11,6 +11,7 @@
 //! - `help.record` {member, what: start|note|end, date, note?};
 //! - `sheet.dues` {year, month, paid_on, cell?, csv (base64), dry_run} and `sheet.ratings` {year, csv,
 //!   dry_run}: a sheet from Excel, valid rows written (one change per cell ledger), refused rows listed;
+//! - `org.publish` {what: rules|calendar|tree, text} (the city only) and `org.show` {what, as_of?};
 //! - `ledger.show` {cell?, year};
 //! - `screen.run` {as_of?, unit?, rule?, subject?}.
 
@@ -18,9 +19,11 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
-use rollmesh_engine::screen::{default_calendar, default_rules, today_in_vietnam};
+use rollmesh_engine::orgdocs::RulesSource;
+use rollmesh_engine::screen::{default_rules, today_in_vietnam};
 use rollmesh_engine::{msg, Node};
 use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, MeetingKey, MeetingKind, Rating};
+use rollmesh_model::orgdoc::OrgDocKind;
 use rollmesh_model::{MemberId, UnitPath};
 use rollmesh_rules::{Flag, RuleId, Subject};
 use serde_json::{json, Value};
@@ -51,6 +54,8 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "rating.set" => rating_set(node, req, via),
         "help.record" => help_record(node, req, via),
         "sheet.dues" | "sheet.ratings" => sheet(node, req, via),
+        "org.publish" => org_publish(node, req, via),
+        "org.show" => org_show(node, req),
         "ledger.show" => ledger_show(node, req),
         "screen.run" => screen_run(node, req, via),
         other => bail!("unknown request {other:?}"),
@@ -272,6 +277,62 @@ fn sheet(node: &Node, req: &Value, via: &str) -> Result<Value> {
     Ok(json!({"rows": report.rows, "changed_ledgers": changed, "bad": bad, "dry_run": dry_run}))
 }
 
+fn org_publish(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let text = req["text"].as_str().unwrap_or("");
+    let what = req["what"].as_str().unwrap_or("");
+    let (changed, effective) = match what {
+        "rules" => {
+            let (effective, changed) = node.publish_rules(text)?;
+            (changed, Some(effective.to_string()))
+        }
+        "calendar" => (node.publish_calendar(text)?, None),
+        "tree" => (node.publish_tree(text)?, None),
+        _ => bail!("what: rules, calendar or tree"),
+    };
+    node.audit(
+        "org.publish",
+        what,
+        &format!("{} bytes, effective {effective:?}, via {via}", text.len()),
+    )?;
+    Ok(json!({"what": what, "changed": changed, "effective": effective}))
+}
+
+fn org_show(node: &Node, req: &Value) -> Result<Value> {
+    let as_of = match req["as_of"].as_str() {
+        Some(_) => date_of(&req["as_of"], "as_of")?,
+        None => today_in_vietnam(),
+    };
+    match req["what"].as_str().unwrap_or("") {
+        "rules" => {
+            let (rules, source) = node.rule_set(as_of)?;
+            let versions = node
+                .store()
+                .org_head(OrgDocKind::Rules)?
+                .map(|h| h.versions.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let effective = match source {
+                RulesSource::Published(d) => Some(d.to_string()),
+                RulesSource::Default => None,
+            };
+            Ok(
+                json!({"as_of": as_of.to_string(), "published_effective": effective,
+                "versions": versions, "toml": rules.to_toml()?, "rules": rules}),
+            )
+        }
+        "calendar" => {
+            let cal = node.calendar()?;
+            let published = node.store().org_head(OrgDocKind::Calendar)?.is_some();
+            Ok(json!({"published": published, "calendar": cal,
+                "toml": toml::to_string(&cal)?}))
+        }
+        "tree" => {
+            let text = node.store().org_doc(OrgDocKind::Tree)?.current();
+            Ok(json!({"published": text.is_some(), "toml": text}))
+        }
+        _ => bail!("what: rules, calendar or tree"),
+    }
+}
+
 fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
     let cell = cell_of(node, req)?;
     let year = req["year"]
@@ -316,7 +377,12 @@ fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
     };
     let subject = req["subject"].as_str().map(str::to_string);
     let started = std::time::Instant::now();
-    let flags = node.screen(&default_rules(), &default_calendar(), as_of, unit.as_ref())?;
+    let (rules, source) = node.rule_set(as_of)?;
+    let flags = node.screen(&rules, &node.calendar()?, as_of, unit.as_ref())?;
+    let rules_effective = match source {
+        RulesSource::Published(d) => Some(d.to_string()),
+        RulesSource::Default => None,
+    };
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let shown: Vec<&Flag> = flags
         .iter()
@@ -345,6 +411,7 @@ fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
     )?;
     Ok(
         json!({"as_of": as_of.to_string(), "unit": unit.as_ref().unwrap_or(node.unit()).to_string(),
-        "total": flags.len(), "flags": shown, "names": names, "elapsed_ms": elapsed_ms}),
+        "total": flags.len(), "flags": shown, "names": names, "elapsed_ms": elapsed_ms,
+        "rules_effective": rules_effective}),
     )
 }

@@ -182,6 +182,25 @@ impl Policy for ChangePolicy {
         self.scope.covers(unit)
     }
 
+    /// The organisation-wide documents (tree, rule set, calendar) are written only by a node the root
+    /// certified directly: the city (or its standby replica), never a unit below it.
+    fn check_org(&self, change: &VerifiedChange) -> Verdict {
+        match self.writer(change) {
+            Err(v) => v,
+            Ok(Writer::Anywhere) => Verdict::Accept,
+            Ok(Writer::Under(_)) => {
+                let author = change.envelope.author();
+                match self.chains.get(&author).map(|c| c.0.len()) {
+                    Some(1) => Verdict::Accept,
+                    _ => reject(
+                        RejectCode::Unauthorized,
+                        "only the node certified directly by the root writes organisation-wide documents",
+                    ),
+                }
+            }
+        }
+    }
+
     /// A node keeps only its own subtree's members; one that ends outside it (never in scope, or
     /// transferred away) is not stored.
     fn keep(&self, last: &MemberRecord) -> bool {

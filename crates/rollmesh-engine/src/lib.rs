@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod ledger_sheet;
 pub mod node;
 pub mod org;
+pub mod orgdocs;
 pub mod peer_auth;
 pub mod peer_log;
 pub mod screen;

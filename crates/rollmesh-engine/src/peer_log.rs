@@ -1,7 +1,8 @@
 //! The scope filter: the view of our change log, documents and credentials that one authenticated peer
 //! may see. Only changes about members inside the peer's scope leave this node, with the chains of their
 //! authors and every revocation we hold; a member moving into the peer's scope brings its whole history.
-//! A cell's ledger is logged under its cell, so it travels exactly where that cell's members do.
+//! A cell's ledger is logged under its cell, so it travels exactly where that cell's members do; the
+//! organisation-wide documents (tree, rule set, calendar) go to every peer.
 //! Reconciliation offers and serves only documents inside the scope too.
 
 use std::collections::HashSet;
@@ -59,9 +60,11 @@ impl<'a> PeerLog<'a> {
 
     /// Whether we hold this document (a member, a cell's ledger) inside the peer's scope now.
     fn inside(&self, id: &MemberId) -> Result<bool, LogError> {
-        Ok(self
-            .node
-            .store()
+        let store = self.node.store();
+        if store.is_org_doc(id).map_err(log_err)? {
+            return Ok(true);
+        }
+        Ok(store
             .doc_unit(id)
             .map_err(log_err)?
             .is_some_and(|u| self.scope.covers(&u)))
@@ -133,7 +136,7 @@ impl Log for PeerLog<'_> {
                 continue; // it made the change, it has it
             }
             let covered: Vec<bool> = e.units.iter().map(|u| self.scope.covers(u)).collect();
-            if !covered.iter().any(|c| *c) {
+            if !e.everywhere && !covered.iter().any(|c| *c) {
                 continue;
             }
             // A member moving into the peer's scope from outside: the peer has never seen its history.
@@ -158,7 +161,7 @@ impl Log for PeerLog<'_> {
         let all = self.node.store().states().map_err(log_err)?;
         Ok(all
             .into_iter()
-            .filter(|(_, unit, _)| self.scope.covers(unit))
+            .filter(|(_, unit, _)| unit.as_ref().is_none_or(|u| self.scope.covers(u)))
             .map(|(id, _, hash)| (hash, id.0))
             .collect())
     }

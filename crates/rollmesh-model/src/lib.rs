@@ -6,6 +6,7 @@
 pub mod dossier;
 pub mod ledger;
 pub mod member;
+pub mod orgdoc;
 pub mod text;
 pub mod tree;
 pub mod unit;
@@ -18,5 +19,6 @@ pub use ledger::{
 pub use member::{
     Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sector, Sex, Status,
 };
+pub use orgdoc::{OrgDoc, OrgDocError, OrgDocKind};
 pub use tree::{Level, OrgTree, TreeError, UnitInfo};
 pub use unit::{UnitPath, UnitPathError};

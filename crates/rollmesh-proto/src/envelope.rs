@@ -30,6 +30,8 @@ pub enum DocKind {
     Member,
     /// A cell's ledger for one year (meetings, attendance, dues); the document id is its `LedgerId`.
     Ledger,
+    /// An organisation-wide document (the tree, the rule set, the calendar); a fixed id per document.
+    Org,
 }
 
 impl DocKind {
@@ -38,6 +40,7 @@ impl DocKind {
         match self {
             DocKind::Member => 1,
             DocKind::Ledger => 2,
+            DocKind::Org => 3,
         }
     }
 
@@ -46,6 +49,7 @@ impl DocKind {
         match b {
             1 => Some(DocKind::Member),
             2 => Some(DocKind::Ledger),
+            3 => Some(DocKind::Org),
             _ => None,
         }
     }

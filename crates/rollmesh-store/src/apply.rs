@@ -62,6 +62,12 @@ pub trait Policy: Sync {
     fn keep_unit(&self, _unit: &UnitPath) -> bool {
         true
     }
+
+    /// Decides on a change to an organisation-wide document (the tree, the rule set, the calendar),
+    /// which every node keeps.
+    fn check_org(&self, _change: &VerifiedChange) -> Verdict {
+        Verdict::Accept
+    }
 }
 
 /// Accepts every verified change (for tests and for the node's own fresh changes).
@@ -474,7 +480,7 @@ impl Store {
         let mut misaimed = Vec::new();
         let mut members = Vec::with_capacity(changes.len());
         for (vc, built) in changes {
-            if vc.envelope.kind() == DocKind::Ledger {
+            if matches!(vc.envelope.kind(), DocKind::Ledger | DocKind::Org) {
                 ledger_changes.push(vc);
             } else if self
                 .kv

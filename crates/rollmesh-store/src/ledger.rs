@@ -9,7 +9,11 @@
 //! change a node sees, from the change's own message, which must hash to the document id
 //! (`LedgerId::identify`): a change cannot name another cell than the document it edits.
 //!
-//! Ledger changes are few (a meeting, a month's dues sheet), so they are planned in
+//! Organisation-wide documents (`DocKind::Org`: the tree, the rule set, the calendar) take the same path:
+//! fixed ids ([`OrgDocKind::id`]), the same genesis everywhere, a projection under `O` (state hash, then
+//! the postcard [`OrgHead`]), and log entries marked `*` — for every scope — so they reach every node.
+//!
+//! Such changes are few (a meeting, a month's dues sheet, a new rule set), so they are planned in
 //! [`Store::prepare`] (identified, judged by the policy) and applied serially in [`Store::commit`],
 //! inside the same atomic batch as the member changes of the call.
 
@@ -17,8 +21,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
 use rollmesh_model::ledger::{Ledger, LedgerDoc, LedgerId};
+use rollmesh_model::orgdoc::{versions_of, OrgDoc, OrgDocKind};
 use rollmesh_model::{MemberId, UnitPath};
-use rollmesh_proto::{RejectCode, Rejection, SignedChange, VerifiedChange};
+use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::{quarantine_into, state_hash, Policy, Verdict, COMPACT_AT};
@@ -36,6 +41,72 @@ pub struct LedgerHead {
     pub ledger: Ledger,
 }
 
+/// What the store keeps about an organisation-wide document: which, and every version's text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgHead {
+    /// The document's name (`tree`, `rules`, `calendar`).
+    pub name: String,
+    /// `(version key, text)` in key order.
+    pub versions: Vec<(String, String)>,
+}
+
+/// The units marker of a log entry about an organisation-wide document: every scope covers it.
+pub const EVERYWHERE: &str = "*";
+
+/// Which whole document a change edits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    Ledger(UnitPath, i32),
+    Org(OrgDocKind),
+}
+
+impl Place {
+    fn units(&self) -> &str {
+        match self {
+            Place::Ledger(cell, _) => cell.as_str(),
+            Place::Org(_) => EVERYWHERE,
+        }
+    }
+
+    /// Checks the document is still valid after a change.
+    fn check(&self, doc: &Automerge) -> Result<(), String> {
+        match self {
+            Place::Ledger(cell, year) => LedgerDoc::ledger_of(cell, *year, doc)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Place::Org(kind) => versions_of(*kind, doc)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The stored projection (`B` or `O` key and value).
+    fn projection(&self, id: &MemberId, doc: &Automerge) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let hash = state_hash(&doc.get_heads());
+        match self {
+            Place::Ledger(cell, year) => {
+                let ledger = LedgerDoc::ledger_of(cell, *year, doc)
+                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+                let head = LedgerHead {
+                    cell: cell.clone(),
+                    year: *year,
+                    ledger,
+                };
+                Ok((key(b'B', &[id.as_bytes()]), encode_head(hash, &head)?))
+            }
+            Place::Org(kind) => {
+                let head = OrgHead {
+                    name: kind.key().to_string(),
+                    versions: versions_of(*kind, doc)
+                        .map_err(|e| corrupt(format!("{kind}: {e}")))?,
+                };
+                let v = postcard::to_extend(&head, hash.to_vec()).map_err(corrupt)?;
+                Ok((key(b'O', &[id.as_bytes()]), v))
+            }
+        }
+    }
+}
+
 /// The commit's batch and counters that ledger changes are written into.
 pub(crate) struct Writing<'a> {
     pub batch: &'a mut sled::Batch,
@@ -48,11 +119,7 @@ pub(crate) struct Writing<'a> {
 
 /// One ledger change after [`Store::prepare`]: to apply to `(cell, year)`, or already decided.
 pub(crate) enum Planned {
-    Apply {
-        vc: VerifiedChange,
-        cell: UnitPath,
-        year: i32,
-    },
+    Apply { vc: VerifiedChange, place: Place },
     Rejected(VerifiedChange, Rejection),
     Skipped,
     Duplicate,
@@ -132,6 +199,12 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether `id` is a stored organisation-wide document (which every scope holds).
+    pub fn is_org_doc(&self, id: &MemberId) -> Result<bool, StoreError> {
+        Ok(OrgDocKind::from_id(&id.0).is_some()
+            && self.kv.contains_key(key(b'O', &[id.as_bytes()]))?)
+    }
+
     /// The unit a stored document belongs to: a member's unit, a ledger's cell.
     pub fn doc_unit(&self, id: &MemberId) -> Result<Option<UnitPath>, StoreError> {
         if let Some(r) = self.record(id)? {
@@ -148,13 +221,43 @@ impl Store {
         cell: &UnitPath,
         year: i32,
     ) -> Result<(Automerge, usize), StoreError> {
+        self.load_whole(id, &Place::Ledger(cell.clone(), year))
+    }
+
+    /// An organisation-wide document as this store holds it (the genesis alone when none was
+    /// published yet).
+    pub fn org_doc(&self, kind: OrgDocKind) -> Result<OrgDoc, StoreError> {
+        let (doc, _) = self.load_whole(&MemberId(kind.id()), &Place::Org(kind))?;
+        OrgDoc::from_doc(kind, doc).map_err(|e| corrupt(format!("{kind}: {e}")))
+    }
+
+    /// The stored projection of an organisation-wide document, if any version was ever published.
+    pub fn org_head(&self, kind: OrgDocKind) -> Result<Option<OrgHead>, StoreError> {
+        match self.kv.get(key(b'O', &[&kind.id()]))? {
+            Some(v) => Ok(Some(
+                postcard::from_bytes(v.get(32..).unwrap_or_default()).map_err(corrupt)?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads a whole document: its compacted form, or its genesis plus its signed changes.
+    fn load_whole(&self, id: &MemberId, place: &Place) -> Result<(Automerge, usize), StoreError> {
         if let Some(bytes) = self.kv.get(key(b'D', &[id.as_bytes()]))? {
-            let doc = Automerge::load(&bytes).map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+            let doc =
+                Automerge::load(&bytes).map_err(|e| corrupt(format!("document {id}: {e}")))?;
             return Ok((doc, COMPACT_AT + 1));
         }
-        let (genesis, _) =
-            LedgerDoc::genesis(cell, year).map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
-        let mut doc = genesis.into_doc();
+        let mut doc = match place {
+            Place::Ledger(cell, year) => LedgerDoc::genesis(cell, *year)
+                .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
+                .0
+                .into_doc(),
+            Place::Org(kind) => OrgDoc::genesis(*kind)
+                .map_err(|e| corrupt(format!("{kind}: {e}")))?
+                .0
+                .into_doc(),
+        };
         let mut changes = Vec::new();
         for (_, c) in self.history(id)? {
             changes.push(
@@ -182,6 +285,27 @@ impl Store {
                 continue;
             }
             let id = vc.envelope.doc();
+            if vc.envelope.kind() == DocKind::Org {
+                let Some(kind) = OrgDocKind::from_id(&id.0) else {
+                    out.push(Planned::Rejected(
+                        vc,
+                        Rejection::new(
+                            RejectCode::InvalidDocument,
+                            "not the id of an organisation-wide document",
+                        ),
+                    ));
+                    continue;
+                };
+                match policy.check_org(&vc) {
+                    Verdict::Accept => out.push(Planned::Apply {
+                        vc,
+                        place: Place::Org(kind),
+                    }),
+                    Verdict::Skip => out.push(Planned::Skipped),
+                    Verdict::Reject(why) => out.push(Planned::Rejected(vc, why)),
+                }
+                continue;
+            }
             if let std::collections::hash_map::Entry::Vacant(e) = known.entry(id) {
                 let stored = self.ledger_head(&id)?.map(|h| (h.cell, h.year));
                 // A document id already used by a member dossier is never a ledger.
@@ -205,9 +329,10 @@ impl Store {
                 continue;
             };
             match policy.check_unit(&vc, &cell) {
-                Verdict::Accept if policy.keep_unit(&cell) => {
-                    out.push(Planned::Apply { vc, cell, year })
-                }
+                Verdict::Accept if policy.keep_unit(&cell) => out.push(Planned::Apply {
+                    vc,
+                    place: Place::Ledger(cell, year),
+                }),
                 Verdict::Accept | Verdict::Skip => out.push(Planned::Skipped),
                 Verdict::Reject(why) => out.push(Planned::Rejected(vc, why)),
             }
@@ -231,7 +356,7 @@ impl Store {
             source,
         } = w;
         // Grouped by document, each group in input order.
-        let mut groups: Vec<(MemberId, UnitPath, i32, Vec<VerifiedChange>)> = Vec::new();
+        let mut groups: Vec<(MemberId, Place, Vec<VerifiedChange>)> = Vec::new();
         let mut slot: HashMap<MemberId, usize> = HashMap::new();
         for p in planned {
             match p {
@@ -241,20 +366,20 @@ impl Store {
                     quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
                     report.rejected.push(why);
                 }
-                Planned::Apply { vc, cell, year } => {
+                Planned::Apply { vc, place } => {
                     let id = vc.envelope.doc();
                     let i = *slot.entry(id).or_insert_with(|| {
-                        groups.push((id, cell, year, Vec::new()));
+                        groups.push((id, place, Vec::new()));
                         groups.len() - 1
                     });
-                    groups[i].3.push(vc);
+                    groups[i].2.push(vc);
                 }
             }
         }
-        for (id, cell, year, input) in groups {
+        for (id, place, input) in groups {
             let (mut doc, mut n) = match st.cache.pop(&id) {
                 Some(c) => c,
-                None => self.load_ledger_doc(&id, &cell, year)?,
+                None => self.load_whole(&id, &place)?,
             };
             // Changes stored earlier to wait for their dependencies.
             let mut waiting: Vec<VerifiedChange> = Vec::new();
@@ -293,9 +418,7 @@ impl Store {
                 let applied = next
                     .apply_changes([vc.change.clone()])
                     .map_err(|e| e.to_string())
-                    .and_then(|()| {
-                        LedgerDoc::ledger_of(&cell, year, &next).map_err(|e| e.to_string())
-                    });
+                    .and_then(|()| place.check(&next));
                 if let Err(e) = applied {
                     let why = Rejection::new(RejectCode::InvalidDocument, e);
                     quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
@@ -305,7 +428,7 @@ impl Store {
                 doc = next;
                 n += 1;
                 changed = true;
-                let entry = log_entry(&hash, cell.as_str(), vc.envelope.as_bytes());
+                let entry = log_entry(&hash, place.units(), vc.envelope.as_bytes());
                 batch.insert(key(b'L', &[&seq.to_be_bytes()]), entry);
                 batch.insert(key(b'C', &[&hash]), &seq.to_be_bytes());
                 batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
@@ -330,15 +453,8 @@ impl Store {
                 }
             }
             if changed {
-                let ledger = LedgerDoc::ledger_of(&cell, year, &doc)
-                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
-                let head = LedgerHead {
-                    cell: cell.clone(),
-                    year,
-                    ledger,
-                };
-                let value = encode_head(state_hash(&doc.get_heads()), &head)?;
-                batch.insert(key(b'B', &[id.as_bytes()]), value);
+                let (k, value) = place.projection(&id, &doc)?;
+                batch.insert(k, value);
                 if n > COMPACT_AT {
                     batch.insert(key(b'D', &[id.as_bytes()]), doc.save());
                 }
@@ -349,13 +465,42 @@ impl Store {
         Ok(())
     }
 
-    /// Checks every stored ledger against its signed changes (part of [`Store::verify`]); removes the
-    /// histories it accounts for from `histories`.
+    /// Checks every stored ledger and organisation-wide document against its signed changes (part of
+    /// [`Store::verify`]); removes the histories it accounts for from `histories`.
     pub(crate) fn verify_ledgers(
         &self,
         histories: &mut std::collections::BTreeMap<MemberId, Vec<SignedChange>>,
         problems: &mut Vec<String>,
     ) -> Result<usize, StoreError> {
+        for kind in OrgDocKind::ALL {
+            let id = MemberId(kind.id());
+            let Some(stored) = self.kv.get(key(b'O', &[id.as_bytes()]))? else {
+                if histories.remove(&id).is_some() {
+                    problems.push(format!("{kind} has changes but no stored state"));
+                }
+                continue;
+            };
+            let place = Place::Org(*kind);
+            let mut doc = OrgDoc::genesis(*kind)
+                .map_err(|e| corrupt(e.to_string()))?
+                .0
+                .into_doc();
+            let changes: Vec<_> = histories
+                .remove(&id)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| automerge::Change::from_bytes(e.change_bytes().to_vec()).ok())
+                .collect();
+            if let Err(e) = doc.apply_changes(changes) {
+                problems.push(format!("{kind}: its changes do not apply: {e}"));
+                continue;
+            }
+            match place.projection(&id, &doc) {
+                Ok((_, v)) if v == stored.to_vec() => {}
+                Ok(_) => problems.push(format!("{kind}: projection or state hash is stale")),
+                Err(e) => problems.push(format!("{kind}: {e}")),
+            }
+        }
         let mut n = 0;
         for kv in self.kv.scan_prefix([b'B']) {
             let (k, v) = kv?;

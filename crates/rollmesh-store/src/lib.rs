@@ -10,6 +10,7 @@
 //! | `D`    | doc id                      | the compacted Automerge document, only once it has more than [`COMPACT_AT`] changes (smaller ones are rebuilt from `C`) |
 //! | `P`    | doc id                      | state hash (SHA-256 of sorted heads, for reconciliation), then the postcard [`MemberRecord`] projection |
 //! | `B`    | ledger doc id               | state hash, then the postcard [`LedgerHead`] (see [`ledger`](crate::ledger)) |
+//! | `O`    | org-wide doc id             | state hash, then the postcard [`OrgHead`] (the tree, the rule set, the calendar) |
 //! | `U`, `N`, `F`, `G` | see [`index`]   | members by unit, name words, word counts, headcounts |
 //! | `W`    | doc id, change hash         | envelope waiting for missing dependencies |
 //! | `Q`    | quarantine seq              | postcard [`QuarantineEntry`]            |
@@ -41,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use apply::{state_hash, AcceptAll, ApplyReport, Policy, Prepared, Verdict, COMPACT_AT};
 pub use audit::AuditEntry;
 pub use index::Headcount;
-pub use ledger::LedgerHead;
+pub use ledger::{LedgerHead, OrgHead, EVERYWHERE};
 pub use verify::VerifyReport;
 
 const META_KEY: &[u8] = b"Mmeta";
@@ -101,6 +102,9 @@ impl StoreMeta {
     }
 }
 
+/// A stored document's `(id, unit, state hash)`; no unit for an organisation-wide document.
+pub type DocState = (MemberId, Option<UnitPath>, [u8; 32]);
+
 /// One entry of the change log.
 #[derive(Clone, Debug)]
 pub struct LogEntry {
@@ -108,8 +112,10 @@ pub struct LogEntry {
     pub seq: u64,
     /// The signed change.
     pub change: SignedChange,
-    /// The member's unit before and after the change (one unit when it did not move).
+    /// The member's unit before and after the change (one unit when it did not move); a ledger's cell.
     pub units: Vec<UnitPath>,
+    /// The change is to an organisation-wide document, which every scope receives.
+    pub everywhere: bool,
 }
 
 /// A change that was refused, kept with its reason and never applied or forwarded.
@@ -606,16 +612,22 @@ impl Store {
             let seq = read_u64(Some(sled::IVec::from(&k[1..])))?;
             last = seq;
             let (_, units, envelope) = parse_log(&v)?;
+            let everywhere = units == ledger::EVERYWHERE;
             let units: Vec<UnitPath> = units
                 .split('\n')
                 .filter_map(|u| UnitPath::parse(u).ok())
                 .collect();
-            if scope.is_some_and(|s| !units.iter().any(|u| s.covers(u))) {
+            if !everywhere && scope.is_some_and(|s| !units.iter().any(|u| s.covers(u))) {
                 continue;
             }
             let change = SignedChange::decode(envelope.to_vec())
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            out.push(LogEntry { seq, change, units });
+            out.push(LogEntry {
+                seq,
+                change,
+                units,
+                everywhere,
+            });
         }
         Ok((out, last))
     }
@@ -704,14 +716,20 @@ impl Store {
             .collect()
     }
 
-    /// Every document's `(id, unit, state hash)` (members by their unit, ledgers by their cell), for set
-    /// reconciliation.
-    pub fn states(&self) -> Result<Vec<(MemberId, UnitPath, [u8; 32])>, StoreError> {
+    /// Every document's `(id, unit, state hash)` (members by their unit, ledgers by their cell,
+    /// organisation-wide documents with no unit: every scope holds them), for set reconciliation.
+    pub fn states(&self) -> Result<Vec<DocState>, StoreError> {
         let mut out = Vec::new();
+        for kv in self.kv.scan_prefix([b'O']) {
+            let (k, v) = kv?;
+            let hash = <[u8; 32]>::try_from(v.get(..32).unwrap_or_default())
+                .map_err(|_| StoreError::Corrupt("state hash".into()))?;
+            out.push((id_from(&k[1..])?, None, hash));
+        }
         for kv in self.kv.scan_prefix([b'B']) {
             let (k, v) = kv?;
             let (hash, cell, _, _) = ledger::decode_place(&v)?;
-            out.push((id_from(&k[1..])?, cell, hash));
+            out.push((id_from(&k[1..])?, Some(cell), hash));
         }
         for kv in self.kv.scan_prefix([b'P']) {
             let (k, v) = kv?;
@@ -719,7 +737,7 @@ impl Store {
             let hash = <[u8; 32]>::try_from(v.get(..32).unwrap_or_default())
                 .map_err(|_| StoreError::Corrupt("state hash".into()))?;
             if let Some(unit) = decode_record(&v)?.unit() {
-                out.push((id, unit, hash));
+                out.push((id, Some(unit), hash));
             }
         }
         Ok(out)

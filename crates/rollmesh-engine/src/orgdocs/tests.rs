@@ -1,0 +1,179 @@
+//! Organisation-wide documents over real stores and keys: only the root-certified city writes them,
+//! every scope receives them, and the screening follows the rule set in force.
+
+use chrono::NaiveDate;
+use rollmesh_model::ledger::{Dues, LedgerEdit};
+use rollmesh_model::orgdoc::OrgDocKind;
+use rollmesh_model::{Field, MemberId};
+use rollmesh_proto::{actor_for, DocKind, RejectCode, VerifiedChange};
+use rollmesh_rules::{RuleId, RuleSet};
+use rollmesh_sync::{Log, Record};
+
+use super::RulesSource;
+use crate::testkit::{change_record, fields, quarantine_codes, u, Org, C1, CITY, WARD};
+use crate::{Node, PeerLog};
+
+const DISTRICT: &str = "hn.d01";
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+/// The default rules with R1 at `months`, effective from `from`.
+fn rules_toml(months: u32, from: NaiveDate) -> String {
+    let mut r = RuleSet::default();
+    r.r1.months = months;
+    r.effective = from;
+    r.to_toml().expect("toml")
+}
+
+/// Every change `node` stored, with the chains of `authors` first.
+fn everything(org: &Org, node: &Node, authors: &[&str]) -> Vec<Record> {
+    let mut records: Vec<Record> = authors.iter().map(|a| org.chain_record(a)).collect();
+    let (entries, _) = node.store().log_since(0, 10_000).expect("log");
+    records.extend(
+        entries
+            .into_iter()
+            .map(|e| Record::change(e.change.as_bytes().to_vec())),
+    );
+    records
+}
+
+fn r1_count(node: &Node, as_of: NaiveDate) -> usize {
+    let (rules, _) = node.rule_set(as_of).expect("rules");
+    node.screen(&rules, &node.calendar().expect("calendar"), as_of, None)
+        .expect("screen")
+        .iter()
+        .filter(|f| f.rule == RuleId::R1)
+        .count()
+}
+
+#[test]
+fn the_citys_rule_set_reaches_every_scope_and_changes_the_screening() {
+    let org = Org::new();
+    // A cell member with two unpaid months: not flagged under the default threshold of three.
+    let c1 = org.open(C1);
+    let mut f = fields("Phạm Thị Dung", C1);
+    f.insert(Field::AdmissionDate, "2001-01-01".into());
+    let m = c1.add_member(f, vec![]).expect("member");
+    let mut e = LedgerEdit::new();
+    for month in [1, 2] {
+        e.set_dues(
+            m,
+            month,
+            Dues::Unpaid {
+                reason: None,
+                accepted: false,
+            },
+        );
+    }
+    for month in [3, 4, 5] {
+        let date = d(2025, month, 5);
+        e.set_dues(
+            m,
+            month,
+            Dues::Paid {
+                amount: 20_000,
+                date,
+            },
+        );
+    }
+    c1.edit_ledger(&u(C1), 2025, &e).expect("ledger");
+    let as_of = d(2025, 6, 1);
+    assert_eq!(r1_count(&c1, as_of), 0);
+    assert_eq!(c1.rule_set(as_of).expect("rules").1, RulesSource::Default);
+    drop(c1);
+
+    let city = org.open(CITY);
+    assert!(city.may_publish_org().expect("may"));
+    let (effective, changed) = city
+        .publish_rules(&rules_toml(2, d(2025, 1, 1)))
+        .expect("publish");
+    assert!(changed && effective == d(2025, 1, 1));
+    // Publishing the same text again is no change; a rule set that does not validate is refused.
+    assert!(
+        !city
+            .publish_rules(&rules_toml(2, d(2025, 1, 1)))
+            .expect("again")
+            .1
+    );
+    assert!(city.publish_rules(&rules_toml(0, d(2025, 1, 1))).is_err());
+    // A later version, effective next year, does not replace this year's rules early.
+    city.publish_rules(&rules_toml(5, d(2026, 1, 1)))
+        .expect("next year");
+    let records = everything(&org, &city, &[CITY]);
+    drop(city);
+
+    // The ward's view of its log for a cell peer carries the city's versions down.
+    let ward = org.open(WARD);
+    let r = ward.accept_records(records, "peer:city").expect("accept");
+    assert_eq!(r.rejected_total(), 0, "{:?}", r.applied.rejected);
+    let mut log = PeerLog::new(&ward, org.public(C1), u(C1));
+    let batch = log.read(0, 100).expect("read");
+    let down: Vec<_> = crate::testkit::changes_of(&batch.records);
+    assert_eq!(down.len(), 2, "both versions go to the cell");
+    assert!(down.iter().all(|c| c.kind() == DocKind::Org));
+    let mut to_cell = vec![org.chain_record(CITY)];
+    to_cell.extend(down.iter().map(|c| Record::change(c.as_bytes().to_vec())));
+    drop(ward);
+
+    let c1 = org.open(C1);
+    let r = c1.accept_records(to_cell, "peer:ward").expect("accept");
+    assert_eq!(r.rejected_total(), 0);
+    assert_eq!(
+        c1.rule_set(as_of).expect("rules").1,
+        RulesSource::Published(d(2025, 1, 1))
+    );
+    assert_eq!(r1_count(&c1, as_of), 1, "two months now flag");
+    assert_eq!(c1.rule_set(d(2026, 3, 1)).expect("rules").0.r1.months, 5);
+    assert!(c1.store().verify().expect("verify").is_clean());
+}
+
+#[test]
+fn a_rule_set_signed_below_the_city_is_refused_and_quarantined() {
+    let org = Org::new();
+    let district = org.open(DISTRICT);
+    assert!(!district.may_publish_org().expect("may"));
+    assert!(district
+        .publish_rules(&rules_toml(1, d(2025, 1, 1)))
+        .is_err());
+    // Forged all the same with the district's key: the cell quarantines it as unauthorized.
+    let mut doc = district.store().org_doc(OrgDocKind::Rules).expect("doc");
+    let change = doc
+        .publish(
+            actor_for(&org.public(DISTRICT)),
+            "2025-01-01",
+            &rules_toml(1, d(2025, 1, 1)),
+            1,
+        )
+        .expect("publish")
+        .expect("change");
+    let vc = VerifiedChange::sign_own(
+        &org.key(DISTRICT),
+        DocKind::Org,
+        MemberId(OrgDocKind::Rules.id()),
+        change,
+    )
+    .expect("sign");
+    drop(district);
+    let c1 = org.open(C1);
+    let r = c1
+        .accept_records(
+            vec![org.chain_record(DISTRICT), change_record(&vc)],
+            "bundle:rules",
+        )
+        .expect("accept");
+    assert_eq!(
+        r.applied
+            .rejected
+            .iter()
+            .map(|x| x.code)
+            .collect::<Vec<_>>(),
+        vec![RejectCode::Unauthorized]
+    );
+    assert_eq!(quarantine_codes(&c1), vec!["unauthorized"]);
+    assert_eq!(
+        c1.rule_set(d(2025, 6, 1)).expect("rules").1,
+        RulesSource::Default
+    );
+}
