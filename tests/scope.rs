@@ -225,13 +225,16 @@ fn a_cell_gets_nothing_outside_its_scope_on_the_wire() {
         .expect("parse");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
-    // Cell B's own session gives the state hashes of B's documents: what A will ask for.
-    let b = rt.block_on(greedy_session(city, &mesh.nodes[b_i].data, &[], &[]));
+    // Cell B's own session gives the state hashes of B's documents: what A will ask for. Every cell
+    // also gets the organisation tree the city published (an organisation-wide document).
+    let tree_doc = MemberId(rollmesh_model::orgdoc::OrgDocKind::Tree.id());
+    let mut b = rt.block_on(greedy_session(city, &mesh.nodes[b_i].data, &[], &[]));
+    assert!(b.docs.remove(&tree_doc), "cell B receives the city's tree");
     assert_eq!(b.docs, in_b, "cell B receives exactly its members");
     assert_eq!(
         b.offered.len(),
-        in_b.len(),
-        "reconciliation offers B its documents"
+        in_b.len() + 1,
+        "reconciliation offers B its documents and the tree"
     );
 
     let b_docs: Vec<MemberId> = in_b.iter().copied().collect();
@@ -242,14 +245,16 @@ fn a_cell_gets_nothing_outside_its_scope_on_the_wire() {
         &b_docs,
     ));
     mesh.stop_all();
+    let mut a = a;
+    assert!(a.docs.remove(&tree_doc), "cell A receives the city's tree");
     assert!(
         a.recon_rounds > 0 && a.want_answered,
         "reconciliation and Want ran"
     );
     assert_eq!(
         a.offered.len(),
-        in_a.len(),
-        "reconciliation offers A only its documents"
+        in_a.len() + 1,
+        "reconciliation offers A only its documents and the tree"
     );
     let leaked: Vec<&MemberId> = a.docs.difference(&in_a).collect();
     assert!(

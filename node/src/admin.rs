@@ -50,3 +50,16 @@ pub fn fields_from_json(v: &serde_json::Value) -> anyhow::Result<BTreeMap<Field,
     }
     Ok(out)
 }
+
+/// True when opening the node failed because a running node holds its data directory (then requests go
+/// through that node's admin socket).
+pub fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<rollmesh_engine::NodeError>(),
+            Some(rollmesh_engine::NodeError::Store(
+                rollmesh_store::StoreError::Locked
+            ))
+        )
+    }) && socket_path(data).exists()
+}

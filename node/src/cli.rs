@@ -36,7 +36,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use rollmesh_model::UnitPath;
 
 use crate::i18n::{self, LangArg};
 use crate::render;
@@ -77,9 +76,10 @@ pub struct DataDir {
 pub enum Command {
     /// Create a node's data directory and key for one unit, and print its node id.
     Init {
-        /// The unit this node serves, e.g. hn.d01.w01.c01. Its subtree is the node's scope.
+        /// The unit this node serves, by code (hn.d01.w01.c01) or, with --tree, by name. Its subtree
+        /// is the node's scope.
         #[arg(long)]
-        unit: UnitPath,
+        unit: String,
         /// An organisation tree (TOML, see config/org-demo.toml) the unit must belong to.
         #[arg(long, value_name = "FILE")]
         tree: Option<PathBuf>,
@@ -292,12 +292,5 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// True when the data directory is held by a running node (then commands go through its admin socket).
 pub(crate) fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<rollmesh_engine::NodeError>(),
-            Some(rollmesh_engine::NodeError::Store(
-                rollmesh_store::StoreError::Locked
-            ))
-        )
-    }) && crate::admin::socket_path(data).exists()
+    crate::admin::held_by_daemon(e, data)
 }

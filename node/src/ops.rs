@@ -16,6 +16,7 @@
 //! - `screen.run` {as_of?, unit?, rule?, subject?}.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
@@ -28,15 +29,15 @@ use rollmesh_model::{MemberId, UnitPath};
 use rollmesh_rules::{Flag, RuleId, Subject};
 use serde_json::{json, Value};
 
-use crate::cli::DataDir;
-
-/// Runs `req` on the node of `data`: directly when the store is free, through the running node otherwise.
-pub fn call(data: &DataDir, req: Value) -> Result<Value> {
-    match crate::cli::open(data) {
+/// Runs `req` on the node whose data directory is `data`: directly when the store is free, through the
+/// running node otherwise.
+pub fn call(data: &Path, req: Value) -> Result<Value> {
+    let opened = Node::open(data)
+        .map_err(anyhow::Error::from)
+        .with_context(|| msg!("không mở được nút", "cannot open the node"));
+    match opened {
         Ok(node) => handle(&node, &req, "cli"),
-        Err(e) if crate::cli::held_by_daemon(&e, &data.data) => {
-            crate::admin::call(&data.data, &req)
-        }
+        Err(e) if crate::admin::held_by_daemon(&e, data) => crate::admin::call(data, &req),
         Err(e) => Err(e),
     }
 }

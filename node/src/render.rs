@@ -215,6 +215,34 @@ pub fn english() -> bool {
     is_en()
 }
 
+/// A refused ledger edit in Vietnamese.
+fn ledger_error(e: &rollmesh_model::ledger::LedgerError) -> String {
+    use rollmesh_model::ledger::LedgerError as L;
+    match e {
+        L::Year(y) => format!("năm {y} nằm ngoài khoảng 1900-2200"),
+        L::OutsideYear { meeting, year } => {
+            format!("buổi họp {meeting} không thuộc năm {year} của sổ")
+        }
+        L::MeetingNumber(m) => format!("buổi họp {m}: mỗi ngày tối đa 9 buổi cùng loại"),
+        L::UnknownMeeting(m) => format!("buổi họp {m} chưa được ghi"),
+        L::Month(m) => format!("tháng {m} không nằm trong 1-12"),
+        L::PaymentDate(d) => format!("ngày đóng {} không hợp lệ", d.format("%d/%m/%Y")),
+        L::Text { what, value, .. } => {
+            let what = if *what == "topic" {
+                "nội dung"
+            } else {
+                "lý do"
+            };
+            format!("{what} {value:?} quá dài (tối đa 500 ký tự) hoặc có ký tự điều khiển")
+        }
+        L::HelpOutsideYear { date, year } => format!(
+            "mục danh sách giúp đỡ ngày {} không thuộc năm {year} của sổ",
+            date.format("%d/%m/%Y")
+        ),
+        other => format!("sổ chi bộ: {other}"),
+    }
+}
+
 /// An error as one line in the clerk's language: known causes are translated, anything else keeps its
 /// (English) technical detail behind a Vietnamese lead.
 pub fn explain(err: &anyhow::Error) -> String {
@@ -252,6 +280,10 @@ pub fn explain(err: &anyhow::Error) -> String {
                     p.display()
                 ),
                 NodeError::UnknownUnit(u) => format!("đơn vị {u} không có trong cây tổ chức"),
+                NodeError::NoSuchUnit(u) => {
+                    format!("không có đơn vị mã hoặc tên {u:?} (hoặc nhiều đơn vị trùng tên)")
+                }
+                NodeError::Ledger(l) => ledger_error(l),
                 NodeError::OutOfScope { unit, scope } => {
                     format!("đơn vị {unit} nằm ngoài phạm vi của nút này ({scope})")
                 }

@@ -18,6 +18,9 @@ pub enum NodeError {
     /// The unit is not in the organisation tree given.
     #[error("unit {0} is not in the organisation tree")]
     UnknownUnit(UnitPath),
+    /// No unit has this code or name (or several share the name).
+    #[error("no unit with code or name {0:?} (or several units share that name)")]
+    NoSuchUnit(String),
     /// A member's unit lies outside this node's scope.
     #[error("unit {unit} is outside this node's scope ({scope})")]
     OutOfScope {

@@ -33,6 +33,8 @@ pub struct Node {
     /// Serialises this node's own ledger edits: two made at once from the same document would give
     /// our actor the same sequence number twice.
     pub(crate) ledger_writes: std::sync::Mutex<()>,
+    /// The published organisation tree, parsed, with the state hash it was parsed at.
+    pub(crate) tree_cache: crate::orgdocs::TreeCache,
 }
 
 pub(crate) fn now() -> i64 {
@@ -117,6 +119,7 @@ impl Node {
         };
         Ok(Node {
             ledger_writes: Default::default(),
+            tree_cache: Default::default(),
             dir: dir.to_path_buf(),
             key,
             store,
@@ -149,6 +152,7 @@ impl Node {
         }
         Ok(Node {
             ledger_writes: Default::default(),
+            tree_cache: Default::default(),
             dir: dir.to_path_buf(),
             key,
             store,
@@ -249,6 +253,7 @@ impl Node {
             None => self.unit().clone(),
         };
         self.check_scope(&unit)?;
+        self.check_unit_exists(&unit)?;
         fields.insert(Field::Unit, unit.to_string());
         let id = crate::ids::new_member_id();
         let (dossier, change) =
@@ -304,6 +309,7 @@ impl Node {
                 NodeError::Dossier(rollmesh_model::FieldError::Required("unit").into())
             })?;
             self.check_scope(&u)?;
+            self.check_unit_exists(&u)?;
         }
         let mut d = self
             .store

@@ -78,6 +78,13 @@ pub fn bootstrap(
             }
         };
         node.credential_install(&chain)?;
+        if unit.parent().is_none() {
+            // The city publishes the tree: every node learns the units' names, kinds and wards.
+            let text = tree
+                .to_toml()
+                .map_err(|e| NodeError::Internal(e.to_string()))?;
+            node.publish_tree(&text)?;
+        }
         done.push(BootstrappedUnit {
             unit,
             data: dir,

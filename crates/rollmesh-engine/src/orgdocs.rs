@@ -3,15 +3,20 @@
 //! force. Every node holds them whatever its scope; until the city publishes one, a node uses the
 //! shipped defaults (docs/RULES.md).
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use rollmesh_model::orgdoc::{OrgDocKind, CURRENT};
-use rollmesh_model::{MemberId, OrgTree};
+use rollmesh_model::{MemberId, OrgTree, UnitPath};
 use rollmesh_proto::{actor_for, DocKind, VerifiedChange};
 use rollmesh_rules::{Calendar, RuleSet};
 
 use crate::node::{now, Node};
 use crate::screen::{default_calendar, default_rules};
 use crate::{msg, NodeError};
+
+/// The parsed tree and the state of the tree document it was parsed from (`None`: none published).
+pub(crate) type TreeCache = std::sync::Mutex<Option<(Option<[u8; 32]>, Option<Arc<OrgTree>>)>>;
 
 /// Where the rules a screening used came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,10 +120,48 @@ impl Node {
         Ok(default_calendar())
     }
 
-    /// The organisation tree the city published, if any.
-    pub fn org_tree(&self) -> Result<Option<OrgTree>, NodeError> {
-        let doc = self.store.org_doc(OrgDocKind::Tree)?;
-        Ok(doc.current().and_then(|t| OrgTree::from_toml(&t).ok()))
+    /// The unit a clerk names by code or by name. With the city's tree held, the unit must be in it
+    /// (a name is looked up there); without one, only a code is understood.
+    pub fn resolve_unit(&self, code_or_name: &str) -> Result<UnitPath, NodeError> {
+        match self.org_tree()? {
+            Some(tree) => tree
+                .find(code_or_name)
+                .map(|u| u.path.clone())
+                .ok_or_else(|| NodeError::NoSuchUnit(code_or_name.trim().to_string())),
+            None => UnitPath::parse(code_or_name.trim())
+                .map_err(|_| NodeError::NoSuchUnit(code_or_name.trim().to_string())),
+        }
+    }
+
+    /// Refuses a unit the city's tree does not have (when this node holds the tree).
+    pub(crate) fn check_unit_exists(&self, unit: &UnitPath) -> Result<(), NodeError> {
+        match self.org_tree()? {
+            Some(tree) if tree.unit(unit).is_none() => Err(NodeError::UnknownUnit(unit.clone())),
+            _ => Ok(()),
+        }
+    }
+
+    /// The organisation tree the city published, if any. Parsed once per published version: a bulk
+    /// import checks every row's unit against it.
+    pub fn org_tree(&self) -> Result<Option<Arc<OrgTree>>, NodeError> {
+        let state = self.store.org_state(OrgDocKind::Tree)?;
+        let mut cache = self.tree_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, tree)) = cache.as_ref() {
+            if *at == state {
+                return Ok(tree.clone());
+            }
+        }
+        let tree = match state {
+            None => None,
+            Some(_) => {
+                let doc = self.store.org_doc(OrgDocKind::Tree)?;
+                doc.current()
+                    .and_then(|t| OrgTree::from_toml(&t).ok())
+                    .map(Arc::new)
+            }
+        };
+        *cache = Some((state, tree.clone()));
+        Ok(tree)
     }
 }
 

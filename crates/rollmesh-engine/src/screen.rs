@@ -33,6 +33,11 @@ pub fn member_facts(r: &MemberRecord) -> Option<MemberFacts> {
     let status = r.status().unwrap_or(Status::Official);
     let mut m = MemberFacts::new(&r.id.to_string(), cell.as_str(), status);
     m.admitted = r.get(Field::AdmissionDate).and_then(parse_date);
+    // Wards are compared as folded text, so "Phường Điện Biên" and "phuong dien bien" are one ward.
+    m.residence_ward = r
+        .get(Field::ResidenceWard)
+        .map(rollmesh_model::text::fold)
+        .filter(|w| !w.is_empty());
     Some(m)
 }
 
@@ -125,11 +130,18 @@ impl Node {
         add_ledger_facts(&mut members, &ledgers);
         let mut units: BTreeSet<String> = members.iter().map(|m| m.cell.clone()).collect();
         units.extend(ledgers.iter().map(|l| l.cell.clone()));
+        // The city's tree says which ward a residential cell serves.
+        let tree = self.org_tree()?;
         let cells = units
             .into_iter()
-            .map(|unit| CellFacts {
-                unit,
-                admin_ward: None,
+            .map(|unit| {
+                let admin_ward = tree
+                    .as_ref()
+                    .zip(UnitPath::parse(&unit).ok())
+                    .and_then(|(t, p)| t.unit(&p).and_then(|u| u.admin_ward.clone()))
+                    .map(|w| rollmesh_model::text::fold(&w))
+                    .filter(|w| !w.is_empty());
+                CellFacts { unit, admin_ward }
             })
             .collect();
         Ok(ScreenFacts {

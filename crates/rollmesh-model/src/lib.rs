@@ -20,5 +20,5 @@ pub use member::{
     Event, EventKind, Field, FieldError, MemberId, MemberRecord, Sector, Sex, Status,
 };
 pub use orgdoc::{OrgDoc, OrgDocError, OrgDocKind};
-pub use tree::{Level, OrgTree, TreeError, UnitInfo};
+pub use tree::{Level, OrgTree, TreeError, UnitInfo, UnitKind};
 pub use unit::{UnitPath, UnitPathError};

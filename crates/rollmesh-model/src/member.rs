@@ -287,6 +287,9 @@ fields!(
     PermanentResidence = "permanent_residence", FieldKind::Text, "Nơi thường trú", "Permanent residence";
     /// Nơi ở hiện nay.
     CurrentResidence = "current_residence", FieldKind::Text, "Nơi ở hiện nay", "Current residence";
+    /// Phường/xã nơi ở hiện nay: the administrative ward of the current residence (compared with a
+    /// residential cell's ward by rule R14).
+    ResidenceWard = "residence_ward", FieldKind::Text, "Phường/xã nơi ở", "Ward of residence";
     /// Dân tộc.
     Ethnicity = "ethnicity", FieldKind::Text, "Dân tộc", "Ethnicity";
     /// Tôn giáo.

@@ -19,19 +19,58 @@ pub struct Level {
     pub name_en: String,
 }
 
+/// What a cell is attached to (loại hình chi bộ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// A residential area (khu dân cư, tổ dân phố, thôn).
+    Residential,
+    /// An office or public agency (cơ quan).
+    Workplace,
+    /// A school, college or university (trường học).
+    School,
+    /// An enterprise (doanh nghiệp).
+    Enterprise,
+    /// The armed forces or police (lực lượng vũ trang).
+    ArmedForces,
+    /// Anything else.
+    Other,
+}
+
+impl UnitKind {
+    /// The Vietnamese wording.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            UnitKind::Residential => "khu dân cư",
+            UnitKind::Workplace => "cơ quan",
+            UnitKind::School => "trường học",
+            UnitKind::Enterprise => "doanh nghiệp",
+            UnitKind::ArmedForces => "lực lượng vũ trang",
+            UnitKind::Other => "khác",
+        }
+    }
+}
+
 /// One unit of the tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitInfo {
-    /// Its dotted path.
+    /// Its dotted path (its code).
     pub path: UnitPath,
     /// Its display name (Vietnamese, NFC).
     pub name: String,
     /// Whether the unit is rural (a cell's setting, used in reports); absent means unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rural: Option<bool>,
+    /// What the cell is attached to; absent means unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<UnitKind>,
+    /// The administrative ward (phường/xã) a residential cell belongs to, by code or name. A member of
+    /// the cell who lives in another ward is flagged by R14.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_ward: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TreeFile {
     name: String,
@@ -40,13 +79,17 @@ struct TreeFile {
     units: Vec<UnitFileEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UnitFileEntry {
     path: String,
     name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     rural: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<UnitKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    admin_ward: Option<String>,
 }
 
 /// Why a tree file was refused.
@@ -119,6 +162,8 @@ impl OrgTree {
                 path: path.clone(),
                 name: crate::text::clean(&u.name),
                 rural: u.rural,
+                kind: u.kind,
+                admin_ward: u.admin_ward.map(|w| crate::text::clean(&w)),
             };
             if units.insert(path.clone(), info).is_some() {
                 return Err(TreeError::Duplicate(path));
@@ -144,6 +189,26 @@ impl OrgTree {
         })
     }
 
+    /// The tree as TOML, in the file format [`OrgTree::from_toml`] reads.
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        let file = TreeFile {
+            name: self.name.clone(),
+            levels: self.levels.clone(),
+            units: self
+                .units
+                .values()
+                .map(|u| UnitFileEntry {
+                    path: u.path.to_string(),
+                    name: u.name.clone(),
+                    rural: u.rural,
+                    kind: u.kind,
+                    admin_ward: u.admin_ward.clone(),
+                })
+                .collect(),
+        };
+        toml::to_string(&file)
+    }
+
     /// The root unit.
     pub fn root(&self) -> &UnitPath {
         &self.root
@@ -152,6 +217,25 @@ impl OrgTree {
     /// The unit at `path`, if the tree has it.
     pub fn unit(&self, path: &UnitPath) -> Option<&UnitInfo> {
         self.units.get(path)
+    }
+
+    /// The unit a clerk names by its code (`hn.d01.w01.c01`) or by its name (`Chi bộ 01 Phường Điện
+    /// Biên`, accents and case ignored); `None` when no unit, or more than one, has that name.
+    pub fn find(&self, code_or_name: &str) -> Option<&UnitInfo> {
+        if let Ok(p) = UnitPath::parse(code_or_name.trim()) {
+            if let Some(u) = self.units.get(&p) {
+                return Some(u);
+            }
+        }
+        let want = crate::text::fold(code_or_name);
+        let mut found = self
+            .units
+            .values()
+            .filter(|u| crate::text::fold(&u.name) == want);
+        match (found.next(), found.next()) {
+            (Some(u), None) => Some(u),
+            _ => None,
+        }
     }
 
     /// The level of a unit path (by depth), if the tree is that deep.
@@ -185,6 +269,15 @@ mod tests {
         assert_eq!(demo.levels.len(), 4);
         assert_eq!(demo.root().as_str(), "hn");
         assert_eq!(demo.units().count(), 15);
+        let again = OrgTree::from_toml(&demo.to_toml().expect("to toml")).expect("reads back");
+        assert_eq!(again, demo);
+        assert_eq!(
+            demo.find("chi bo 01 phuong dien bien")
+                .map(|u| u.path.to_string()),
+            Some("hn.d01.w01.c01".to_string())
+        );
+        assert_eq!(demo.find("hn.d02").map(|u| u.path.depth()), Some(1));
+        assert!(demo.find("Chi bộ không có").is_none());
         let cell = UnitPath::parse("hn.d01.w01.c01").expect("path");
         assert_eq!(demo.level_of(&cell).map(|l| l.key.as_str()), Some("cell"));
         let three = OrgTree::from_toml(THREE).expect("three-level tree");

@@ -241,6 +241,17 @@ impl Store {
         }
     }
 
+    /// The state hash of an organisation-wide document (`None` when none was published).
+    pub fn org_state(&self, kind: OrgDocKind) -> Result<Option<[u8; 32]>, StoreError> {
+        match self.kv.get(key(b'O', &[&kind.id()]))? {
+            Some(v) => Ok(Some(
+                <[u8; 32]>::try_from(v.get(..32).unwrap_or_default())
+                    .map_err(|_| corrupt("state hash"))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     /// Loads a whole document: its compacted form, or its genesis plus its signed changes.
     fn load_whole(&self, id: &MemberId, place: &Place) -> Result<(Automerge, usize), StoreError> {
         if let Some(bytes) = self.kv.get(key(b'D', &[id.as_bytes()]))? {

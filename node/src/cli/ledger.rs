@@ -251,7 +251,7 @@ pub(super) fn meeting(cmd: MeetingCmd, json: bool) -> Result<u8> {
     if let Some(c) = cell {
         req["cell"] = json!(c);
     }
-    let v = crate::ops::call(&data, req)?;
+    let v = crate::ops::call(&data.data, req)?;
     if json {
         print_json(&v);
         return Ok(0);
@@ -283,7 +283,7 @@ pub(super) fn meeting(cmd: MeetingCmd, json: bool) -> Result<u8> {
 fn sheet(data: &DataDir, mut req: Value, file: &Path, json: bool) -> Result<u8> {
     let bytes = std::fs::read(file).with_context(|| file.display().to_string())?;
     req["csv"] = json!(data_encoding::BASE64.encode(&bytes));
-    let v = crate::ops::call(data, req)?;
+    let v = crate::ops::call(&data.data, req)?;
     let bad = v["bad"].as_array().cloned().unwrap_or_default();
     if json {
         print_json(&v);
@@ -330,7 +330,7 @@ pub(super) fn rating(cmd: RatingCmd, json: bool) -> Result<u8> {
         } => {
             let req =
                 json!({"cmd": "rating.set", "member": member, "year": year, "rating": rating});
-            let v = crate::ops::call(&data, req)?;
+            let v = crate::ops::call(&data.data, req)?;
             if json {
                 print_json(&v);
                 return Ok(0);
@@ -379,7 +379,7 @@ pub(super) fn help_list(cmd: HelpListCmd, json: bool) -> Result<u8> {
     };
     let req = json!({"cmd": "help.record", "member": member, "what": what,
         "date": date.to_string(), "note": note});
-    let v = crate::ops::call(&data, req)?;
+    let v = crate::ops::call(&data.data, req)?;
     if json {
         print_json(&v);
         return Ok(0);
@@ -449,7 +449,7 @@ pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
     if let Some(c) = cell {
         req["cell"] = json!(c);
     }
-    let v = crate::ops::call(&data, req)?;
+    let v = crate::ops::call(&data.data, req)?;
     if json {
         print_json(&v);
         return Ok(0);
@@ -491,7 +491,7 @@ pub(super) fn show(
     if let Some(c) = cell {
         req["cell"] = json!(c);
     }
-    let v = crate::ops::call(&data, req)?;
+    let v = crate::ops::call(&data.data, req)?;
     if json {
         print_json(&v);
         return Ok(0);

@@ -198,11 +198,14 @@ pub(super) fn run(cmd: MemberCmd, json: bool) -> Result<u8> {
 }
 
 /// `member add`: from flags and/or a JSON file (through the running node if it holds the store).
-fn add(fields: FieldArgs, from_json: Option<PathBuf>, data: DataDir, json: bool) -> Result<u8> {
+fn add(mut fields: FieldArgs, from_json: Option<PathBuf>, data: DataDir, json: bool) -> Result<u8> {
+    // A unit may be named by code or by name: resolved by the node, against the city's tree.
+    let unit = fields.unit.take();
     let node = match open(&data) {
         Ok(n) => n,
         Err(e) if held_by_daemon(&e, &data.data) && from_json.is_none() => {
-            let req = json!({"cmd": "member.add", "fields": fields_json(&fields.collect()?)});
+            let req = json!({"cmd": "member.add", "fields": fields_json(&fields.collect()?),
+                "unit": unit});
             let v = crate::admin::call(&data.data, &req)?;
             if json {
                 print_json(&v);
@@ -244,6 +247,9 @@ fn add(fields: FieldArgs, from_json: Option<PathBuf>, data: DataDir, json: bool)
         }
     }
     values.extend(fields.collect()?);
+    if let Some(u) = unit {
+        values.insert(Field::Unit, node.resolve_unit(&u)?.to_string());
+    }
     if !values.contains_key(&Field::FullName) {
         bail!(msg!(
             "cần họ tên (--name)",
@@ -271,17 +277,18 @@ fn add(fields: FieldArgs, from_json: Option<PathBuf>, data: DataDir, json: bool)
 /// `member edit`: set or clear fields and record events (through the running node if it can).
 fn edit(
     id: String,
-    fields: FieldArgs,
+    mut fields: FieldArgs,
     clear: Vec<String>,
     event: Vec<String>,
     data: DataDir,
     json: bool,
 ) -> Result<u8> {
+    let unit = fields.unit.take();
     let node = match open(&data) {
         Ok(n) => n,
         Err(e) if held_by_daemon(&e, &data.data) && clear.is_empty() && event.is_empty() => {
-            let req =
-                json!({"cmd": "member.edit", "id": id, "fields": fields_json(&fields.collect()?)});
+            let req = json!({"cmd": "member.edit", "id": id,
+                "fields": fields_json(&fields.collect()?), "unit": unit});
             let v = crate::admin::call(&data.data, &req)?;
             if json {
                 print_json(&v);
@@ -300,6 +307,10 @@ fn edit(
         set: fields.collect()?,
         ..DossierEdit::default()
     };
+    if let Some(u) = unit {
+        edit.set
+            .insert(Field::Unit, node.resolve_unit(&u)?.to_string());
+    }
     for c in clear {
         edit.clear.insert(Field::from_key(&c)?);
     }

@@ -31,7 +31,7 @@ pub enum OrgCmd {
 
 /// `init`: creates a node's data directory and key for one unit.
 pub(super) fn init(
-    unit: UnitPath,
+    unit: String,
     tree: Option<PathBuf>,
     root: Option<String>,
     data: DataDir,
@@ -40,6 +40,12 @@ pub(super) fn init(
     let tree = match tree {
         Some(p) => Some(rollmesh_engine::org::load_tree(&p)?),
         None => None,
+    };
+    // With a tree, the unit may be named by its code or its name.
+    let unit = match tree.as_ref().and_then(|t| t.find(&unit)) {
+        Some(u) => u.path.clone(),
+        None => UnitPath::parse(unit.trim())
+            .map_err(|_| rollmesh_engine::NodeError::NoSuchUnit(unit.trim().to_string()))?,
     };
     let root = match root {
         Some(r) => Some(parse_root(&r)?),

@@ -42,7 +42,7 @@ pub(super) fn run(what: &str, cmd: OrgDocCmd, json: bool) -> Result<u8> {
             let text =
                 std::fs::read_to_string(&file).with_context(|| file.display().to_string())?;
             let v = crate::ops::call(
-                &data,
+                &data.data,
                 json!({"cmd": "org.publish", "what": what, "text": text}),
             )?;
             if json {
@@ -76,7 +76,7 @@ pub(super) fn run(what: &str, cmd: OrgDocCmd, json: bool) -> Result<u8> {
             if let Some(d) = as_of {
                 req["as_of"] = json!(d.to_string());
             }
-            let v = crate::ops::call(&data, req)?;
+            let v = crate::ops::call(&data.data, req)?;
             if json {
                 print_json(&v);
                 return Ok(0);

@@ -112,7 +112,7 @@ pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
     if let Some(o) = req.as_object_mut() {
         o.retain(|_, v| !v.is_null());
     }
-    let v = crate::ops::call(&data, req)?;
+    let v = crate::ops::call(&data.data, req)?;
     if json {
         print_json(&v);
         return Ok(0);

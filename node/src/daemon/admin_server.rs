@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use rollmesh_model::UnitPath;
+use rollmesh_model::{Field, UnitPath};
 use rollmesh_proto::NodeId;
 use serde_json::{json, Value};
 use tracing::warn;
@@ -69,7 +69,10 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
             }))
         }
         "member.add" => {
-            let fields = crate::admin::fields_from_json(&req["fields"])?;
+            let mut fields = crate::admin::fields_from_json(&req["fields"])?;
+            if let Some(u) = req["unit"].as_str() {
+                fields.insert(Field::Unit, node.resolve_unit(u)?.to_string());
+            }
             let id = node.add_member(fields, Vec::new())?;
             node.audit("member.add", &id.to_string(), "via admin socket")?;
             shared.bump_head();
@@ -77,10 +80,14 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
         }
         "member.edit" => {
             let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
-            let edit = rollmesh_model::DossierEdit {
+            let mut edit = rollmesh_model::DossierEdit {
                 set: crate::admin::fields_from_json(&req["fields"])?,
                 ..Default::default()
             };
+            if let Some(u) = req["unit"].as_str() {
+                edit.set
+                    .insert(Field::Unit, node.resolve_unit(u)?.to_string());
+            }
             let changed = node.edit_member(id, &edit)?;
             node.audit("member.edit", &id.to_string(), "via admin socket")?;
             shared.bump_head();

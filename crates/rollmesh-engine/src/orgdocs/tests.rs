@@ -111,7 +111,11 @@ fn the_citys_rule_set_reaches_every_scope_and_changes_the_screening() {
     let mut log = PeerLog::new(&ward, org.public(C1), u(C1));
     let batch = log.read(0, 100).expect("read");
     let down: Vec<_> = crate::testkit::changes_of(&batch.records);
-    assert_eq!(down.len(), 2, "both versions go to the cell");
+    assert_eq!(
+        down.len(),
+        3,
+        "the tree and both rule versions go to the cell"
+    );
     assert!(down.iter().all(|c| c.kind() == DocKind::Org));
     let mut to_cell = vec![org.chain_record(CITY)];
     to_cell.extend(down.iter().map(|c| Record::change(c.as_bytes().to_vec())));
@@ -175,5 +179,56 @@ fn a_rule_set_signed_below_the_city_is_refused_and_quarantined() {
     assert_eq!(
         c1.rule_set(d(2025, 6, 1)).expect("rules").1,
         RulesSource::Default
+    );
+}
+
+#[test]
+fn the_citys_tree_names_units_refuses_unknown_ones_and_gives_r14_its_wards() {
+    let org = Org::new();
+    let city = org.open(CITY);
+    let tiny = city
+        .org_tree()
+        .expect("tree")
+        .expect("bootstrap published it");
+    assert!(tiny.unit(&u(C1)).is_some());
+    // The city says which ward the first cell serves.
+    let text = crate::testkit::TINY_TREE.replace(
+        "path = \"hn.d01.w01.c01\"\nname = \"Chi bộ 1\"",
+        "path = \"hn.d01.w01.c01\"\nname = \"Chi bộ 1\"\nkind = \"residential\"\nadmin_ward = \"Phường 1\"",
+    );
+    assert_ne!(text, crate::testkit::TINY_TREE);
+    assert!(city.publish_tree(&text).expect("publish"));
+    let records = everything(&org, &city, &[CITY]);
+    drop(city);
+    let c1 = org.open(C1);
+    c1.accept_records(records, "peer:ward").expect("accept");
+    assert_eq!(c1.resolve_unit("chi bo 1").expect("by name"), u(C1));
+    assert_eq!(c1.resolve_unit(C1).expect("by code"), u(C1));
+    assert!(matches!(
+        c1.resolve_unit("Chi bộ 9"),
+        Err(crate::NodeError::NoSuchUnit(_))
+    ));
+    // A unit the tree does not have is refused even inside the node's scope.
+    assert!(matches!(
+        c1.add_member(fields("Ngô Văn Em", "hn.d01.w01.c01.x1"), vec![]),
+        Err(crate::NodeError::UnknownUnit(_))
+    ));
+    let mut f = fields("Đỗ Thị Giang", C1);
+    f.insert(Field::ResidenceWard, "phuong 2".into());
+    let away = c1.add_member(f, vec![]).expect("lives elsewhere");
+    let mut f = fields("Vũ Văn Hải", C1);
+    f.insert(Field::ResidenceWard, "Phường 1".into());
+    c1.add_member(f, vec![]).expect("lives here");
+    let (rules, _) = c1.rule_set(d(2025, 6, 1)).expect("rules");
+    let r14: Vec<_> = c1
+        .screen(&rules, &c1.calendar().expect("cal"), d(2025, 6, 1), None)
+        .expect("screen")
+        .into_iter()
+        .filter(|f| f.rule == RuleId::R14)
+        .collect();
+    assert_eq!(r14.len(), 1, "{r14:?}");
+    assert_eq!(
+        r14[0].subject,
+        rollmesh_rules::Subject::Member(away.to_string())
     );
 }

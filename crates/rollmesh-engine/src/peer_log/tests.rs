@@ -78,8 +78,20 @@ fn world() -> World {
     }
 }
 
+/// The member documents a batch carries (the organisation-wide ones — the tree the city published at
+/// bootstrap — go to every scope and are checked apart).
 fn docs(records: &[Record]) -> BTreeSet<MemberId> {
-    changes_of(records).iter().map(|c| c.doc()).collect()
+    changes_of(records)
+        .iter()
+        .filter(|c| c.kind() == rollmesh_proto::DocKind::Member)
+        .map(|c| c.doc())
+        .collect()
+}
+
+fn carries_the_tree(records: &[Record]) -> bool {
+    changes_of(records)
+        .iter()
+        .any(|c| c.doc().0 == rollmesh_model::orgdoc::OrgDocKind::Tree.id())
 }
 
 fn kinds(records: &[Record]) -> Vec<RecordKind> {
@@ -91,8 +103,9 @@ fn a_peer_reads_only_its_scope_without_its_own_changes() {
     let w = world();
     let mut log = PeerLog::new(&w.city, w.org.public(C1), u(C1));
     let b = log.read(0, 1000).expect("read");
-    // C1's members, less the one C1 wrote itself.
+    // C1's members, less the one C1 wrote itself, and the city's tree, which every scope gets.
     assert_eq!(docs(&b.records), BTreeSet::from([w.x1, w.w1]));
+    assert!(carries_the_tree(&b.records));
     assert!(changes_of(&b.records)
         .iter()
         .all(|c| c.author() != w.org.public(C1)));
@@ -328,13 +341,15 @@ fn reconciliation_delivers_a_move_out_of_the_scope() {
 fn states_and_histories_stay_inside_the_scope() {
     let w = world();
     let mut log = PeerLog::new(&w.city, w.org.public(C1), u(C1));
-    let states: BTreeSet<MemberId> = log
+    let mut states: BTreeSet<MemberId> = log
         .states()
         .expect("states")
         .into_iter()
         .map(|(_, d)| MemberId(d))
         .collect();
-    // Every document inside the scope, including those the peer wrote.
+    // Every document inside the scope, including those the peer wrote, and the city's tree.
+    let tree = MemberId(rollmesh_model::orgdoc::OrgDocKind::Tree.id());
+    assert!(states.remove(&tree));
     assert_eq!(states, BTreeSet::from([w.x1, w.y1, w.w1]));
 
     let unknown = MemberId([9; 16]);
