@@ -378,15 +378,18 @@ fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
     };
     let subject = req["subject"].as_str().map(str::to_string);
     let started = std::time::Instant::now();
-    let (rules, source) = node.rule_set(as_of)?;
-    let flags = node.screen(&rules, &node.calendar()?, as_of, unit.as_ref())?;
-    let rules_effective = match source {
-        RulesSource::Published(d) => Some(d.to_string()),
-        RulesSource::Default => None,
+    // `screen run` evaluates afresh; listing reuses the kept run while nothing changed.
+    let screening = if req["fresh"].as_bool().unwrap_or(false) {
+        node.screen_run(as_of)?
+    } else {
+        node.screening(as_of)?
     };
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let shown: Vec<&Flag> = flags
+    let scope = unit.as_ref().unwrap_or(node.unit());
+    let shown: Vec<&Flag> = screening
+        .flags
         .iter()
+        .filter(|f| f.in_scope(scope.as_str()))
         .filter(|f| rule.is_none_or(|r| f.rule == r))
         .filter(|f| match (&subject, &f.subject) {
             (None, _) => true,
@@ -394,25 +397,26 @@ fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
             (Some(s), Subject::Cell(c)) => c == s,
         })
         .collect();
-    let names: BTreeMap<String, String> = node
-        .store()
-        .list(unit.as_ref())?
-        .into_iter()
-        .filter(|r| {
-            shown
-                .iter()
-                .any(|f| f.subject == Subject::Member(r.id.to_string()))
-        })
-        .map(|r| (r.id.to_string(), r.name().to_string()))
-        .collect();
+    // Names only of the members shown (a city's flags name a few thousand of its 470,000).
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for f in &shown {
+        if let Subject::Member(m) = &f.subject {
+            if let Ok(id) = m.parse::<MemberId>() {
+                if let Some(r) = node.store().record(&id)? {
+                    names.insert(m.clone(), r.name().to_string());
+                }
+            }
+        }
+    }
     node.audit(
         "screen.run",
-        unit.as_ref().unwrap_or(node.unit()).as_str(),
+        scope.as_str(),
         &format!("as of {as_of}: {} flags via {via}", shown.len()),
     )?;
     Ok(
-        json!({"as_of": as_of.to_string(), "unit": unit.as_ref().unwrap_or(node.unit()).to_string(),
-        "total": flags.len(), "flags": shown, "names": names, "elapsed_ms": elapsed_ms,
-        "rules_effective": rules_effective}),
+        json!({"as_of": as_of.to_string(), "unit": scope.to_string(),
+        "total": screening.flags.len(), "flags": shown, "names": names,
+        "elapsed_ms": elapsed_ms, "computed_at": screening.computed_at,
+        "rules_effective": screening.rules_effective.map(|d| d.to_string())}),
     )
 }

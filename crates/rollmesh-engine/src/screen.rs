@@ -109,7 +109,57 @@ pub fn add_ledger_facts(members: &mut [MemberFacts], ledgers: &[Ledger]) {
     }
 }
 
+/// A whole-scope screening as computed and kept by [`Node::screen_run`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Screening {
+    /// The evaluation date.
+    pub as_of: NaiveDate,
+    /// Unix time it was computed.
+    pub computed_at: i64,
+    /// The store's last log sequence number then: the data it read.
+    pub log_seq: u64,
+    /// The effective date of the city's rule set used (`None`: the shipped defaults).
+    pub rules_effective: Option<NaiveDate>,
+    /// Every flag over the node's whole scope.
+    pub flags: Vec<Flag>,
+}
+
+const SCREENING: &str = "screening";
+
 impl Node {
+    /// Evaluates the rules in force on `as_of` over the node's whole scope and keeps the result, so
+    /// that listing flags does not evaluate again while nothing changed.
+    pub fn screen_run(&self, as_of: NaiveDate) -> Result<Screening, NodeError> {
+        let log_seq = self.store.last_seq();
+        let (rules, source) = self.rule_set(as_of)?;
+        let flags = self.screen(&rules, &self.calendar()?, as_of, None)?;
+        let s = Screening {
+            as_of,
+            computed_at: crate::node::now(),
+            log_seq,
+            rules_effective: match source {
+                crate::orgdocs::RulesSource::Published(d) => Some(d),
+                crate::orgdocs::RulesSource::Default => None,
+            },
+            flags,
+        };
+        let bytes = serde_json::to_vec(&s).map_err(|e| NodeError::Internal(e.to_string()))?;
+        self.store.put_local(SCREENING, &bytes)?;
+        Ok(s)
+    }
+
+    /// The kept screening for `as_of` if nothing was stored or changed since it ran, else a new run.
+    pub fn screening(&self, as_of: NaiveDate) -> Result<Screening, NodeError> {
+        if let Some(bytes) = self.store.get_local(SCREENING)? {
+            if let Ok(s) = serde_json::from_slice::<Screening>(&bytes) {
+                if s.as_of == as_of && s.log_seq == self.store.last_seq() {
+                    return Ok(s);
+                }
+            }
+        }
+        self.screen_run(as_of)
+    }
+
     /// The screening facts of `scope` (the node's whole scope when `None`).
     pub fn screen_facts(&self, scope: Option<&UnitPath>) -> Result<ScreenFacts, NodeError> {
         let scope = scope.unwrap_or(self.unit()).clone();

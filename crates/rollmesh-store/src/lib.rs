@@ -19,6 +19,7 @@
 //! | `R`    | SHA-256 of the revocation   | a revocation (encoded)                  |
 //! | `A`    | audit seq                   | postcard [`AuditEntry`], hash-chained   |
 //! | `X`    | peer public key             | sync checkpoint: peer log index id, seq |
+//! | `S`    | a name                      | local derived data (the last screening), never replicated |
 //!
 //! Every call to [`Store::apply`] writes one atomic sled batch and flushes it before returning, so a
 //! change reported as applied is durable. Only a bounded LRU of Automerge documents stays in memory.
@@ -760,6 +761,22 @@ impl Store {
     /// The change log's current index id.
     pub fn index_id(&self) -> u64 {
         self.index_id.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps a small local blob under `name` (derived data such as the last screening result; never
+    /// replicated), durably.
+    pub fn put_local(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.kv.insert(key(b'S', &[name.as_bytes()]), bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A blob kept by [`Store::put_local`].
+    pub fn get_local(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .kv
+            .get(key(b'S', &[name.as_bytes()]))?
+            .map(|v| v.to_vec()))
     }
 
     /// Our position in a peer's change log: `(index id, last sequence applied)`.

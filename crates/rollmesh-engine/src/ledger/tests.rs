@@ -271,3 +271,20 @@ fn a_ledger_change_arriving_before_its_dependency_waits_for_it() {
     ));
     assert!(ward.store().verify().expect("verify").is_clean());
 }
+
+#[test]
+fn a_kept_screening_is_reused_until_the_data_changes() {
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let member = c1.add_member(fields("Bùi Văn Khoa", C1), vec![]).expect("member");
+    let as_of = d(2025, 6, 15);
+    let first = c1.screen_run(as_of).expect("run");
+    assert_eq!(c1.screening(as_of).expect("kept"), first, "nothing changed");
+    c1.edit_ledger(&u(C1), 2025, &dues_edit(member, &[1, 2, 3, 4, 5], unpaid()))
+        .expect("ledger");
+    let second = c1.screening(as_of).expect("again");
+    assert!(second.log_seq > first.log_seq, "the change is read");
+    assert!(second.flags.iter().any(|f| f.rule == RuleId::R1));
+    // Another evaluation date is another screening.
+    assert_eq!(c1.screening(d(2025, 1, 15)).expect("other day").as_of, d(2025, 1, 15));
+}
