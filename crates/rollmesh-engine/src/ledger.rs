@@ -29,7 +29,7 @@ impl Node {
             return Ok(false);
         };
         let id = MemberId(LedgerId::of(cell, year).0);
-        let vc = VerifiedChange::sign_own(&self.key, DocKind::Ledger, id, change)
+        let vc = VerifiedChange::sign_own_compressed(&self.key, DocKind::Ledger, id, change)
             .map_err(|r| NodeError::Internal(r.to_string()))?;
         let report = self.store.apply(vec![vc], "local")?;
         if let Some(why) = report.rejected.first() {
@@ -38,6 +38,69 @@ impl Node {
             )));
         }
         Ok(true)
+    }
+
+    /// Records many ledger edits made here (a year of a city's books in the benchmark, bulk
+    /// maintenance), each its own signed change, committed in durable batches of about `batch` changes.
+    /// Edits of one ledger are applied in order; different ledgers are built in parallel. Returns how
+    /// many changed something.
+    pub fn edit_ledgers(
+        &self,
+        edits: Vec<(UnitPath, i32, LedgerEdit)>,
+        batch: usize,
+    ) -> Result<usize, NodeError> {
+        use rayon::prelude::*;
+        use std::collections::BTreeMap;
+        let _one_at_a_time = self.ledger_writes.lock().unwrap_or_else(|p| p.into_inner());
+        for (cell, _, _) in &edits {
+            self.check_scope(cell)?;
+        }
+        // One list of edits per ledger, in their order; ledgers taken a batch at a time.
+        let mut by_ledger: BTreeMap<(UnitPath, i32), Vec<LedgerEdit>> = BTreeMap::new();
+        for (cell, year, e) in edits {
+            by_ledger.entry((cell, year)).or_default().push(e);
+        }
+        let ledgers: Vec<((UnitPath, i32), Vec<LedgerEdit>)> = by_ledger.into_iter().collect();
+        let per = ledgers
+            .iter()
+            .map(|(_, e)| e.len())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let mut changed = 0;
+        for chunk in ledgers.chunks((batch / per).max(1)) {
+            let built = chunk
+                .par_iter()
+                .map(|((cell, year), edits)| {
+                    let mut ledger = self.store.ledger(cell, *year)?;
+                    let id = MemberId(LedgerId::of(cell, *year).0);
+                    let mut out = Vec::new();
+                    for e in edits {
+                        if let Some(c) = ledger.edit(actor_for(&self.key.public()), e, now())? {
+                            out.push(
+                                VerifiedChange::sign_own_compressed(
+                                    &self.key,
+                                    DocKind::Ledger,
+                                    id,
+                                    c,
+                                )
+                                .map_err(|r| NodeError::Internal(r.to_string()))?,
+                            );
+                        }
+                    }
+                    Ok(out)
+                })
+                .collect::<Result<Vec<_>, NodeError>>()?;
+            let changes: Vec<VerifiedChange> = built.into_iter().flatten().collect();
+            changed += changes.len();
+            let report = self.store.apply(changes, "local")?;
+            if let Some(why) = report.rejected.first() {
+                return Err(NodeError::Internal(format!(
+                    "own ledger change refused: {why}"
+                )));
+            }
+        }
+        Ok(changed)
     }
 
     /// The ledger of `cell` for `year` as this node holds it (empty when nothing was recorded).

@@ -52,8 +52,13 @@ impl Node {
         let Some(change) = change else {
             return Ok(false);
         };
-        let vc = VerifiedChange::sign_own(&self.key, DocKind::Org, MemberId(kind.id()), change)
-            .map_err(|r| NodeError::Internal(r.to_string()))?;
+        let vc = VerifiedChange::sign_own_compressed(
+            &self.key,
+            DocKind::Org,
+            MemberId(kind.id()),
+            change,
+        )
+        .map_err(|r| NodeError::Internal(r.to_string()))?;
         let report = self.store.apply(vec![vc], "local")?;
         if let Some(why) = report.rejected.first() {
             return Err(NodeError::Internal(format!("own change refused: {why}")));

@@ -26,8 +26,15 @@ use rollmesh_model::{MemberId, UnitPath};
 use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::{quarantine_into, state_hash, Policy, Verdict, COMPACT_AT};
+use crate::apply::{quarantine_into, state_hash, Policy, Verdict};
+
+/// A ledger or organisation-wide document is kept compacted (`D`) only past this many changes: a cell's
+/// year has a dozen to thirty, which rebuild quickly from the log, while rewriting a growing compacted
+/// copy after every monthly sheet would cost more disk than the document itself.
+pub const WHOLE_COMPACT_AT: usize = 48;
 use crate::{key, log_entry, ApplyReport, Store, StoreError, WriteState};
+
+mod compact;
 
 /// What the store keeps about a ledger besides its changes: whose and which year, and its plain view
 /// (what the screening rules read, so evaluating a city's rules never loads an Automerge document).
@@ -134,7 +141,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 /// type can be rebuilt from the document without losing which document it is.
 fn encode_head(hash: [u8; 32], head: &LedgerHead) -> Result<Vec<u8>, StoreError> {
     let v = postcard::to_extend(&(&head.cell, head.year), hash.to_vec()).map_err(corrupt)?;
-    postcard::to_extend(&head.ledger, v).map_err(corrupt)
+    postcard::to_extend(&compact::CompactLedger::from_ledger(&head.ledger), v).map_err(corrupt)
 }
 
 /// A decoded `B` value: state hash, cell, year, and the still encoded plain view.
@@ -166,9 +173,12 @@ impl Store {
         bytes: &[u8],
     ) -> Result<([u8; 32], LedgerHead), StoreError> {
         let (hash, cell, year, rest) = decode_place(bytes)?;
-        let ledger = match postcard::from_bytes::<Ledger>(rest) {
-            Ok(l) => l,
-            Err(_) => {
+        let view = postcard::from_bytes::<compact::CompactLedger>(rest)
+            .ok()
+            .and_then(compact::CompactLedger::into_ledger);
+        let ledger = match view {
+            Some(l) => l,
+            None => {
                 let (doc, _) = self.load_ledger_doc(id, &cell, year)?;
                 LedgerDoc::ledger_of(&cell, year, &doc)
                     .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
@@ -257,7 +267,7 @@ impl Store {
         if let Some(bytes) = self.kv.get(key(b'D', &[id.as_bytes()]))? {
             let doc =
                 Automerge::load(&bytes).map_err(|e| corrupt(format!("document {id}: {e}")))?;
-            return Ok((doc, COMPACT_AT + 1));
+            return Ok((doc, WHOLE_COMPACT_AT + 1));
         }
         let mut doc = match place {
             Place::Ledger(cell, year) => LedgerDoc::genesis(cell, *year)
@@ -466,7 +476,7 @@ impl Store {
             if changed {
                 let (k, value) = place.projection(&id, &doc)?;
                 batch.insert(k, value);
-                if n > COMPACT_AT {
+                if n > WHOLE_COMPACT_AT {
                     batch.insert(key(b'D', &[id.as_bytes()]), doc.save());
                 }
                 report.touched.push(id);
@@ -524,7 +534,9 @@ impl Store {
                     continue;
                 }
             };
-            let stored: Option<Ledger> = postcard::from_bytes(rest).ok();
+            let stored: Option<Ledger> = postcard::from_bytes::<compact::CompactLedger>(rest)
+                .ok()
+                .and_then(compact::CompactLedger::into_ledger);
             let head = (cell, year);
             let (cell, year) = head;
             if LedgerId::of(&cell, year).0 != id.0 {

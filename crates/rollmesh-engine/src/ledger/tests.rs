@@ -276,7 +276,9 @@ fn a_ledger_change_arriving_before_its_dependency_waits_for_it() {
 fn a_kept_screening_is_reused_until_the_data_changes() {
     let org = Org::new();
     let c1 = org.open(C1);
-    let member = c1.add_member(fields("Bùi Văn Khoa", C1), vec![]).expect("member");
+    let member = c1
+        .add_member(fields("Bùi Văn Khoa", C1), vec![])
+        .expect("member");
     let as_of = d(2025, 6, 15);
     let first = c1.screen_run(as_of).expect("run");
     assert_eq!(c1.screening(as_of).expect("kept"), first, "nothing changed");
@@ -286,5 +288,8 @@ fn a_kept_screening_is_reused_until_the_data_changes() {
     assert!(second.log_seq > first.log_seq, "the change is read");
     assert!(second.flags.iter().any(|f| f.rule == RuleId::R1));
     // Another evaluation date is another screening.
-    assert_eq!(c1.screening(d(2025, 1, 15)).expect("other day").as_of, d(2025, 1, 15));
+    assert_eq!(
+        c1.screening(d(2025, 1, 15)).expect("other day").as_of,
+        d(2025, 1, 15)
+    );
 }
