@@ -214,7 +214,7 @@ mod tests {
         for month in 1..=12u32 {
             let mut attendance = BTreeMap::new();
             for (i, id) in ids.iter().enumerate() {
-                let a = if (i as u32 + month) % 17 == 0 {
+                let a = if (i as u32 + month).is_multiple_of(17) {
                     Attendance::Absent {
                         reason: Some("Ốm".into()),
                         accepted: true,
@@ -223,7 +223,7 @@ mod tests {
                     Attendance::Present
                 };
                 attendance.insert(id.clone(), a);
-                let dues = if (i as u32 + month) % 23 == 0 {
+                let dues = if (i as u32 + month).is_multiple_of(23) {
                     Dues::Unpaid {
                         reason: None,
                         accepted: false,
