@@ -286,65 +286,6 @@ pub fn write_csv(seed: u64, shape: &Shape, mut out: impl Write) -> std::io::Resu
     Ok(n)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sha2::{Digest, Sha256};
-
-    fn small() -> Shape {
-        Shape {
-            districts: 2,
-            wards: 2,
-            cells: 2,
-            members: 5,
-        }
-    }
-
-    #[test]
-    fn same_seed_same_bytes() {
-        let mut a = Vec::new();
-        let mut b = Vec::new();
-        write_csv(7, &small(), &mut a).expect("write");
-        write_csv(7, &small(), &mut b).expect("write");
-        assert_eq!(a, b);
-        let mut c = Vec::new();
-        write_csv(8, &small(), &mut c).expect("write");
-        assert_ne!(a, c);
-        // The golden hash pins the generator: any change to its output must be deliberate.
-        let hex: String = Sha256::digest(&a)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect();
-        assert_eq!(hex, GOLDEN, "the generator's output changed");
-    }
-
-    const GOLDEN: &str = "128131b8469b85046979c2eaaaaa043e8ac64894e6c453af85d416f91ea137dd";
-
-    #[test]
-    fn full_shape_is_hanoi_sized_and_realistic() {
-        let cells = cells(1, &Shape::full());
-        let total: usize = cells.iter().map(|c| c.members).sum();
-        assert!((440_000..=520_000).contains(&total), "{total}");
-        let mut buf = Vec::new();
-        let shape = Shape {
-            districts: 2,
-            wards: 5,
-            cells: 5,
-            members: 40,
-        };
-        let n = write_csv(1, &shape, &mut buf).expect("write");
-        let text = String::from_utf8(buf).expect("utf8");
-        let nguyen = text.lines().filter(|l| l.contains(",Nguyễn ")).count();
-        assert!(
-            (n * 30 / 100..n * 46 / 100).contains(&nguyen),
-            "{nguyen} of {n}"
-        );
-        for s in ["lecturer", "teacher", "student", "probationary"] {
-            assert!(text.contains(s), "{s}");
-        }
-    }
-}
-
 /// A year of cell ledgers, as each cell's clerk records it: every month one change with the regular
 /// meeting (early in the month), its attendance and the month's dues sheet; in the last month of each
 /// quarter the thematic meeting with its attendance; in December the year's ratings. Attendance: 95 %
@@ -426,4 +367,63 @@ pub fn year_of_ledgers(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn small() -> Shape {
+        Shape {
+            districts: 2,
+            wards: 2,
+            cells: 2,
+            members: 5,
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        write_csv(7, &small(), &mut a).expect("write");
+        write_csv(7, &small(), &mut b).expect("write");
+        assert_eq!(a, b);
+        let mut c = Vec::new();
+        write_csv(8, &small(), &mut c).expect("write");
+        assert_ne!(a, c);
+        // The golden hash pins the generator: any change to its output must be deliberate.
+        let hex: String = Sha256::digest(&a)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect();
+        assert_eq!(hex, GOLDEN, "the generator's output changed");
+    }
+
+    const GOLDEN: &str = "128131b8469b85046979c2eaaaaa043e8ac64894e6c453af85d416f91ea137dd";
+
+    #[test]
+    fn full_shape_is_hanoi_sized_and_realistic() {
+        let cells = cells(1, &Shape::full());
+        let total: usize = cells.iter().map(|c| c.members).sum();
+        assert!((440_000..=520_000).contains(&total), "{total}");
+        let mut buf = Vec::new();
+        let shape = Shape {
+            districts: 2,
+            wards: 5,
+            cells: 5,
+            members: 40,
+        };
+        let n = write_csv(1, &shape, &mut buf).expect("write");
+        let text = String::from_utf8(buf).expect("utf8");
+        let nguyen = text.lines().filter(|l| l.contains(",Nguyễn ")).count();
+        assert!(
+            (n * 30 / 100..n * 46 / 100).contains(&nguyen),
+            "{nguyen} of {n}"
+        );
+        for s in ["lecturer", "teacher", "student", "probationary"] {
+            assert!(text.contains(s), "{s}");
+        }
+    }
 }
