@@ -13,7 +13,8 @@
 //!   dry_run}: a sheet from Excel, valid rows written (one change per cell ledger), refused rows listed;
 //! - `org.publish` {what: rules|calendar|tree, text} (the city only) and `org.show` {what, as_of?};
 //! - `ledger.show` {cell?, year};
-//! - `screen.run` {as_of?, unit?, rule?, subject?}.
+//! - `screen.run` {as_of?, unit?, rule?, subject?, fresh?};
+//! - `screen.deadlines` {as_of?, days?, unit?}: flags due within `days` unless something is recorded.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,6 +60,7 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "org.show" => org_show(node, req),
         "ledger.show" => ledger_show(node, req),
         "screen.run" => screen_run(node, req, via),
+        "screen.deadlines" => screen_deadlines(node, req),
         other => bail!("unknown request {other:?}"),
     }
 }
@@ -350,6 +352,37 @@ fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
     let c = ledger.conflicts();
     let conflicts = c.topics.len() + c.attendance.len() + c.dues.len();
     Ok(json!({"ledger": ledger.read(), "names": names, "conflicts": conflicts}))
+}
+
+fn screen_deadlines(node: &Node, req: &Value) -> Result<Value> {
+    let as_of = match req["as_of"].as_str() {
+        Some(_) => date_of(&req["as_of"], "as_of")?,
+        None => today_in_vietnam(),
+    };
+    let days = req["days"].as_u64().unwrap_or(31).min(366) as u32;
+    let scope = match req["unit"].as_str() {
+        Some(u) => UnitPath::parse(u)?,
+        None => node.unit().clone(),
+    };
+    let due: Vec<_> = node
+        .deadlines(as_of, days)?
+        .into_iter()
+        .filter(|d| d.flag.in_scope(scope.as_str()))
+        .collect();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for d in &due {
+        if let Subject::Member(m) = &d.flag.subject {
+            if let Ok(id) = m.parse::<MemberId>() {
+                if let Some(r) = node.store().record(&id)? {
+                    names.insert(m.clone(), r.name().to_string());
+                }
+            }
+        }
+    }
+    Ok(
+        json!({"as_of": as_of.to_string(), "days": days, "unit": scope.to_string(),
+        "deadlines": due, "names": names}),
+    )
 }
 
 fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {

@@ -126,6 +126,35 @@ pub struct Screening {
 
 const SCREENING: &str = "screening";
 
+/// A flag that is not raised today but will be by `due` if nothing more is recorded (a month ends with
+/// its dues or a meeting still missing, time on the help list runs out).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deadline {
+    /// The first day the flag is raised.
+    pub due: NaiveDate,
+    /// The flag as it will read then.
+    pub flag: Flag,
+}
+
+/// The day a flag raised by a later evaluation is first raised: the day after the last month it counts
+/// (R1, R2, R11), the help list's due day (R4); `None` for the others, which do not depend on time.
+fn due_day(f: &Flag) -> Option<NaiveDate> {
+    use rollmesh_rules::Evidence;
+    match &f.evidence {
+        Evidence::Dues {
+            counted_through, ..
+        }
+        | Evidence::Attendance {
+            counted_through, ..
+        }
+        | Evidence::Meetings {
+            counted_through, ..
+        } => counted_through.succ_opt(),
+        Evidence::HelpList { due, .. } => Some(*due),
+        _ => None,
+    }
+}
+
 impl Node {
     /// Evaluates the rules in force on `as_of` over the node's whole scope and keeps the result, so
     /// that listing flags does not evaluate again while nothing changed.
@@ -146,6 +175,31 @@ impl Node {
         let bytes = serde_json::to_vec(&s).map_err(|e| NodeError::Internal(e.to_string()))?;
         self.store.put_local(SCREENING, &bytes)?;
         Ok(s)
+    }
+
+    /// The flags that will be raised within `days` after `as_of` if nothing more is recorded: the
+    /// screening at the horizon less today's, each with the day it is first raised. Missing entries in a
+    /// ledger the node holds count against the member once their month ends, so this is the clerk's list
+    /// of what to record (or excuse) before it is due.
+    pub fn deadlines(&self, as_of: NaiveDate, days: u32) -> Result<Vec<Deadline>, NodeError> {
+        let horizon = as_of
+            .checked_add_days(chrono::Days::new(u64::from(days)))
+            .unwrap_or(as_of);
+        let today = self.screening(as_of)?;
+        let (rules, _) = self.rule_set(horizon)?;
+        let later = self.screen(&rules, &self.calendar()?, horizon, None)?;
+        let key = |f: &Flag| (f.rule, f.subject.clone(), f.year);
+        let now: BTreeSet<_> = today.flags.iter().map(key).collect();
+        let mut out: Vec<Deadline> = later
+            .into_iter()
+            .filter(|f| !now.contains(&key(f)))
+            .filter_map(|flag| {
+                let due = due_day(&flag)?;
+                (due > as_of && due <= horizon).then_some(Deadline { due, flag })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.due, &a.flag).cmp(&(b.due, &b.flag)));
+        Ok(out)
     }
 
     /// The kept screening for `as_of` if nothing was stored or changed since it ran, else a new run.

@@ -39,6 +39,21 @@ pub enum ScreenCmd {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Sắp đến hạn: những trường hợp sẽ bị nêu tên trong N ngày tới nếu không ghi thêm gì (what will be
+    /// flagged within N days unless dues, meetings or progress are recorded).
+    Deadlines {
+        /// Số ngày tới (default 31).
+        #[arg(long, default_value_t = 31)]
+        days: u32,
+        /// Chỉ đơn vị này (only this subtree).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Tính từ ngày, DD/MM/YYYY (default: today).
+        #[arg(long, value_parser = clerk_date)]
+        as_of: Option<NaiveDate>,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Vì sao một đảng viên hay chi bộ bị nêu tên: các sự kiện và dữ liệu đã dùng (why a member or a
     /// cell is flagged: the facts and the data used).
     Explain {
@@ -81,9 +96,58 @@ fn day(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// `screen deadlines`.
+fn deadlines(
+    days: u32,
+    unit: Option<String>,
+    as_of: Option<NaiveDate>,
+    data: DataDir,
+    json: bool,
+) -> Result<u8> {
+    let mut req = json!({"cmd": "screen.deadlines", "days": days});
+    if let Some(u) = unit {
+        req["unit"] = json!(u);
+    }
+    if let Some(d) = as_of {
+        req["as_of"] = json!(d.to_string());
+    }
+    let v = crate::ops::call(&data.data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let list = v["deadlines"].as_array().cloned().unwrap_or_default();
+    let n = list.len();
+    println!(
+        "{}",
+        msg!(
+            "{n} trường hợp sẽ đến hạn trong {days} ngày tới nếu không ghi thêm:",
+            "{n} flags fall due within {days} days unless something is recorded:"
+        )
+    );
+    for d in &list {
+        let f = &d["flag"];
+        let due = day(&d["due"]);
+        println!(
+            "  {} {:<4} {:<40} {}",
+            msg!("hạn {due}", "due {due}"),
+            f["rule"].as_str().unwrap_or(""),
+            subject_text(f, &v["names"]),
+            explanation(f)
+        );
+    }
+    Ok(0)
+}
+
 /// Runs `screen …`.
 pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
     let (mut req, data, explain) = match cmd {
+        ScreenCmd::Deadlines {
+            days,
+            unit,
+            as_of,
+            data,
+        } => return deadlines(days, unit, as_of, data, json),
         ScreenCmd::Run { as_of, unit, data } => (
             json!({"cmd": "screen.run", "unit": unit, "as_of": as_of}),
             data,

@@ -293,3 +293,38 @@ fn a_kept_screening_is_reused_until_the_data_changes() {
         d(2025, 1, 15)
     );
 }
+
+#[test]
+fn the_deadline_view_names_what_falls_due_unless_it_is_recorded() {
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let mut f = fields("Hồ Thị Lan", C1);
+    f.insert(Field::AdmissionDate, "2000-01-01".into());
+    let member = c1.add_member(f, vec![]).expect("member");
+    let mut e = dues_edit(member, &[1, 2], unpaid());
+    for m in 3..=5 {
+        e.set_dues(member, m, paid(d(2025, m, 5)));
+    }
+    c1.edit_ledger(&u(C1), 2025, &e).expect("ledger");
+    let as_of = d(2025, 6, 15);
+    assert!(r1_flags(&c1, as_of).is_empty(), "two months: not yet");
+    // June unrecorded: on 1 July it counts as the third unpaid month.
+    let due = c1.deadlines(as_of, 31).expect("deadlines");
+    let r1: Vec<_> = due.iter().filter(|x| x.flag.rule == RuleId::R1).collect();
+    assert_eq!(r1.len(), 1, "{due:?}");
+    assert_eq!(r1[0].due, d(2025, 7, 1));
+    assert_eq!(r1[0].flag.subject, Subject::Member(member.to_string()));
+    // Within a shorter horizon it is not due yet; once June is recorded paid, it is not due at all.
+    assert!(c1
+        .deadlines(as_of, 10)
+        .expect("short")
+        .iter()
+        .all(|x| x.flag.rule != RuleId::R1));
+    c1.edit_ledger(&u(C1), 2025, &dues_edit(member, &[6], paid(d(2025, 6, 20))))
+        .expect("june");
+    assert!(c1
+        .deadlines(as_of, 31)
+        .expect("after")
+        .iter()
+        .all(|x| x.flag.rule != RuleId::R1));
+}
