@@ -19,8 +19,24 @@ pub fn socket_path(data: &Path) -> PathBuf {
 /// Sends one request to the running node of `data` and returns its reply.
 pub fn call(data: &Path, request: &Value) -> anyhow::Result<Value> {
     let path = socket_path(data);
-    let mut s = UnixStream::connect(&path)
-        .map_err(|e| anyhow::anyhow!("cannot reach the running node at {}: {e}", path.display()))?;
+    let mut s = UnixStream::connect(&path).map_err(|e| {
+        let p = path.display();
+        anyhow::anyhow!(rollmesh_engine::msg!(
+            "không liên lạc được với nút đang chạy ({p}: {e}); nút có đang chạy (`rollmesh run`) không?",
+            "cannot reach the running node at {p}: {e}; is it running (`rollmesh run`)?"
+        ))
+    })?;
+    // The reply's errors come back in the caller's language.
+    let mut request = request.clone();
+    if let Some(o) = request.as_object_mut() {
+        let lang = if rollmesh_engine::i18n::is_en() {
+            "en"
+        } else {
+            "vi"
+        };
+        o.insert("lang".into(), Value::from(lang));
+    }
+    let request = &request;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut line = serde_json::to_vec(request)?;

@@ -242,9 +242,31 @@ pub(crate) fn open(d: &DataDir) -> Result<Node> {
     Node::open(&d.data).with_context(|| msg!("không mở được nút", "cannot open the node"))
 }
 
+/// Lets a one-shot command end quietly when its reader goes away (`rollmesh screen list | head`), as
+/// Unix tools do, instead of a panic and a stack trace: printing to a closed stdout panics with "failed
+/// printing to stdout: Broken pipe", which this hook turns into a quiet exit. Not for `run` and `demo`.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 /// Runs a parsed command; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let json = cli.json;
+    if !matches!(cli.command, Command::Run { .. } | Command::Demo { .. }) {
+        quiet_on_closed_pipe();
+    }
     match cli.command {
         Command::Init {
             unit,

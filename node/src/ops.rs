@@ -65,6 +65,13 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
     }
 }
 
+/// A request's integer field, refused (not truncated) when out of range.
+fn int<T: TryFrom<i64>>(v: &Value, what: &str) -> Result<T> {
+    v.as_i64()
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| anyhow!("{what}: missing or out of range"))
+}
+
 fn date_of(v: &Value, what: &str) -> Result<NaiveDate> {
     let s = v.as_str().ok_or_else(|| anyhow!("{what}: missing"))?;
     NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("{what}: {s:?}"))
@@ -106,6 +113,21 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
         let accepted = a["accepted"].as_bool().unwrap_or(false);
         absent.insert(id, Attendance::Absent { reason, accepted });
     }
+    // Recording a meeting again corrects it: only members it has no entry for yet are marked present,
+    // so an absence recorded earlier is not overwritten by the default.
+    let before = node.ledger(&cell, date.year())?;
+    let existing = before.has_meeting(&key);
+    let known: Vec<String> = if existing {
+        before
+            .read()
+            .meetings
+            .iter()
+            .find(|m| m.date == key.date && m.kind == key.kind)
+            .map(|m| m.attendance.keys().cloned().collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let present: Vec<MemberId> = match req["present"].as_array() {
         Some(ids) => ids
             .iter()
@@ -114,7 +136,7 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
         None => current_members(node, &cell)?
             .into_iter()
             .map(|(id, _)| id)
-            .filter(|id| !absent.contains_key(id))
+            .filter(|id| !absent.contains_key(id) && !known.contains(&id.to_string()))
             .collect(),
     };
     for id in &present {
@@ -132,7 +154,7 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
     )?;
     Ok(
         json!({"cell": cell.to_string(), "meeting": key.to_string(), "present": n_present,
-        "absent": n_absent, "changed": changed}),
+        "absent": n_absent, "changed": changed, "existing": existing}),
     )
 }
 
@@ -146,15 +168,13 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
             .unit()
             .ok_or_else(|| anyhow!("member {id} has no unit"))?,
     };
-    let year = req["year"]
-        .as_i64()
-        .ok_or_else(|| anyhow!("year: missing"))? as i32;
-    let month = req["month"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("month: missing"))? as u32;
+    let year: i32 = int(&req["year"], "year")?;
+    let month: u32 = int(&req["month"], "month")?;
     let dues = if req["paid"].is_object() {
         Dues::Paid {
-            amount: req["paid"]["amount"].as_u64().unwrap_or(0),
+            amount: req["paid"]["amount"]
+                .as_u64()
+                .ok_or_else(|| anyhow!("paid.amount: missing or out of range"))?,
             date: date_of(&req["paid"]["date"], "paid.date")?,
         }
     } else {
@@ -163,6 +183,12 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
             accepted: req["unpaid"]["accepted"].as_bool().unwrap_or(false),
         }
     };
+    let previous = node
+        .ledger(&cell, year)?
+        .read()
+        .dues
+        .get(&id.to_string())
+        .and_then(|m| m.get(&month).cloned());
     let mut edit = LedgerEdit::new();
     edit.set_dues(id, month, dues);
     let changed = node.edit_ledger(&cell, year, &edit)?;
@@ -173,7 +199,8 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
     )?;
     Ok(
         json!({"member": id.to_string(), "name": rec.name(), "cell": cell.to_string(),
-        "year": year, "month": month, "changed": changed}),
+        "year": year, "month": month, "changed": changed,
+        "previous": if changed { previous } else { None }}),
     )
 }
 
@@ -183,9 +210,14 @@ fn rating_set(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let cell = rec
         .unit()
         .ok_or_else(|| anyhow!("member {id} has no unit"))?;
-    let year = req["year"]
-        .as_i64()
-        .ok_or_else(|| anyhow!("year: missing"))? as i32;
+    let year: i32 = int(&req["year"], "year")?;
+    let this_year = today_in_vietnam().year();
+    if year > this_year {
+        bail!(msg!(
+            "chưa thể xếp loại năm {year}: năm chưa đến",
+            "cannot rate {year}: the year has not come yet"
+        ));
+    }
     let raw = req["rating"].as_str().unwrap_or("");
     let rating = Rating::parse(raw).ok_or_else(|| {
         anyhow!(msg!(
@@ -215,6 +247,35 @@ fn help_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
         .ok_or_else(|| anyhow!("member {id} has no unit"))?;
     let date = date_of(&req["date"], "date")?;
     let what = req["what"].as_str().unwrap_or("");
+    // Where the member stands on the list, over every year's ledger this node holds.
+    let facts = node.screen_facts(Some(&cell))?;
+    let on_list = facts
+        .members
+        .iter()
+        .find(|m| m.id == id.to_string())
+        .and_then(|m| m.help.clone());
+    let name = rec.name();
+    match (what, &on_list) {
+        ("start", Some(h)) => {
+            let since = h.start.format("%d/%m/%Y");
+            bail!(msg!(
+                "{name} đã ở trong danh sách giúp đỡ từ {since}",
+                "{name} is on the help list since {since}"
+            ))
+        }
+        ("note" | "end", None) => bail!(msg!(
+            "{name} không ở trong danh sách giúp đỡ",
+            "{name} is not on the help list"
+        )),
+        ("note" | "end", Some(h)) if date < h.start => {
+            let since = h.start.format("%d/%m/%Y");
+            bail!(msg!(
+                "ngày này trước ngày {name} được đưa vào danh sách ({since})",
+                "that day is before {name} was put on the list ({since})"
+            ))
+        }
+        _ => {}
+    }
     let mut edit = LedgerEdit::new();
     match what {
         "start" => edit.help_start(id, date),
@@ -238,14 +299,10 @@ fn sheet(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let bytes = data_encoding::BASE64
         .decode(req["csv"].as_str().unwrap_or("").as_bytes())
         .context("csv: not base64")?;
-    let year = req["year"]
-        .as_i64()
-        .ok_or_else(|| anyhow!("year: missing"))? as i32;
+    let year: i32 = int(&req["year"], "year")?;
     let cmd = req["cmd"].as_str().unwrap_or("");
     let report = if cmd == "sheet.dues" {
-        let month = req["month"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("month: missing"))? as u32;
+        let month: u32 = int(&req["month"], "month")?;
         let paid_on = date_of(&req["paid_on"], "paid_on")?;
         let host = match req["cell"].as_str() {
             Some(c) => Some(UnitPath::parse(c)?),
@@ -338,10 +395,18 @@ fn org_show(node: &Node, req: &Value) -> Result<Value> {
 
 fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
     let cell = cell_of(node, req)?;
-    let year = req["year"]
-        .as_i64()
-        .map(|y| y as i32)
-        .unwrap_or_else(|| today_in_vietnam().year());
+    if let Some(tree) = node.org_tree()? {
+        if tree.children(&cell).next().is_some() {
+            bail!(msg!(
+                "{cell} không phải chi bộ: chọn chi bộ với --cell",
+                "{cell} is not a cell: choose one with --cell"
+            ));
+        }
+    }
+    let year: i32 = match req["year"].is_null() {
+        true => today_in_vietnam().year(),
+        false => int(&req["year"], "year")?,
+    };
     let ledger = node.ledger(&cell, year)?;
     let names: BTreeMap<String, String> = node
         .store()
@@ -446,10 +511,29 @@ fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
         scope.as_str(),
         &format!("as of {as_of}: {} flags via {via}", shown.len()),
     )?;
+    // A subject with no flag whose cell has no ledger for the year here: nothing could be judged.
+    let mut no_ledger = None;
+    if let (Some(sub), true) = (&subject, shown.is_empty()) {
+        let cell = match node.resolve(sub) {
+            Ok(id) => node.store().record(&id)?.and_then(|r| r.unit()),
+            Err(_) => UnitPath::parse(sub).ok(),
+        };
+        if let Some(cell) = cell {
+            let held = node
+                .store()
+                .ledgers(Some(&cell))?
+                .iter()
+                .any(|l| l.cell == cell && l.year == as_of.year());
+            if !held {
+                no_ledger = Some(cell.to_string());
+            }
+        }
+    }
     Ok(
         json!({"as_of": as_of.to_string(), "unit": scope.to_string(),
         "total": screening.flags.len(), "flags": shown, "names": names,
         "elapsed_ms": elapsed_ms, "computed_at": screening.computed_at,
-        "rules_effective": screening.rules_effective.map(|d| d.to_string())}),
+        "rules_effective": screening.rules_effective.map(|d| d.to_string()),
+        "no_ledger": no_ledger, "year": as_of.year()}),
     )
 }

@@ -191,7 +191,7 @@ impl HistoryEntry {
         format!(
             "#{:<6} {}  {}  {}",
             self.seq,
-            time_text(self.time),
+            time_local(self.time),
             self.author,
             what.join(", ")
         )
@@ -203,6 +203,16 @@ pub fn time_text(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| t.to_string())
+}
+
+/// Unix seconds as the clerk reads a time: Vietnam's clock (UTC+7), `DD/MM/YYYY HH:MM`. JSON output keeps
+/// [`time_text`] (UTC, ISO order).
+pub fn time_local(t: i64) -> String {
+    let vn = chrono::FixedOffset::east_opt(7 * 3600);
+    match (chrono::DateTime::from_timestamp(t, 0), vn) {
+        (Some(d), Some(vn)) => d.with_timezone(&vn).format("%d/%m/%Y %H:%M").to_string(),
+        _ => t.to_string(),
+    }
 }
 
 /// Prints JSON on stdout.
@@ -246,6 +256,12 @@ fn ledger_error(e: &rollmesh_model::ledger::LedgerError) -> String {
 /// An error as one line in the clerk's language: known causes are translated, anything else keeps its
 /// (English) technical detail behind a Vietnamese lead.
 pub fn explain(err: &anyhow::Error) -> String {
+    explain_lang(err, is_en())
+}
+
+/// [`explain`] in a given language (`en`: English), for errors relayed to a caller whose language may
+/// differ from this process's.
+pub fn explain_lang(err: &anyhow::Error, en: bool) -> String {
     use rollmesh_engine::NodeError;
     use rollmesh_store::StoreError;
     let chain = || {
@@ -254,7 +270,7 @@ pub fn explain(err: &anyhow::Error) -> String {
             .collect::<Vec<_>>()
             .join(": ")
     };
-    if is_en() {
+    if en {
         return chain();
     }
     for cause in err.chain() {

@@ -163,6 +163,18 @@ impl Policy for ChangePolicy {
                 return v;
             }
         }
+        // A new member's id carries its creation time: one claiming a time before 2000 or in the future
+        // was not made by `MemberId::new` at its author's clock — it may be aimed at another document's
+        // id (a cell's future ledger), which one id, one kind would then block.
+        if before.is_none() {
+            let ms = after.id.unix_ms() as i64;
+            if ms < 946_684_800_000 || ms > (self.now + 2 * 86_400) * 1000 {
+                return reject(
+                    RejectCode::InvalidDocument,
+                    "a new member's id carries an impossible creation time",
+                );
+            }
+        }
         Verdict::Accept
     }
 

@@ -103,6 +103,19 @@ pub enum Installed {
     Rotated,
 }
 
+thread_local! {
+    static ACTING: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with `user` as the person audit entries name on this thread: a running node serving a
+/// request from its admin socket acts for the local user who connected, not for itself.
+pub fn as_user<R>(user: &str, f: impl FnOnce() -> R) -> R {
+    let before = ACTING.with(|a| a.replace(Some(user.to_string())));
+    let out = f();
+    ACTING.with(|a| *a.borrow_mut() = before);
+    out
+}
+
 impl Node {
     /// A credential request for this node's key, or, with `rotate`, for a new key kept aside
     /// (`node.key.next`) until its credential is installed.
@@ -226,11 +239,14 @@ impl Node {
         Ok(r)
     }
 
-    /// Records a read or write of member data in the audit log.
+    /// Records a read or write of member data in the audit log, under the acting user (see
+    /// [`as_user`](crate::credentials::as_user)) or else the process's login name.
     pub fn audit(&self, action: &str, target: &str, detail: &str) -> Result<(), NodeError> {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "?".to_string());
+        let user = ACTING.with(|a| a.borrow().clone()).unwrap_or_else(|| {
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "?".to_string())
+        });
         self.store
             .audit_append(&user, &self.id().to_string(), action, target, detail)?;
         Ok(())

@@ -38,7 +38,8 @@ fn column(name: &str) -> Option<Col> {
         "ly do" | "reason" => Col::Reason,
         "chap nhan" | "ly do duoc chap nhan" | "accepted" => Col::Accepted,
         "xep loai" | "danh gia" | "rating" => Col::Rating,
-        "" | "stt" | "tt" | "so tt" | "ghi chu" | "note" | "chi bo" | "unit" => Col::Ignore,
+        "" | "stt" | "tt" | "so tt" | "ghi chu" | "note" | "chi bo" | "unit" | "nam" | "year"
+        | "thang" | "month" => Col::Ignore,
         _ => return None,
     };
     Some(c)
@@ -59,7 +60,7 @@ pub struct SheetReport {
 
 /// An amount in đồng as clerks type it: `30000`, `30.000`, `30,000`, `30 000`, optionally followed by
 /// `đ` or `đồng`.
-fn amount(s: &str) -> Option<u64> {
+pub fn parse_amount(s: &str) -> Option<u64> {
     let s = text::fold(s);
     let s = s
         .trim_end_matches("dong")
@@ -88,14 +89,28 @@ struct Columns(Vec<Col>);
 
 impl Columns {
     fn read(header: &[String], required: &[Col]) -> Result<Columns, NodeError> {
+        let ratings = required.contains(&Col::Rating);
         let mut cols = Vec::new();
         for h in header {
-            let c = column(h).ok_or_else(|| {
-                NodeError::Refused(msg!(
-                    "cột {h:?} ở dòng tiêu đề không dùng được (cần: Mã, Họ tên, Số tiền, Ngày đóng, Lý do, Chấp nhận, Xếp loại)",
-                    "unknown column {h:?} in the header (expected: id, name, amount, paid on, reason, accepted, rating)"
-                ))
-            })?;
+            let c = column(h)
+                .filter(|c| match c {
+                    Col::Rating => ratings,
+                    Col::Amount | Col::PaidOn | Col::Reason | Col::Accepted => !ratings,
+                    _ => true,
+                })
+                .ok_or_else(|| {
+                    NodeError::Refused(if ratings {
+                        msg!(
+                            "cột {h:?} ở dòng tiêu đề không dùng được trong bảng xếp loại (các cột: Mã, Họ tên, Xếp loại; STT, Năm, Ghi chú được bỏ qua)",
+                            "unknown column {h:?} in a ratings sheet (columns: id, name, rating; no, year, note are ignored)"
+                        )
+                    } else {
+                        msg!(
+                            "cột {h:?} ở dòng tiêu đề không dùng được trong bảng đảng phí (các cột: Mã, Họ tên, Số tiền, Ngày đóng, Lý do, Chấp nhận; STT, Tháng, Ghi chú được bỏ qua)",
+                            "unknown column {h:?} in a dues sheet (columns: id, name, amount, paid on, reason, accepted; no, month, note are ignored)"
+                        )
+                    })
+                })?;
             if c != Col::Ignore && cols.contains(&c) {
                 return Err(NodeError::Refused(msg!(
                     "cột {h:?} xuất hiện hai lần",
@@ -194,6 +209,7 @@ impl Node {
             year,
             ..SheetReport::default()
         };
+        let mut seen: BTreeMap<MemberId, u64> = BTreeMap::new();
         for (line, cells) in &sheet.rows {
             let row = (|| -> Result<(UnitPath, MemberId, Dues), String> {
                 if cells.is_empty() {
@@ -202,6 +218,13 @@ impl Node {
                 let (id, unit) = self.row_member(&cols, cells)?;
                 let raw = cols.get(cells, Col::Amount);
                 let reason = cols.get(cells, Col::Reason);
+                // What the ledger would refuse is refused here, so a checked sheet writes what it said.
+                rollmesh_model::ledger::validate_text("reason", reason).map_err(|_| {
+                    msg!(
+                        "lý do quá dài (tối đa 500 ký tự) hoặc có ký tự điều khiển",
+                        "the reason is too long (500 characters at most) or holds control characters"
+                    )
+                })?;
                 let dues = match raw {
                     "" | "0" => {
                         let acc = cols.get(cells, Col::Accepted);
@@ -217,7 +240,7 @@ impl Node {
                         }
                     }
                     _ => {
-                        let amount = amount(raw).ok_or_else(|| {
+                        let amount = parse_amount(raw).ok_or_else(|| {
                             msg!(
                                 "số tiền {raw:?} không phải số đồng",
                                 "amount {raw:?} is not a number of đồng"
@@ -238,6 +261,13 @@ impl Node {
                 };
                 let cell = host.cloned().unwrap_or(unit);
                 self.check_scope(&cell).map_err(|e| e.to_string())?;
+                if let Some(first) = seen.get(&id) {
+                    return Err(msg!(
+                        "đảng viên này đã có ở dòng {first}; mỗi người một dòng",
+                        "this member is already on line {first}; one row per member"
+                    ));
+                }
+                seen.insert(id, *line);
                 Ok((cell, id, dues))
             })();
             match row {
@@ -263,6 +293,7 @@ impl Node {
             year,
             ..SheetReport::default()
         };
+        let mut seen: BTreeMap<MemberId, u64> = BTreeMap::new();
         for (line, cells) in &sheet.rows {
             let row = (|| -> Result<(UnitPath, MemberId, Rating), String> {
                 if cells.is_empty() {
@@ -276,6 +307,13 @@ impl Node {
                         "rating {raw:?} is not one of: excellent, good, completed, not completed"
                     )
                 })?;
+                if let Some(first) = seen.get(&id) {
+                    return Err(msg!(
+                        "đảng viên này đã có ở dòng {first}; mỗi người một dòng",
+                        "this member is already on line {first}; one row per member"
+                    ));
+                }
+                seen.insert(id, *line);
                 Ok((unit, id, rating))
             })();
             match row {

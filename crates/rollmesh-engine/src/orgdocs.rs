@@ -69,7 +69,19 @@ impl Node {
     /// Publishes a rule set (TOML, docs/RULES.md), in force from its `effective` date. Returns that date
     /// and whether anything changed.
     pub fn publish_rules(&self, toml: &str) -> Result<(NaiveDate, bool), NodeError> {
-        let rules = RuleSet::from_toml(toml).map_err(|e| NodeError::Refused(e.to_string()))?;
+        let rules = RuleSet::from_toml(toml).map_err(|e| {
+            // A TOML error spans several lines with a caret under the fault: one line for the clerk.
+            let text = e
+                .to_string()
+                .replace('\n', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            NodeError::Refused(msg!(
+                "tệp quy tắc không đọc được (ngày viết dạng \"2025-01-01\", có ngoặc kép): {text}",
+                "the rule-set file does not read (dates are written \"2025-01-01\", quoted): {text}"
+            ))
+        })?;
         rules
             .validate()
             .map_err(|e| NodeError::Refused(e.to_string()))?;
@@ -133,8 +145,13 @@ impl Node {
                 .find(code_or_name)
                 .map(|u| u.path.clone())
                 .ok_or_else(|| NodeError::NoSuchUnit(code_or_name.trim().to_string())),
-            None => UnitPath::parse(code_or_name.trim())
-                .map_err(|_| NodeError::NoSuchUnit(code_or_name.trim().to_string())),
+            None => UnitPath::parse(code_or_name.trim()).map_err(|_| {
+                let name = code_or_name.trim();
+                NodeError::Refused(msg!(
+                    "nút này chưa nhận được cây tổ chức của thành phố (hãy đồng bộ với cấp trên), nên chỉ hiểu mã đơn vị như hn.d01.w01.c01, chưa hiểu tên {name:?}",
+                    "this node has not received the city's organisation tree yet (sync with its parent), so it understands unit codes such as hn.d01.w01.c01 but not the name {name:?}"
+                ))
+            }),
         }
     }
 

@@ -67,6 +67,31 @@ pub fn default_calendar() -> Calendar {
     }
 }
 
+/// Each ledger with only its entries about members of its own cell: a cell may write only its own
+/// book, but what it writes there about another cell's member must not raise or clear that member's
+/// flags. (A member temporarily attached to a host cell will be read from the host's attachment
+/// ledger once attachments are recorded; see docs/RULES.md §7.)
+pub fn keep_own_members(ledgers: Vec<Ledger>, members: &[MemberFacts]) -> Vec<Ledger> {
+    let cell_of: std::collections::HashMap<&str, &str> = members
+        .iter()
+        .map(|m| (m.id.as_str(), m.cell.as_str()))
+        .collect();
+    ledgers
+        .into_iter()
+        .map(|mut l| {
+            let cell = l.cell.clone();
+            let own = |id: &String| cell_of.get(id.as_str()) == Some(&cell.as_str());
+            for m in &mut l.meetings {
+                m.attendance.retain(|id, _| own(id));
+            }
+            l.dues.retain(|id, _| own(id));
+            l.ratings.retain(|id, _| own(id));
+            l.help.retain(|id, _| own(id));
+            l
+        })
+        .collect()
+}
+
 /// What the ledgers say about each member beyond meetings and dues: the ratings by year, and the
 /// member's place on the educate-and-help list (the latest start, unless an end on or after it took the
 /// member off, with the progress noted since).
@@ -231,6 +256,7 @@ impl Node {
             .map(|h| h.ledger)
             .collect();
         let mut members = members;
+        let ledgers = keep_own_members(ledgers, &members);
         add_ledger_facts(&mut members, &ledgers);
         let mut units: BTreeSet<String> = members.iter().map(|m| m.cell.clone()).collect();
         units.extend(ledgers.iter().map(|l| l.cell.clone()));

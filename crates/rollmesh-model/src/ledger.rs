@@ -134,6 +134,57 @@ pub enum LedgerError {
     GenesisActor,
 }
 
+/// Cleans a topic, reason or note as an edit would ([`text::clean`], at most [`MAX_TEXT_CHARS`]
+/// characters, no control or bidirectional formatting characters); `what` names it in the error.
+pub fn validate_text(what: &'static str, raw: &str) -> Result<String, LedgerError> {
+    clean_text(what, raw)
+}
+
+/// Checks that every text of a ledger read from a document — topics, reasons, notes — is what an edit
+/// would have stored: a node writing raw bytes past [`LedgerDoc::edit`] cannot plant control
+/// characters or overlong text in another node's books.
+pub fn check_texts(l: &Ledger) -> Result<(), LedgerError> {
+    let clean = |what: &'static str, t: &str| -> Result<(), LedgerError> {
+        let v = clean_text(what, t)?;
+        if v == t {
+            Ok(())
+        } else {
+            Err(LedgerError::Text {
+                what,
+                value: t.to_string(),
+                expected: "stored clean (NFC, single spaces)",
+            })
+        }
+    };
+    for m in &l.meetings {
+        clean("topic", &m.topic)?;
+        for a in m.attendance.values() {
+            if let Attendance::Absent {
+                reason: Some(r), ..
+            } = a
+            {
+                clean("reason", r)?;
+            }
+        }
+    }
+    for months in l.dues.values() {
+        for d in months.values() {
+            if let Dues::Unpaid {
+                reason: Some(r), ..
+            } = d
+            {
+                clean("reason", r)?;
+            }
+        }
+    }
+    for h in l.help.values() {
+        for n in h.notes.values() {
+            clean("note", n)?;
+        }
+    }
+    Ok(())
+}
+
 /// A set of ledger edits to apply as one change (one meeting with its attendance, one month's dues
 /// sheet…). Values are validated and cleaned by [`LedgerDoc::edit`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

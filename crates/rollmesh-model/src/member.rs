@@ -35,6 +35,13 @@ impl MemberId {
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// The creation time the id carries, in milliseconds since 1970.
+    pub fn unix_ms(&self) -> u64 {
+        let mut t = [0u8; 8];
+        t[2..].copy_from_slice(&self.0[..6]);
+        u64::from_be_bytes(t)
+    }
 }
 
 impl fmt::Display for MemberId {

@@ -264,6 +264,10 @@ impl DocWork {
                 let env = SignedChange::decode(v.to_vec())
                     .map_err(|e| StoreError::Corrupt(format!("waiting change: {e}")))?;
                 // It was verified before it was stored; re-verify anyway, it is cheap next to a fault.
+                // Only dossier changes: another kind waiting under this id is not this path's to apply.
+                if env.kind() != DocKind::Member {
+                    continue;
+                }
                 if let Ok(w) = env.verify() {
                     if !store.has_change(&w.hash())? {
                         self.disk_waiting.push(w);
@@ -476,15 +480,23 @@ impl Store {
     ) -> Result<Prepared, StoreError> {
         let mut duplicates = 0;
         // Ledger changes take their own, serial path; a member change aimed at a ledger's id is refused.
+        // One id, one kind: a dossier change aimed at an organisation-wide document's id, at a stored
+        // ledger, or at a ledger or organisation-wide document of this same call is refused.
+        let whole: HashSet<MemberId> = changes
+            .iter()
+            .filter(|(vc, _)| vc.envelope.kind() != DocKind::Member)
+            .map(|(vc, _)| vc.envelope.doc())
+            .collect();
         let mut ledger_changes = Vec::new();
         let mut misaimed = Vec::new();
         let mut members = Vec::with_capacity(changes.len());
         for (vc, built) in changes {
+            let id = vc.envelope.doc();
             if matches!(vc.envelope.kind(), DocKind::Ledger | DocKind::Org) {
                 ledger_changes.push(vc);
-            } else if self
-                .kv
-                .contains_key(key(b'B', &[vc.envelope.doc().as_bytes()]))?
+            } else if whole.contains(&id)
+                || rollmesh_model::orgdoc::OrgDocKind::from_id(&id.0).is_some()
+                || self.kv.contains_key(key(b'B', &[id.as_bytes()]))?
             {
                 misaimed.push(vc);
             } else {
@@ -495,7 +507,7 @@ impl Store {
         ledgers.extend(misaimed.into_iter().map(|vc| {
             let why = Rejection::new(
                 RejectCode::InvalidDocument,
-                "a dossier change aimed at a ledger's document id",
+                "a dossier change aimed at the id of a ledger or an organisation-wide document",
             );
             Planned::Rejected(vc, why)
         }));

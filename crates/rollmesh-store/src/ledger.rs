@@ -79,8 +79,8 @@ impl Place {
     fn check(&self, doc: &Automerge) -> Result<(), String> {
         match self {
             Place::Ledger(cell, year) => LedgerDoc::ledger_of(cell, *year, doc)
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())
+                .and_then(|l| rollmesh_model::ledger::check_texts(&l).map_err(|e| e.to_string())),
             Place::Org(kind) => versions_of(*kind, doc)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
@@ -298,7 +298,8 @@ impl Store {
         changes: Vec<VerifiedChange>,
         policy: &dyn Policy,
     ) -> Result<Vec<Planned>, StoreError> {
-        let mut known: HashMap<MemberId, Option<(UnitPath, i32)>> = HashMap::new();
+        // The stored place of each ledger, or `Err` when its id is a member dossier's.
+        let mut known: HashMap<MemberId, Result<Option<(UnitPath, i32)>, ()>> = HashMap::new();
         let mut out = Vec::with_capacity(changes.len());
         for vc in changes {
             if self.has_change(&vc.hash())? {
@@ -328,16 +329,16 @@ impl Store {
                 continue;
             }
             if let std::collections::hash_map::Entry::Vacant(e) = known.entry(id) {
-                let stored = self.ledger_head(&id)?.map(|h| (h.cell, h.year));
                 // A document id already used by a member dossier is never a ledger.
-                let taken =
-                    stored.is_none() && self.kv.contains_key(key(b'P', &[id.as_bytes()]))?;
-                e.insert(if taken { None } else { stored });
+                let taken = self.kv.contains_key(key(b'P', &[id.as_bytes()]))?;
+                let stored = self.ledger_head(&id)?.map(|h| (h.cell, h.year));
+                e.insert(if taken { Err(()) } else { Ok(stored) });
             }
             let named = LedgerId(id.0).identify(vc.change.message());
-            let place = match (known.get(&id).cloned().flatten(), named) {
-                (Some(stored), _) => Some(stored),
-                (None, named) => named,
+            let place = match (known.get(&id).cloned().unwrap_or(Err(())), named) {
+                (Err(()), _) => None,
+                (Ok(Some(stored)), _) => Some(stored),
+                (Ok(None), named) => named,
             };
             let Some((cell, year)) = place else {
                 out.push(Planned::Rejected(
@@ -405,10 +406,19 @@ impl Store {
             // Changes stored earlier to wait for their dependencies.
             let mut waiting: Vec<VerifiedChange> = Vec::new();
             let mut from_disk: HashSet<[u8; 32]> = HashSet::new();
+            let kind = match place {
+                Place::Ledger(..) => DocKind::Ledger,
+                Place::Org(_) => DocKind::Org,
+            };
             for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
                 let (_, v) = kv?;
                 let env = SignedChange::decode(v.to_vec())
                     .map_err(|e| corrupt(format!("waiting change: {e}")))?;
+                // Only changes of this document's kind, which passed the policy before they were
+                // stored to wait; anything else waiting under this id is not this path's to apply.
+                if env.kind() != kind {
+                    continue;
+                }
                 if let Ok(w) = env.verify() {
                     from_disk.insert(w.hash());
                     waiting.push(w);
@@ -634,5 +644,125 @@ mod tests {
         assert_eq!(store.states().expect("states")[0].2, hash);
         // `verify` names it, so an operator knows the stored view is stale.
         assert!(!store.verify().expect("verify").is_clean());
+    }
+
+    fn store_and_key() -> (tempfile::TempDir, Store, NodeKey, UnitPath) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let node = NodeKey::from_seed([4; 32]);
+        let cell = UnitPath::parse("hn.d01.w01.c02").expect("cell");
+        let store = Store::create(dir.path(), cell.clone(), node.public()).expect("store");
+        (dir, store, node, cell)
+    }
+
+    fn dues(member: MemberId, month: u32) -> LedgerEdit {
+        let mut e = LedgerEdit::new();
+        e.set_dues(
+            member,
+            month,
+            Dues::Unpaid {
+                reason: None,
+                accepted: false,
+            },
+        );
+        e
+    }
+
+    #[test]
+    fn a_change_of_another_kind_waiting_under_a_ledgers_id_is_never_applied_to_it() {
+        let (_dir, store, node, cell) = store_and_key();
+        let id = MemberId(LedgerId::of(&cell, 2027).0);
+        let member = MemberId::new(1, [2; 10]);
+        let (mut l, _) = LedgerDoc::genesis(&cell, 2027).expect("genesis");
+        let actor = actor_for(&node.public());
+        let first = l
+            .edit(actor.clone(), &dues(member, 1), 5)
+            .expect("a")
+            .expect("a");
+        let second = l.edit(actor, &dues(member, 2), 6).expect("b").expect("b");
+        // The second edit relabelled as a dossier change: it waits (its dependency is missing).
+        let relabelled =
+            VerifiedChange::sign_own(&node, DocKind::Member, id, second).expect("sign");
+        let r = store.apply(vec![relabelled], "peer").expect("apply");
+        assert_eq!(r.pending, 1);
+        // The genuine first edit arrives: the ledger takes it and leaves the dossier change waiting.
+        let genuine = VerifiedChange::sign_own(&node, DocKind::Ledger, id, first).expect("sign");
+        let r = store.apply(vec![genuine], "peer").expect("apply");
+        assert_eq!(r.applied.len(), 1, "{r:?}");
+        let held = store.ledger(&cell, 2027).expect("ledger").read();
+        assert_eq!(held.dues[&member.to_string()].len(), 1, "only January");
+        assert!(store.verify().expect("verify").is_clean());
+    }
+
+    #[test]
+    fn one_id_one_kind() {
+        let (_dir, store, node, cell) = store_and_key();
+        let actor = actor_for(&node.public());
+        // A dossier at the id of next year's ledger: the ledger's changes are then refused there.
+        let id = MemberId(LedgerId::of(&cell, 2028).0);
+        let mut f = std::collections::BTreeMap::new();
+        f.insert(rollmesh_model::Field::FullName, "Ai Đó".to_string());
+        f.insert(rollmesh_model::Field::Unit, cell.to_string());
+        let (_, c) = rollmesh_model::Dossier::create(id, actor.clone(), f.clone(), vec![], 1)
+            .expect("dossier");
+        let dossier = VerifiedChange::sign_own(&node, DocKind::Member, id, c).expect("sign");
+        assert_eq!(
+            store
+                .apply(vec![dossier], "peer")
+                .expect("apply")
+                .applied
+                .len(),
+            1
+        );
+        let (mut l, _) = LedgerDoc::genesis(&cell, 2028).expect("genesis");
+        let c = l
+            .edit(actor.clone(), &dues(MemberId::new(1, [3; 10]), 1), 5)
+            .expect("edit")
+            .expect("change");
+        let ledger = VerifiedChange::sign_own(&node, DocKind::Ledger, id, c).expect("sign");
+        let r = store.apply(vec![ledger], "peer").expect("apply");
+        assert_eq!(r.rejected.len(), 1);
+        assert!(store.ledger_head(&id).expect("read").is_none());
+        // A dossier at an organisation-wide document's id is refused outright.
+        let rules = MemberId(OrgDocKind::Rules.id());
+        let (_, c) = rollmesh_model::Dossier::create(rules, actor, f, vec![], 1).expect("dossier");
+        let at_rules = VerifiedChange::sign_own(&node, DocKind::Member, rules, c).expect("sign");
+        let r = store.apply(vec![at_rules], "peer").expect("apply");
+        assert_eq!(r.rejected.len(), 1);
+        assert!(store.record(&rules).expect("read").is_none());
+        assert!(
+            store.org_doc(OrgDocKind::Rules).is_ok(),
+            "the rules still read"
+        );
+    }
+
+    #[test]
+    fn text_a_clean_edit_could_not_have_stored_is_refused_on_arrival() {
+        use automerge::transaction::Transactable;
+        let (_dir, store, node, cell) = store_and_key();
+        let id = MemberId(LedgerId::of(&cell, 2025).0);
+        let (l, _) = LedgerDoc::genesis(&cell, 2025).expect("genesis");
+        let mut doc = l.into_doc();
+        doc.set_actor(actor_for(&node.public()));
+        let meetings = match doc.get(automerge::ROOT, "meetings").expect("get") {
+            Some((_, obj)) => obj,
+            None => panic!("meetings"),
+        };
+        doc.transact_with::<_, _, automerge::AutomergeError, _>(
+            |_| {
+                automerge::transaction::CommitOptions::default()
+                    .with_message("hn.d01.w01.c02 2025: meeting 2025-01-09/regular")
+            },
+            |tx| {
+                tx.put(&meetings, "2025-01-09/regular", "Họp \u{1b}[31m\u{202e}")?;
+                Ok(())
+            },
+        )
+        .map_err(|f| f.error)
+        .expect("transact");
+        let change = doc.get_last_local_change().expect("change");
+        let vc = VerifiedChange::sign_own(&node, DocKind::Ledger, id, change).expect("sign");
+        let r = store.apply(vec![vc], "peer").expect("apply");
+        assert_eq!(r.rejected.len(), 1, "{r:?}");
+        assert_eq!(r.rejected[0].code, RejectCode::InvalidDocument);
     }
 }

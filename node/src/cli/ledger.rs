@@ -34,6 +34,16 @@ fn day_text(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// An amount in đồng as a clerk types it (`30000`, `30.000`, `30,000`, `30 000 đ`).
+fn clerk_amount(s: &str) -> Result<u64, String> {
+    rollmesh_engine::ledger_sheet::parse_amount(s).ok_or_else(|| {
+        msg!(
+            "{s:?} không phải số tiền (ví dụ 30000 hoặc 30.000)",
+            "{s:?} is not an amount (e.g. 30000 or 30.000)"
+        )
+    })
+}
+
 /// A month: `MM/YYYY` (or `YYYY-MM`).
 fn clerk_month(s: &str) -> Result<(i32, u32), String> {
     let bad = || {
@@ -109,8 +119,8 @@ pub enum DuesCmd {
         /// Tháng, MM/YYYY.
         #[arg(long, value_parser = clerk_month, value_name = "MM/YYYY")]
         month: (i32, u32),
-        /// Số tiền đã đóng, đồng (amount paid).
-        #[arg(long, conflicts_with = "unpaid")]
+        /// Số tiền đã đóng, đồng (amount paid: 30000, 30.000 or "30 000").
+        #[arg(long, conflicts_with = "unpaid", value_parser = clerk_amount)]
         paid: Option<u64>,
         /// Ngày đóng, DD/MM/YYYY (default: today).
         #[arg(long, value_parser = clerk_date, requires = "paid")]
@@ -259,7 +269,15 @@ pub(super) fn meeting(cmd: MeetingCmd, json: bool) -> Result<u8> {
     let (present, absent) = (&v["present"], &v["absent"]);
     let day = date.format("%d/%m/%Y");
     let cell = v["cell"].as_str().unwrap_or("");
-    if v["changed"].as_bool() == Some(true) {
+    if v["changed"].as_bool() == Some(true) && v["existing"].as_bool() == Some(true) {
+        println!(
+            "{}",
+            msg!(
+                "Buổi sinh hoạt ngày {day} của chi bộ {cell} đã có: đã cập nhật ({present} người chưa có trong điểm danh được ghi có mặt, {absent} vắng); điểm danh đã ghi trước giữ nguyên trừ người được nêu.",
+                "The meeting of {day} at cell {cell} was already recorded: updated ({present} members not yet listed marked present, {absent} absent); earlier entries are kept except for those named."
+            )
+        );
+    } else if v["changed"].as_bool() == Some(true) {
         println!(
             "{}",
             msg!(
@@ -404,6 +422,31 @@ pub(super) fn help_list(cmd: HelpListCmd, json: bool) -> Result<u8> {
     Ok(0)
 }
 
+/// A stored dues entry (JSON of the ledger's `Dues`) in words.
+fn dues_text(d: &Value) -> String {
+    if let Some(p) = d.get("paid") {
+        let (amount, on) = (&p["amount"], day_text(&p["date"]));
+        msg!(
+            "đã đóng {amount} đồng ngày {on}",
+            "paid {amount} đồng on {on}"
+        )
+    } else {
+        let u = &d["unpaid"];
+        let reason = u["reason"].as_str().unwrap_or("");
+        match (reason.is_empty(), u["accepted"].as_bool() == Some(true)) {
+            (true, _) => msg!("chưa đóng, không lý do", "unpaid, no reason"),
+            (false, true) => msg!(
+                "chưa đóng, lý do được chấp nhận: {reason}",
+                "unpaid, reason accepted: {reason}"
+            ),
+            (false, false) => msg!(
+                "chưa đóng, lý do không được chấp nhận: {reason}",
+                "unpaid, reason not accepted: {reason}"
+            ),
+        }
+    }
+}
+
 /// `dues …`.
 pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
     let (member, (year, month), paid, paid_on, reason, accepted, cell, data) = match cmd {
@@ -467,6 +510,13 @@ pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
                 "Recorded the dues of {name} for {month:02}/{year}: {what}."
             )
         );
+        if let Some(before) = v.get("previous").filter(|p| !p.is_null()) {
+            let before = dues_text(before);
+            println!(
+                "{}",
+                msg!("  (thay cho: {before})", "  (replacing: {before})")
+            );
+        }
     } else {
         println!(
             "{}",
@@ -540,10 +590,15 @@ pub(super) fn show(
                 let reason = abs["reason"].as_str().unwrap_or("");
                 let verdict = match (reason.is_empty(), abs["accepted"].as_bool()) {
                     (true, _) => msg!("vắng không lý do", "absent without reason"),
-                    (false, Some(true)) => msg!("vắng có lý do", "absent, excused"),
-                    (false, _) => msg!("vắng, lý do không được chấp nhận", "absent, not excused"),
+                    (false, Some(true)) => {
+                        msg!("vắng có lý do: {reason}", "absent, excused: {reason}")
+                    }
+                    (false, _) => msg!(
+                        "vắng, lý do không được chấp nhận: {reason}",
+                        "absent, reason not accepted: {reason}"
+                    ),
                 };
-                println!("      {}: {verdict} {reason}", name(id));
+                println!("      {}: {verdict}", name(id));
             }
         }
     }
@@ -575,7 +630,8 @@ pub(super) fn show(
                 .and_then(|k| Rating::ALL.iter().find(|x| x.key() == k))
                 .map(|x| if is_en() { x.label_en() } else { x.label_vi() })
                 .unwrap_or("");
-            println!("  {:<28}{label}", name(id));
+            let short: String = id.chars().take(10).collect();
+            println!("  {:<28} {short:<10}  {label}", name(id));
         }
     }
     let help = l["help"].as_object().cloned().unwrap_or_default();

@@ -129,9 +129,25 @@ pub(super) fn run(what: &str, cmd: OrgDocCmd, json: bool) -> Result<u8> {
                             "năm liền không hoàn thành nhiệm vụ",
                             "years running not completed",
                         ),
+                        (
+                            "R11",
+                            "months",
+                            "tháng chi bộ không sinh hoạt thường kỳ (và quý không có chuyên đề)",
+                            "months a cell held no regular meeting (and quarters no thematic one)",
+                        ),
+                        (
+                            "R14",
+                            "",
+                            "ở khác phường của chi bộ mà chưa chuyển sinh hoạt",
+                            "lives in another ward than the cell's, not transferred",
+                        ),
                     ] {
                         let k = rule.to_ascii_lowercase();
-                        let n = &r[&k][key];
+                        let n = if key.is_empty() {
+                            String::new()
+                        } else {
+                            r[&k][key].to_string()
+                        };
                         let on = if r[&k]["enabled"].as_bool() == Some(false) {
                             msg!(" (tắt)", " (off)")
                         } else {
@@ -156,7 +172,23 @@ pub(super) fn run(what: &str, cmd: OrgDocCmd, json: bool) -> Result<u8> {
                 }
                 _ => {
                     if v["published"].as_bool() == Some(true) {
-                        print!("{}", v["toml"].as_str().unwrap_or(""));
+                        let text = v["toml"].as_str().unwrap_or("");
+                        match rollmesh_model::OrgTree::from_toml(text) {
+                            Ok(t) => {
+                                let (name, n) = (&t.name, t.units().count());
+                                println!(
+                                    "{}",
+                                    msg!(
+                                        "Cây tổ chức: {name}, {n} đơn vị (--toml để xem toàn bộ).",
+                                        "Organisation tree: {name}, {n} units (--toml for all of it)."
+                                    )
+                                );
+                                for u in t.units().filter(|u| u.path.depth() <= 1) {
+                                    println!("  {:<16} {}", u.path, u.name);
+                                }
+                            }
+                            Err(_) => print!("{text}"),
+                        }
                     } else {
                         println!(
                             "{}",

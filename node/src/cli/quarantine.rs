@@ -52,7 +52,7 @@ fn list(data: DataDir, json: bool) -> Result<u8> {
             println!(
                 "#{:<4} {}  {}  {}  {}",
                 q.seq,
-                render::time_text(q.at),
+                render::time_local(q.at),
                 render::reject_reason(&q.code),
                 q.author.as_deref().unwrap_or("?"),
                 q.source

@@ -37,7 +37,7 @@ pub(super) fn audit(
             println!(
                 "#{:<5} {}  {:<8} {:<16} {:<28} {}",
                 e.seq,
-                render::time_text(e.at),
+                render::time_local(e.at),
                 e.user,
                 e.action,
                 e.target,

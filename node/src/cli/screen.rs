@@ -139,6 +139,79 @@ fn deadlines(
     Ok(0)
 }
 
+fn list_text(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| match x.as_str() {
+                    Some(_) => day(x),
+                    None => x.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// A flag's evidence in words.
+fn evidence_text(e: &Value) -> String {
+    let (year, through) = (&e["year"], day(&e["counted_through"]));
+    match e["kind"].as_str().unwrap_or("") {
+        "dues" => {
+            let (months, t) = (list_text(&e["months"]), &e["threshold"]);
+            msg!(
+                "năm {year}, tháng chưa đóng: {months} (ngưỡng {t} tháng), tính đến {through}",
+                "{year}, unpaid months: {months} (threshold {t}), counted through {through}"
+            )
+        }
+        "attendance" => {
+            let (months, t) = (list_text(&e["months"]), &e["threshold"]);
+            let dates = list_text(&e["meetings"]);
+            msg!(
+                "năm {year}, tháng vắng không lý do: {months} (buổi {dates}; ngưỡng {t} tháng), tính đến {through}",
+                "{year}, months absent without reason: {months} (meetings {dates}; threshold {t}), counted through {through}"
+            )
+        }
+        "help_list" => {
+            let (start, due, m) = (day(&e["start"]), day(&e["due"]), &e["months"]);
+            let last = match e["last_progress"].as_str() {
+                Some(_) => day(&e["last_progress"]),
+                None => msg!("chưa có", "none"),
+            };
+            msg!(
+                "vào danh sách {start}, tiến bộ gần nhất: {last}, hết hạn {m} tháng ngày {due}",
+                "on the list since {start}, last progress: {last}, {m} months ran out on {due}"
+            )
+        }
+        "ratings" => {
+            let (years, t) = (list_text(&e["years"]), &e["threshold"]);
+            msg!(
+                "các năm: {years} (ngưỡng {t} năm liền)",
+                "years: {years} (threshold {t} in a row)"
+            )
+        }
+        "meetings" => {
+            let months = list_text(&e["months_without_regular"]);
+            let quarters = list_text(&e["quarters_without_thematic"]);
+            msg!(
+                "năm {year}, tháng không sinh hoạt thường kỳ: {months}; quý không chuyên đề: {quarters}; tính đến {through}",
+                "{year}, months without a regular meeting: {months}; quarters without a thematic one: {quarters}; counted through {through}"
+            )
+        }
+        "residence" => {
+            let (home, ward) = (
+                e["residence_ward"].as_str().unwrap_or(""),
+                e["cell_ward"].as_str().unwrap_or(""),
+            );
+            msg!(
+                "nơi ở: {home}; phường của chi bộ: {ward}",
+                "lives in: {home}; the cell's ward: {ward}"
+            )
+        }
+        _ => serde_json::to_string(e).unwrap_or_default(),
+    }
+}
+
 /// Runs `screen …`.
 pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
     let (mut req, data, explain) = match cmd {
@@ -199,8 +272,8 @@ pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
             explanation(f)
         );
         if explain {
-            let evidence = serde_json::to_string(&f["evidence"]).unwrap_or_default();
-            println!("       {} {evidence}", msg!("dữ liệu:", "data:"));
+            let e = evidence_text(&f["evidence"]);
+            println!("       {} {e}", msg!("dữ liệu:", "data:"));
         }
     }
     if explain && flags.is_empty() {
@@ -211,6 +284,15 @@ pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
                 "No rule flags this subject."
             )
         );
+        if let (Some(cell), Some(year)) = (v["no_ledger"].as_str(), v["year"].as_i64()) {
+            println!(
+                "{}",
+                msg!(
+                    "Lưu ý: nút này chưa có sổ năm {year} của chi bộ {cell}, nên đảng phí và sinh hoạt chưa đánh giá được.",
+                    "Note: this node holds no {year} ledger of cell {cell}, so dues and meetings could not be judged."
+                )
+            );
+        }
     }
     Ok(0)
 }

@@ -55,7 +55,7 @@ pub(super) fn status(data: DataDir, json: bool) -> Result<u8> {
             };
             let last = p["last_sync"]
                 .as_i64()
-                .map(render::time_text)
+                .map(render::time_local)
                 .unwrap_or_else(|| "-".into());
             println!(
                 "  {:<16} {:<14} {:<12} {} {}  {} {}  {} {}  {} {}  {}",

@@ -30,6 +30,11 @@ pub(super) async fn admin_server(shared: Arc<Shared>, data: PathBuf) {
             continue;
         };
         let shared = shared.clone();
+        // Who is asking: the local account on the other end of the socket, as the kernel says.
+        let user = stream
+            .peer_cred()
+            .map(|c| user_name(c.uid()))
+            .unwrap_or_else(|_| "?".to_string());
         tokio::spawn(async move {
             let (r, mut w) = stream.into_split();
             let mut line = String::new();
@@ -38,8 +43,15 @@ pub(super) async fn admin_server(shared: Arc<Shared>, data: PathBuf) {
                 return;
             }
             let reply = match serde_json::from_str::<Value>(&line) {
-                Ok(req) => tokio::task::block_in_place(|| admin_request(&shared, &req))
-                    .unwrap_or_else(|e| json!({"error": e.to_string()})),
+                Ok(req) => {
+                    let en = req["lang"].as_str() == Some("en");
+                    tokio::task::block_in_place(|| {
+                        rollmesh_engine::credentials::as_user(&user, || {
+                            admin_request(&shared, &req)
+                        })
+                    })
+                    .unwrap_or_else(|e| json!({"error": crate::render::explain_lang(&e, en)}))
+                }
                 Err(e) => json!({"error": format!("bad request: {e}")}),
             };
             let mut out = serde_json::to_vec(&reply).unwrap_or_default();
@@ -47,6 +59,21 @@ pub(super) async fn admin_server(shared: Arc<Shared>, data: PathBuf) {
             let _ = w.write_all(&out).await;
         });
     }
+}
+
+/// The login name of a local account (from /etc/passwd), else `uid <n>`.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let _ = f.next();
+                (f.next()? == uid.to_string()).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {

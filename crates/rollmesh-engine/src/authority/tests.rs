@@ -92,8 +92,9 @@ fn policy(k: &Keys, scope: &str, chains: Vec<Chain>, revocations: Vec<Revocation
     }
 }
 
+/// Member `n`, created a day before the policy's clock.
 fn id(n: u8) -> MemberId {
-    MemberId([n; 16])
+    MemberId::new((NOW as u64 - 86_400) * 1000 + u64::from(n), [n; 10])
 }
 
 /// `author` creates member `n` in `unit`: the change and the projection it produces.
@@ -430,4 +431,22 @@ fn list_mode_trusts_its_own_key_and_listed_keys_only() {
     let (vc, after) = create(&k.c2, 4, C2);
     assert_eq!(p.check(&vc, None, &after), Verdict::Accept);
     assert!(!p.keep(&after));
+}
+
+#[test]
+fn a_new_member_with_an_impossible_creation_time_is_refused() {
+    let k = keys();
+    let p = policy(&k, CITY, all_chains(&k), vec![]);
+    for ms in [0, 946_684_799_999, (NOW as u64 + 3 * 86_400) * 1000] {
+        let (_, vc) = forge_member_id(&k.c1, MemberId::new(ms, [9; 10]), C1, "Nguyễn Văn An");
+        let after = member_record(vc.envelope.doc(), C1);
+        assert_eq!(
+            code(p.check(&vc, None, &after)),
+            RejectCode::InvalidDocument,
+            "{ms}"
+        );
+        // An edit of a member already held is not judged by its id's time.
+        let before = member_record(vc.envelope.doc(), C1);
+        assert_eq!(p.check(&vc, Some(&before), &after), Verdict::Accept);
+    }
 }

@@ -328,3 +328,34 @@ fn the_deadline_view_names_what_falls_due_unless_it_is_recorded() {
         .iter()
         .all(|x| x.flag.rule != RuleId::R1));
 }
+
+#[test]
+fn a_cells_book_cannot_flag_another_cells_member() {
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let member = c1
+        .add_member(fields("Trịnh Văn Minh", C1), vec![])
+        .expect("member");
+    let mut records = everything(&org, &c1, &[C1]);
+    drop(c1);
+    // The neighbouring cell rates C1's member "not completed" two years running, in its own books.
+    let c2 = org.open(C2);
+    for year in [2024, 2025] {
+        let mut e = LedgerEdit::new();
+        e.set_rating(member, rollmesh_model::ledger::Rating::NotCompleted);
+        c2.edit_ledger(&u(C2), year, &e).expect("rating");
+    }
+    records.extend(everything(&org, &c2, &[C2]));
+    drop(c2);
+    let ward = org.open(WARD);
+    let r = ward.accept_records(records, "peers").expect("accept");
+    assert_eq!(r.rejected_total(), 0);
+    let (rules, _) = ward.rule_set(d(2026, 1, 15)).expect("rules");
+    let flags = ward
+        .screen(&rules, &ward.calendar().expect("cal"), d(2026, 1, 15), None)
+        .expect("screen");
+    assert!(
+        flags.iter().all(|f| f.rule != RuleId::R6),
+        "C2's book must not rate C1's member: {flags:?}"
+    );
+}

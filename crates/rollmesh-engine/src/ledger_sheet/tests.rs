@@ -30,6 +30,7 @@ fn a_months_dues_sheet_writes_each_cells_ledger_and_refuses_bad_rows_by_line() {
          4,{chi},Nguyễn Văn An,30000,,,\r\n\
          5,zzzzzz,Không Ai,30000,,,\r\n\
          6,{an},Nguyễn Văn An,ba mươi nghìn,,,\r\n\
+         7,{an},Nguyễn Văn An,40000,,,\r\n\
          ,,,,,,\r\n"
     );
     let r = ward
@@ -37,7 +38,8 @@ fn a_months_dues_sheet_writes_each_cells_ledger_and_refuses_bad_rows_by_line() {
         .expect("sheet");
     assert_eq!(r.rows, 3);
     let lines: Vec<u64> = r.bad.iter().map(|b| b.line).collect();
-    assert_eq!(lines, vec![5, 6, 7], "{:?}", r.bad);
+    assert_eq!(lines, vec![5, 6, 7, 8], "{:?}", r.bad);
+    assert!(r.bad[3].reason.contains("dòng 2"), "{}", r.bad[3].reason);
     assert!(
         r.bad[0].reason.contains("Lê Văn Chí"),
         "{}",
