@@ -245,9 +245,9 @@ impl Node {
         self.check_scope(&scope)?;
         let members: Vec<MemberFacts> = self
             .store
-            .list(Some(&scope))?
-            .iter()
-            .filter_map(member_facts)
+            .projections(&scope, |r| member_facts(&r))?
+            .into_iter()
+            .flatten()
             .collect();
         let ledgers: Vec<Ledger> = self
             .store
@@ -289,8 +289,46 @@ impl Node {
         as_of: NaiveDate,
         scope: Option<&UnitPath>,
     ) -> Result<Vec<Flag>, NodeError> {
+        use rayon::prelude::*;
+        use std::collections::BTreeMap;
         let f = self.screen_facts(scope)?;
-        evaluate(rules, calendar, &f.members, &f.cells, &f.ledgers, as_of)
-            .map_err(|e| NodeError::Refused(e.to_string()))
+        // A cell's flags depend only on its own members, facts and ledgers (the union property), so
+        // cells are evaluated in independent groups on every core and the flags merged. The facts are
+        // moved, not copied, into the groups.
+        type Group = (Vec<MemberFacts>, Vec<CellFacts>, Vec<Ledger>);
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for m in f.members {
+            groups.entry(m.cell.clone()).or_default().0.push(m);
+        }
+        for c in f.cells {
+            groups.entry(c.unit.clone()).or_default().1.push(c);
+        }
+        for l in f.ledgers {
+            groups.entry(l.cell.clone()).or_default().2.push(l);
+        }
+        let per = groups
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(1);
+        let mut chunks: Vec<Group> = Vec::new();
+        for (i, (_, (m, c, l))) in groups.into_iter().enumerate() {
+            if i % per == 0 {
+                chunks.push(Group::default());
+            }
+            if let Some(last) = chunks.last_mut() {
+                last.0.extend(m);
+                last.1.extend(c);
+                last.2.extend(l);
+            }
+        }
+        let parts = chunks
+            .into_par_iter()
+            .map(|(m, c, l)| evaluate(rules, calendar, &m, &c, &l, as_of))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| NodeError::Refused(e.to_string()))?;
+        let mut flags: Vec<Flag> = parts.into_iter().flatten().collect();
+        flags.sort();
+        flags.dedup();
+        Ok(flags)
     }
 }

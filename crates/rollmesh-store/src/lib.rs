@@ -427,6 +427,36 @@ impl Store {
         Ok((doc, n))
     }
 
+    /// `f` of every member projection in the subtree of `scope`, decoded and mapped on every core. For
+    /// the node's own scope (everything it stores) the projections are read in one sequential scan; for a
+    /// part of it, through the unit index. In no particular order.
+    pub fn projections<T: Send>(
+        &self,
+        scope: &UnitPath,
+        f: impl Fn(MemberRecord) -> T + Sync,
+    ) -> Result<Vec<T>, StoreError> {
+        use rayon::prelude::*;
+        let raw: Vec<sled::IVec> = if *scope == self.meta.unit {
+            self.kv
+                .scan_prefix([b'P'])
+                .values()
+                .collect::<Result<_, _>>()?
+        } else {
+            let mut out = Vec::new();
+            for kv in self.kv.scan_prefix(key(b'U', &[&scope.index_key()])) {
+                let (k, _) = kv?;
+                if let Some(v) = self
+                    .kv
+                    .get(key(b'P', &[&k[k.len().saturating_sub(16)..]]))?
+                {
+                    out.push(v);
+                }
+            }
+            out
+        };
+        raw.par_iter().map(|v| decode_record(v).map(&f)).collect()
+    }
+
     /// Members in the subtree of `unit` (all members when `None`), in unit then id order.
     pub fn list(&self, unit: Option<&UnitPath>) -> Result<Vec<MemberRecord>, StoreError> {
         let mut out = Vec::new();

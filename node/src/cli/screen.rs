@@ -222,7 +222,7 @@ pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
             data,
         } => return deadlines(days, unit, as_of, data, json),
         ScreenCmd::Run { as_of, unit, data } => (
-            json!({"cmd": "screen.run", "unit": unit, "as_of": as_of}),
+            json!({"cmd": "screen.run", "unit": unit, "as_of": as_of, "fresh": true}),
             data,
             false,
         ),

@@ -359,3 +359,32 @@ fn a_cells_book_cannot_flag_another_cells_member() {
         "C2's book must not rate C1's member: {flags:?}"
     );
 }
+
+#[test]
+fn screening_by_groups_of_cells_lists_what_one_evaluation_would() {
+    let org = Org::new();
+    let ward = org.open(WARD);
+    let mut e1 = LedgerEdit::new();
+    let mut e2 = LedgerEdit::new();
+    for i in 0..6 {
+        let cell = if i % 2 == 0 { C1 } else { C2 };
+        let m = ward
+            .add_member(fields(&format!("Thành viên {i}"), cell), vec![])
+            .expect("member");
+        let e = if i % 2 == 0 { &mut e1 } else { &mut e2 };
+        for month in 1..=i as u32 {
+            e.set_dues(m, month, unpaid());
+        }
+    }
+    ward.edit_ledger(&u(C1), 2025, &e1).expect("c1");
+    ward.edit_ledger(&u(C2), 2025, &e2).expect("c2");
+    let as_of = d(2025, 8, 1);
+    let (rules, _) = ward.rule_set(as_of).expect("rules");
+    let cal = ward.calendar().expect("cal");
+    let grouped = ward.screen(&rules, &cal, as_of, None).expect("screen");
+    let f = ward.screen_facts(None).expect("facts");
+    let whole = rollmesh_rules::evaluate(&rules, &cal, &f.members, &f.cells, &f.ledgers, as_of)
+        .expect("eval");
+    assert_eq!(grouped, whole);
+    assert!(grouped.iter().filter(|f| f.rule == RuleId::R1).count() >= 3);
+}
