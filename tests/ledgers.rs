@@ -268,3 +268,41 @@ fn a_rule_change_at_the_city_reaches_every_node_and_a_districts_is_quarantined()
     let q = support::ok(&["quarantine", "list", "--json", "--data", &data(&m, WARD)]).json();
     assert_eq!(q[0]["code"], "unauthorized", "{q}");
 }
+
+#[test]
+fn a_dues_sheet_from_excel_writes_its_good_rows_and_hands_back_the_refused_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (data, _) = support::init(dir.path(), "cell", CELL);
+    for name in ["Nguyễn Văn An", "Trần Thị Bình"] {
+        support::ok(&["member", "add", "--data", &data, "--name", name]);
+    }
+    let members = support::members(&data);
+    let id = |i: usize| members[i]["id"].as_str().expect("id").to_string();
+    let sheet = dir.path().join("thang3.csv");
+    let text = format!(
+        "\u{feff}STT;Mã;Họ và tên;Số tiền;Ngày đóng;Lý do;Chấp nhận\r\n\
+         1;{};{};30.000;05/03/2025;;\r\n\
+         2;{};Người Khác;30000;;;\r\n\
+         3;{};{};;;Đi công tác;có\r\n",
+        id(0),
+        members[0]["full_name"].as_str().expect("name"),
+        id(1),
+        id(1),
+        members[1]["full_name"].as_str().expect("name"),
+    );
+    std::fs::write(&sheet, text).expect("write sheet");
+    let path = sheet.to_str().expect("path");
+    let o = support::run(&[
+        "dues", "import", path, "--month", "03/2025", "--data", &data,
+    ]);
+    assert_eq!(o.code, 3, "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("dòng 3"), "{}", o.stdout);
+    let rejected = std::fs::read_to_string(dir.path().join("thang3.rejected.csv")).expect("file");
+    assert!(rejected.starts_with('\u{feff}'), "UTF-8 with BOM for Excel");
+    assert_eq!(rejected.lines().count(), 2, "{rejected}");
+    assert!(rejected.contains("Người Khác"), "{rejected}");
+    let v = support::ok(&["ledger", "--year", "2025", "--json", "--data", &data]).json();
+    let dues = &v["ledger"]["dues"];
+    assert!(dues[id(0)]["3"]["paid"].is_object(), "{dues}");
+    assert_eq!(dues[id(1)]["3"]["unpaid"]["accepted"], true, "{dues}");
+}

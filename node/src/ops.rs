@@ -334,7 +334,10 @@ fn sheet(node: &Node, req: &Value, via: &str) -> Result<Value> {
         .iter()
         .map(|b| json!({"line": b.line, "reason": b.reason, "values": b.values}))
         .collect();
-    Ok(json!({"rows": report.rows, "changed_ledgers": changed, "bad": bad, "dry_run": dry_run}))
+    Ok(
+        json!({"rows": report.rows, "changed_ledgers": changed, "bad": bad, "dry_run": dry_run,
+        "header": report.header, "delimiter": report.delimiter}),
+    )
 }
 
 fn org_publish(node: &Node, req: &Value, via: &str) -> Result<Value> {

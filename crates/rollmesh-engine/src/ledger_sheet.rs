@@ -56,6 +56,10 @@ pub struct SheetReport {
     pub rows: usize,
     /// Refused rows, in file order.
     pub bad: Vec<BadRow>,
+    /// The sheet's header, for a file of the refused rows.
+    pub header: Vec<String>,
+    /// The sheet's separator.
+    pub delimiter: u8,
 }
 
 /// An amount in đồng as clerks type it: `30000`, `30.000`, `30,000`, `30 000`, optionally followed by
@@ -207,6 +211,8 @@ impl Node {
         let cols = Columns::read(&sheet.header, &[Col::Id, Col::Amount])?;
         let mut report = SheetReport {
             year,
+            header: sheet.header.clone(),
+            delimiter: sheet.delimiter,
             ..SheetReport::default()
         };
         let mut seen: BTreeMap<MemberId, u64> = BTreeMap::new();
@@ -291,6 +297,8 @@ impl Node {
         let cols = Columns::read(&sheet.header, &[Col::Id, Col::Rating])?;
         let mut report = SheetReport {
             year,
+            header: sheet.header.clone(),
+            delimiter: sheet.delimiter,
             ..SheetReport::default()
         };
         let mut seen: BTreeMap<MemberId, u64> = BTreeMap::new();

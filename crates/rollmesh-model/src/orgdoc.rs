@@ -71,9 +71,18 @@ impl OrgDocKind {
         id
     }
 
-    /// The kind whose document id this is.
+    /// The kind whose document id this is. The three ids are computed once: the store asks this of
+    /// every change it applies.
     pub fn from_id(id: &[u8; 16]) -> Option<OrgDocKind> {
-        OrgDocKind::ALL.iter().copied().find(|k| k.id() == *id)
+        static IDS: std::sync::OnceLock<[(OrgDocKind, [u8; 16]); 3]> = std::sync::OnceLock::new();
+        let ids = IDS.get_or_init(|| {
+            [
+                (OrgDocKind::Tree, OrgDocKind::Tree.id()),
+                (OrgDocKind::Rules, OrgDocKind::Rules.id()),
+                (OrgDocKind::Calendar, OrgDocKind::Calendar.id()),
+            ]
+        });
+        ids.iter().find(|(_, i)| i == id).map(|(k, _)| *k)
     }
 
     /// The actor of the genesis change. No node may author anything else with it.

@@ -330,6 +330,46 @@ fn sheet(data: &DataDir, mut req: Value, file: &Path, json: bool) -> Result<u8> 
             println!("  {} {line}: {reason}", msg!("dòng", "line"));
         }
     }
+    // The refused rows, with their reasons, beside the sheet: fix them and import that file.
+    if !bad.is_empty() && v["dry_run"].as_bool() != Some(true) {
+        let header: Vec<String> = v["header"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let delimiter = v["delimiter"].as_u64().unwrap_or(u64::from(b',')) as u8;
+        let mut out = super::member::RejectedFile::new(file, &header, delimiter);
+        for b in &bad {
+            out.add(&rollmesh_engine::csv_import::BadRow {
+                line: b["line"].as_u64().unwrap_or(0),
+                reason: b["reason"].as_str().unwrap_or("").to_string(),
+                duplicate: None,
+                values: b["values"]
+                    .as_array()
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })?;
+        }
+        if let Some(p) = out.finish()? {
+            let p = p.display();
+            if !json {
+                println!(
+                    "{}",
+                    msg!(
+                        "Các dòng bị từ chối (kèm lý do) đã ghi vào {p}: sửa rồi nhập lại tệp đó.",
+                        "The refused rows, with reasons, are in {p}: fix them and import that file."
+                    )
+                );
+            }
+        }
+    }
     Ok(if bad.is_empty() {
         0
     } else {

@@ -4,6 +4,7 @@
 mod export;
 mod fields;
 mod import;
+pub(crate) use import::RejectedFile;
 
 pub use fields::FieldArgs;
 

@@ -10,6 +10,8 @@ use super::*;
 pub struct Sheet {
     /// The header cells.
     pub header: Vec<String>,
+    /// The separator found in the header.
+    pub delimiter: u8,
     /// `(line, cells)` of every row that has a non-blank cell.
     pub rows: Vec<(u64, Vec<String>)>,
 }
@@ -41,6 +43,7 @@ pub fn read_sheet(input: &[u8], known: impl Fn(&str) -> bool) -> Result<Sheet, C
         .collect();
     let mut sheet = Sheet {
         header,
+        delimiter: delimiter.0,
         rows: Vec::new(),
     };
     let mut record = csv::ByteRecord::new();

@@ -175,7 +175,7 @@ fn check_rows<R: std::io::Read>(
 /// such), the input's separator, a reason column then the input's header, and each refused row's cells
 /// as read. Written to `<name>.rejected.csv.part` and renamed when the import ends; not created at all
 /// when no row is refused. Private to its owner (it holds member data).
-struct RejectedFile {
+pub(crate) struct RejectedFile {
     path: PathBuf,
     part: PathBuf,
     header: Vec<String>,
@@ -184,7 +184,7 @@ struct RejectedFile {
 }
 
 impl RejectedFile {
-    fn new(input: &Path, header: &[String], delimiter: u8) -> Self {
+    pub(crate) fn new(input: &Path, header: &[String], delimiter: u8) -> Self {
         let mut name = input
             .file_stem()
             .map(|s| s.to_os_string())
@@ -201,7 +201,7 @@ impl RejectedFile {
         }
     }
 
-    fn add(&mut self, row: &BadRow) -> Result<()> {
+    pub(crate) fn add(&mut self, row: &BadRow) -> Result<()> {
         let w = match &mut self.writer {
             Some(w) => w,
             None => {
@@ -229,7 +229,7 @@ impl RejectedFile {
     }
 
     /// Closes the file and gives it its final name; `None` when no row was refused.
-    fn finish(mut self) -> Result<Option<PathBuf>> {
+    pub(crate) fn finish(mut self) -> Result<Option<PathBuf>> {
         let Some(w) = self.writer.take() else {
             return Ok(None);
         };
