@@ -149,6 +149,18 @@ impl Columns {
     }
 }
 
+/// Refuses a second row for the same member, naming the line of the first.
+fn once(seen: &mut BTreeMap<MemberId, u64>, id: MemberId, line: u64) -> Result<(), String> {
+    if let Some(first) = seen.get(&id) {
+        return Err(msg!(
+            "đảng viên này đã có ở dòng {first}; mỗi người một dòng",
+            "this member is already on line {first}; one row per member"
+        ));
+    }
+    seen.insert(id, line);
+    Ok(())
+}
+
 fn sheet_err(e: CsvError) -> NodeError {
     NodeError::Refused(e.to_string())
 }
@@ -267,13 +279,7 @@ impl Node {
                 };
                 let cell = host.cloned().unwrap_or(unit);
                 self.check_scope(&cell).map_err(|e| e.to_string())?;
-                if let Some(first) = seen.get(&id) {
-                    return Err(msg!(
-                        "đảng viên này đã có ở dòng {first}; mỗi người một dòng",
-                        "this member is already on line {first}; one row per member"
-                    ));
-                }
-                seen.insert(id, *line);
+                once(&mut seen, id, *line)?;
                 Ok((cell, id, dues))
             })();
             match row {
@@ -315,13 +321,7 @@ impl Node {
                         "rating {raw:?} is not one of: excellent, good, completed, not completed"
                     )
                 })?;
-                if let Some(first) = seen.get(&id) {
-                    return Err(msg!(
-                        "đảng viên này đã có ở dòng {first}; mỗi người một dòng",
-                        "this member is already on line {first}; one row per member"
-                    ));
-                }
-                seen.insert(id, *line);
+                once(&mut seen, id, *line)?;
                 Ok((unit, id, rating))
             })();
             match row {

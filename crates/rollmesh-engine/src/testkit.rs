@@ -298,3 +298,16 @@ pub(crate) fn cp1258(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Every change `node` stored, as records, with the chains of `authors` first: what a peer pulling the
+/// node's whole log would receive.
+pub(crate) fn log_records(org: &Org, node: &Node, authors: &[&str]) -> Vec<Record> {
+    let mut records: Vec<Record> = authors.iter().map(|a| org.chain_record(a)).collect();
+    let (entries, _) = node.store().log_since(0, 10_000).expect("log");
+    records.extend(
+        entries
+            .into_iter()
+            .map(|e| Record::change(e.change.as_bytes().to_vec())),
+    );
+    records
+}

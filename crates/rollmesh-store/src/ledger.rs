@@ -516,12 +516,7 @@ impl Store {
                 .map_err(|e| corrupt(e.to_string()))?
                 .0
                 .into_doc();
-            let changes: Vec<_> = histories
-                .remove(&id)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|e| automerge::Change::from_bytes(e.change_bytes().to_vec()).ok())
-                .collect();
+            let changes = crate::verify::take_changes(histories, &id);
             if let Err(e) = doc.apply_changes(changes) {
                 problems.push(format!("{kind}: its changes do not apply: {e}"));
                 continue;
@@ -560,12 +555,7 @@ impl Store {
                     continue;
                 }
             };
-            let changes: Vec<_> = histories
-                .remove(&id)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|e| automerge::Change::from_bytes(e.change_bytes().to_vec()).ok())
-                .collect();
+            let changes = crate::verify::take_changes(histories, &id);
             if let Err(e) = doc.apply_changes(changes) {
                 problems.push(format!("ledger {id}: its changes do not apply: {e}"));
                 continue;

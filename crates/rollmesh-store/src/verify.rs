@@ -37,6 +37,19 @@ impl VerifyReport {
     }
 }
 
+/// The decoded changes of a document's history, taken out of `histories` (what `verify` accounts for).
+pub(crate) fn take_changes(
+    histories: &mut BTreeMap<MemberId, Vec<SignedChange>>,
+    id: &MemberId,
+) -> Vec<automerge::Change> {
+    histories
+        .remove(id)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| automerge::Change::from_bytes(e.change_bytes().to_vec()).ok())
+        .collect()
+}
+
 impl Store {
     /// Checks the whole store. Never modifies it.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
@@ -103,12 +116,7 @@ impl Store {
             let id = id_from(&k[1..])?;
             r.documents += 1;
             let mut rebuilt = Automerge::new();
-            let changes: Vec<_> = histories
-                .remove(&id)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|e| automerge::Change::from_bytes(e.change_bytes().to_vec()).ok())
-                .collect();
+            let changes = take_changes(&mut histories, &id);
             if let Err(e) = rebuilt.apply_changes(changes) {
                 r.problems
                     .push(format!("document {id}: its changes do not apply: {e}"));

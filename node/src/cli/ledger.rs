@@ -16,6 +16,17 @@ use super::DataDir;
 use crate::i18n::is_en;
 use crate::render::print_json;
 
+/// Runs a request on the node of `data` (see `crate::ops`); with `--json` prints the reply and returns
+/// `None`, else returns it for the caller to print as text.
+pub(super) fn request(data: &DataDir, req: Value, json: bool) -> Result<Option<Value>> {
+    let v = crate::ops::call(&data.data, req)?;
+    if json {
+        print_json(&v);
+        return Ok(None);
+    }
+    Ok(Some(v))
+}
+
 /// A clerk's date: `DD/MM/YYYY` (or `YYYY-MM-DD`).
 pub(super) fn clerk_date(s: &str) -> Result<NaiveDate, String> {
     parse_date(s.trim()).ok_or_else(|| {
@@ -261,11 +272,9 @@ pub(super) fn meeting(cmd: MeetingCmd, json: bool) -> Result<u8> {
     if let Some(c) = cell {
         req["cell"] = json!(c);
     }
-    let v = crate::ops::call(&data.data, req)?;
-    if json {
-        print_json(&v);
+    let Some(v) = request(&data, req, json)? else {
         return Ok(0);
-    }
+    };
     let (present, absent) = (&v["present"], &v["absent"]);
     let day = date.format("%d/%m/%Y");
     let cell = v["cell"].as_str().unwrap_or("");
@@ -388,11 +397,9 @@ pub(super) fn rating(cmd: RatingCmd, json: bool) -> Result<u8> {
         } => {
             let req =
                 json!({"cmd": "rating.set", "member": member, "year": year, "rating": rating});
-            let v = crate::ops::call(&data.data, req)?;
-            if json {
-                print_json(&v);
+            let Some(v) = request(&data, req, json)? else {
                 return Ok(0);
-            }
+            };
             let name = v["name"].as_str().unwrap_or("");
             let label = v["rating"]
                 .as_str()
@@ -437,11 +444,9 @@ pub(super) fn help_list(cmd: HelpListCmd, json: bool) -> Result<u8> {
     };
     let req = json!({"cmd": "help.record", "member": member, "what": what,
         "date": date.to_string(), "note": note});
-    let v = crate::ops::call(&data.data, req)?;
-    if json {
-        print_json(&v);
+    let Some(v) = request(&data, req, json)? else {
         return Ok(0);
-    }
+    };
     let name = v["name"].as_str().unwrap_or("");
     let day = date.format("%d/%m/%Y");
     let line = match what {
@@ -532,11 +537,9 @@ pub(super) fn dues(cmd: DuesCmd, json: bool) -> Result<u8> {
     if let Some(c) = cell {
         req["cell"] = json!(c);
     }
-    let v = crate::ops::call(&data.data, req)?;
-    if json {
-        print_json(&v);
+    let Some(v) = request(&data, req, json)? else {
         return Ok(0);
-    }
+    };
     let name = v["name"].as_str().unwrap_or("");
     let what = match paid {
         Some(a) => msg!("đã đóng {a} đồng", "paid {a} đồng"),
@@ -581,11 +584,9 @@ pub(super) fn show(
     if let Some(c) = cell {
         req["cell"] = json!(c);
     }
-    let v = crate::ops::call(&data.data, req)?;
-    if json {
-        print_json(&v);
+    let Some(v) = request(&data, req, json)? else {
         return Ok(0);
-    }
+    };
     let l = &v["ledger"];
     let names = &v["names"];
     let name = |id: &str| {

@@ -76,11 +76,9 @@ pub(super) fn run(what: &str, cmd: OrgDocCmd, json: bool) -> Result<u8> {
             if let Some(d) = as_of {
                 req["as_of"] = json!(d.to_string());
             }
-            let v = crate::ops::call(&data.data, req)?;
-            if json {
-                print_json(&v);
+            let Some(v) = super::ledger::request(&data, req, json)? else {
                 return Ok(0);
-            }
+            };
             if toml {
                 print!("{}", v["toml"].as_str().unwrap_or(""));
                 return Ok(0);

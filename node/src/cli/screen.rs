@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use super::ledger::clerk_date;
 use super::DataDir;
 use crate::i18n::is_en;
-use crate::render::print_json;
 
 #[derive(Subcommand, Debug)]
 pub enum ScreenCmd {
@@ -111,11 +110,9 @@ fn deadlines(
     if let Some(d) = as_of {
         req["as_of"] = json!(d.to_string());
     }
-    let v = crate::ops::call(&data.data, req)?;
-    if json {
-        print_json(&v);
+    let Some(v) = super::ledger::request(&data, req, json)? else {
         return Ok(0);
-    }
+    };
     let list = v["deadlines"].as_array().cloned().unwrap_or_default();
     let n = list.len();
     println!(
@@ -249,11 +246,9 @@ pub(super) fn run(cmd: ScreenCmd, json: bool) -> Result<u8> {
     if let Some(o) = req.as_object_mut() {
         o.retain(|_, v| !v.is_null());
     }
-    let v = crate::ops::call(&data.data, req)?;
-    if json {
-        print_json(&v);
+    let Some(v) = super::ledger::request(&data, req, json)? else {
         return Ok(0);
-    }
+    };
     let flags = v["flags"].as_array().cloned().unwrap_or_default();
     let (as_of, unit) = (day(&v["as_of"]), v["unit"].as_str().unwrap_or(""));
     let n = flags.len();

@@ -6,48 +6,7 @@ fn unit() -> UnitPath {
     UnitPath::parse("hn.d01.w01.c01").expect("unit")
 }
 
-/// Vietnamese text in Windows-1258 as Excel writes it: base letters with their vowel shape
-/// precomposed where the code page has them, tone marks as combining characters.
-fn cp1258(s: &str) -> Vec<u8> {
-    let mut table = HashMap::new();
-    for b in 0u8..=255 {
-        let byte = [b];
-        let (t, _, _) = encoding_rs::WINDOWS_1258.decode(&byte);
-        if let Some(c) = t.chars().next() {
-            table.entry(c).or_insert(b);
-        }
-    }
-    // NFC letters of the test strings, decomposed by hand into base (+ shape) and tone.
-    let split: &[(char, &str)] = &[
-        ('ễ', "ê\u{303}"),
-        ('ọ', "o\u{323}"),
-        ('ị', "i\u{323}"),
-        ('ầ', "â\u{300}"),
-        ('ớ', "ơ\u{301}"),
-        ('ĩ', "i\u{303}"),
-        ('ự', "ư\u{323}"),
-        ('ờ', "ơ\u{300}"),
-        ('ứ', "ư\u{301}"),
-        ('ạ', "a\u{323}"),
-        ('ữ', "ư\u{303}"),
-    ];
-    let mut out = Vec::new();
-    for c in s.chars() {
-        if let Some(b) = table.get(&c) {
-            out.push(*b);
-            continue;
-        }
-        let parts = split
-            .iter()
-            .find(|(k, _)| *k == c)
-            .map(|(_, v)| *v)
-            .unwrap_or_else(|| panic!("no Windows-1258 form for {c:?}"));
-        for p in parts.chars() {
-            out.push(*table.get(&p).expect("code page byte"));
-        }
-    }
-    out
-}
+use crate::testkit::cp1258;
 
 #[test]
 fn good_and_bad_rows_with_line_numbers() {

@@ -9,7 +9,9 @@ use rollmesh_rules::{RuleId, Subject};
 use rollmesh_sync::Record;
 
 use crate::screen::{default_calendar, default_rules};
-use crate::testkit::{change_record, fields, quarantine_codes, u, Org, C1, C2, CITY, WARD};
+use crate::testkit::{
+    change_record, fields, log_records, quarantine_codes, u, Org, C1, C2, CITY, WARD,
+};
 use crate::Node;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -28,18 +30,6 @@ fn paid(day: NaiveDate) -> Dues {
         amount: 30_000,
         date: day,
     }
-}
-
-/// Every change the node stored, as records, with the chains of their authors first.
-fn everything(org: &Org, node: &Node, authors: &[&str]) -> Vec<Record> {
-    let mut records: Vec<Record> = authors.iter().map(|a| org.chain_record(a)).collect();
-    let (entries, _) = node.store().log_since(0, 10_000).expect("log");
-    records.extend(
-        entries
-            .into_iter()
-            .map(|e| Record::change(e.change.as_bytes().to_vec())),
-    );
-    records
 }
 
 /// A ledger change for `cell` signed by `key`, made on top of what `holder` stores, whatever the key's
@@ -105,7 +95,7 @@ fn a_cells_ledger_travels_up_and_gives_the_same_flag_everywhere() {
         at_cell[0].explanation_vi
     );
 
-    let records = everything(&org, &c1, &[C1]);
+    let records = log_records(&org, &c1, &[C1]);
     drop(c1);
     for holder in [WARD, CITY] {
         let node = org.open(holder);
@@ -132,7 +122,7 @@ fn a_cells_ledger_travels_up_and_gives_the_same_flag_everywhere() {
     c1.edit_ledger(&cell, 2025, &dues_edit(member, &[4], paid(d(2025, 6, 10))))
         .expect("late payment");
     assert!(r1_flags(&c1, as_of).is_empty());
-    let records = everything(&org, &c1, &[C1]);
+    let records = log_records(&org, &c1, &[C1]);
     drop(c1);
     let ward = org.open(WARD);
     let r = ward.accept_records(records, "peer:c1").expect("accept");
@@ -166,7 +156,7 @@ fn only_a_unit_covering_the_cell_writes_its_ledger() {
     assert!(ward.store().ledgers(None).expect("ledgers").is_empty());
     // The ward itself keeps the books of a cell without a clerk, and the cell takes them.
     assert!(ward.edit_ledger(&u(C1), 2025, &edit).expect("ward writes"));
-    let records = everything(&org, &ward, &[WARD]);
+    let records = log_records(&org, &ward, &[WARD]);
     drop(ward);
     let c1 = org.open(C1);
     let r = c1.accept_records(records, "peer:ward").expect("accept");
@@ -246,7 +236,7 @@ fn a_ledger_change_arriving_before_its_dependency_waits_for_it() {
         },
     );
     c1.edit_ledger(&u(C1), 2025, &absent).expect("correction");
-    let mut records = everything(&org, &c1, &[C1]);
+    let mut records = log_records(&org, &c1, &[C1]);
     drop(c1);
     records.swap(1, 2); // the correction first
     let ward = org.open(WARD);
@@ -336,7 +326,7 @@ fn a_cells_book_cannot_flag_another_cells_member() {
     let member = c1
         .add_member(fields("Trịnh Văn Minh", C1), vec![])
         .expect("member");
-    let mut records = everything(&org, &c1, &[C1]);
+    let mut records = log_records(&org, &c1, &[C1]);
     drop(c1);
     // The neighbouring cell rates C1's member "not completed" two years running, in its own books.
     let c2 = org.open(C2);
@@ -345,7 +335,7 @@ fn a_cells_book_cannot_flag_another_cells_member() {
         e.set_rating(member, rollmesh_model::ledger::Rating::NotCompleted);
         c2.edit_ledger(&u(C2), year, &e).expect("rating");
     }
-    records.extend(everything(&org, &c2, &[C2]));
+    records.extend(log_records(&org, &c2, &[C2]));
     drop(c2);
     let ward = org.open(WARD);
     let r = ward.accept_records(records, "peers").expect("accept");

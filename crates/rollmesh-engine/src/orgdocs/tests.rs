@@ -10,7 +10,9 @@ use rollmesh_rules::{RuleId, RuleSet};
 use rollmesh_sync::{Log, Record};
 
 use super::RulesSource;
-use crate::testkit::{change_record, fields, quarantine_codes, u, Org, C1, CITY, WARD};
+use crate::testkit::{
+    change_record, fields, log_records, quarantine_codes, u, Org, C1, CITY, WARD,
+};
 use crate::{Node, PeerLog};
 
 const DISTRICT: &str = "hn.d01";
@@ -25,18 +27,6 @@ fn rules_toml(months: u32, from: NaiveDate) -> String {
     r.r1.months = months;
     r.effective = from;
     r.to_toml().expect("toml")
-}
-
-/// Every change `node` stored, with the chains of `authors` first.
-fn everything(org: &Org, node: &Node, authors: &[&str]) -> Vec<Record> {
-    let mut records: Vec<Record> = authors.iter().map(|a| org.chain_record(a)).collect();
-    let (entries, _) = node.store().log_since(0, 10_000).expect("log");
-    records.extend(
-        entries
-            .into_iter()
-            .map(|e| Record::change(e.change.as_bytes().to_vec())),
-    );
-    records
 }
 
 fn r1_count(node: &Node, as_of: NaiveDate) -> usize {
@@ -101,7 +91,7 @@ fn the_citys_rule_set_reaches_every_scope_and_changes_the_screening() {
     // A later version, effective next year, does not replace this year's rules early.
     city.publish_rules(&rules_toml(5, d(2026, 1, 1)))
         .expect("next year");
-    let records = everything(&org, &city, &[CITY]);
+    let records = log_records(&org, &city, &[CITY]);
     drop(city);
 
     // The ward's view of its log for a cell peer carries the city's versions down.
@@ -198,7 +188,7 @@ fn the_citys_tree_names_units_refuses_unknown_ones_and_gives_r14_its_wards() {
     );
     assert_ne!(text, crate::testkit::TINY_TREE);
     assert!(city.publish_tree(&text).expect("publish"));
-    let records = everything(&org, &city, &[CITY]);
+    let records = log_records(&org, &city, &[CITY]);
     drop(city);
     let c1 = org.open(C1);
     c1.accept_records(records, "peer:ward").expect("accept");
