@@ -72,6 +72,18 @@ fn int<T: TryFrom<i64>>(v: &Value, what: &str) -> Result<T> {
         .ok_or_else(|| anyhow!("{what}: missing or out of range"))
 }
 
+/// A ledger year: 1900–2200, as ledgers are kept.
+fn year_of(v: &Value) -> Result<i32> {
+    let y: i32 = int(v, "year")?;
+    if !(1900..=2200).contains(&y) {
+        bail!(msg!(
+            "năm {y} nằm ngoài khoảng 1900-2200",
+            "year {y} is outside 1900-2200"
+        ));
+    }
+    Ok(y)
+}
+
 fn date_of(v: &Value, what: &str) -> Result<NaiveDate> {
     let s = v.as_str().ok_or_else(|| anyhow!("{what}: missing"))?;
     NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("{what}: {s:?}"))
@@ -102,7 +114,16 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let date = date_of(&req["date"], "date")?;
     let kind = MeetingKind::from_key(req["kind"].as_str().unwrap_or("regular"))
         .ok_or_else(|| anyhow!("kind: regular or thematic"))?;
-    let n = req["number"].as_u64().unwrap_or(1).clamp(1, 9) as u8;
+    let n: u8 = match req["number"].is_null() {
+        true => 1,
+        false => int(&req["number"], "number")?,
+    };
+    if !(1..=9).contains(&n) {
+        bail!(msg!(
+            "buổi thứ {n}: mỗi ngày tối đa 9 buổi cùng loại",
+            "meeting number {n}: a day has at most 9 meetings of a kind"
+        ));
+    }
     let key = MeetingKey::nth(date, kind, n);
     let mut edit = LedgerEdit::new();
     edit.record_meeting(key, req["topic"].as_str().unwrap_or(""));
@@ -168,7 +189,7 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
             .unit()
             .ok_or_else(|| anyhow!("member {id} has no unit"))?,
     };
-    let year: i32 = int(&req["year"], "year")?;
+    let year = year_of(&req["year"])?;
     let month: u32 = int(&req["month"], "month")?;
     let dues = if req["paid"].is_object() {
         Dues::Paid {
@@ -210,7 +231,7 @@ fn rating_set(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let cell = rec
         .unit()
         .ok_or_else(|| anyhow!("member {id} has no unit"))?;
-    let year: i32 = int(&req["year"], "year")?;
+    let year = year_of(&req["year"])?;
     let this_year = today_in_vietnam().year();
     if year > this_year {
         bail!(msg!(
@@ -299,7 +320,7 @@ fn sheet(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let bytes = data_encoding::BASE64
         .decode(req["csv"].as_str().unwrap_or("").as_bytes())
         .context("csv: not base64")?;
-    let year: i32 = int(&req["year"], "year")?;
+    let year = year_of(&req["year"])?;
     let cmd = req["cmd"].as_str().unwrap_or("");
     let report = if cmd == "sheet.dues" {
         let month: u32 = int(&req["month"], "month")?;
@@ -408,7 +429,7 @@ fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
     }
     let year: i32 = match req["year"].is_null() {
         true => today_in_vietnam().year(),
-        false => int(&req["year"], "year")?,
+        false => year_of(&req["year"])?,
     };
     let ledger = node.ledger(&cell, year)?;
     let names: BTreeMap<String, String> = node
@@ -427,7 +448,11 @@ fn screen_deadlines(node: &Node, req: &Value) -> Result<Value> {
         Some(_) => date_of(&req["as_of"], "as_of")?,
         None => today_in_vietnam(),
     };
-    let days = req["days"].as_u64().unwrap_or(31).min(366) as u32;
+    let days: u32 = match req["days"].is_null() {
+        true => 31,
+        false => int(&req["days"], "days")?,
+    };
+    let days = days.min(366);
     let scope = match req["unit"].as_str() {
         Some(u) => UnitPath::parse(u)?,
         None => node.unit().clone(),

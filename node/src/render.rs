@@ -97,8 +97,8 @@ pub fn reject_reason(code: &str) -> String {
         ),
         Some(RejectCode::Untrusted) => ("nút ký chưa được tin cậy", "signing node is not trusted"),
         Some(RejectCode::InvalidDocument) => (
-            "hồ sơ không hợp lệ sau thay đổi",
-            "invalid dossier after change",
+            "tài liệu (hồ sơ, sổ chi bộ…) không hợp lệ sau thay đổi",
+            "invalid document (dossier, ledger…) after the change",
         ),
         Some(RejectCode::NoCredential) => (
             "nút ký chưa có chứng nhận",

@@ -39,7 +39,7 @@ fn column(name: &str) -> Option<Col> {
         "chap nhan" | "ly do duoc chap nhan" | "accepted" => Col::Accepted,
         "xep loai" | "danh gia" | "rating" => Col::Rating,
         "" | "stt" | "tt" | "so tt" | "ghi chu" | "note" | "chi bo" | "unit" | "nam" | "year"
-        | "thang" | "month" => Col::Ignore,
+        | "thang" | "month" | "loi" | "error" => Col::Ignore,
         _ => return None,
     };
     Some(c)
@@ -243,8 +243,10 @@ impl Node {
                         "the reason is too long (500 characters at most) or holds control characters"
                     )
                 })?;
-                let dues = match raw {
-                    "" | "0" => {
+                // An amount of nothing ("0", "00", "0 đ") is no payment.
+                let nothing_paid = raw.is_empty() || parse_amount(raw) == Some(0);
+                let dues = match nothing_paid {
+                    true => {
                         let acc = cols.get(cells, Col::Accepted);
                         let accepted = yes_no(acc).ok_or_else(|| {
                             msg!(
@@ -257,7 +259,7 @@ impl Node {
                             accepted,
                         }
                     }
-                    _ => {
+                    false => {
                         let amount = parse_amount(raw).ok_or_else(|| {
                             msg!(
                                 "số tiền {raw:?} không phải số đồng",

@@ -67,27 +67,116 @@ pub fn default_calendar() -> Calendar {
     }
 }
 
-/// Each ledger with only its entries about members of its own cell: a cell may write only its own
-/// book, but what it writes there about another cell's member must not raise or clear that member's
-/// flags. (A member temporarily attached to a host cell will be read from the host's attachment
-/// ledger once attachments are recorded; see docs/RULES.md §7.)
+/// The ledgers with another cell's entries about a member kept only where the member's own (current)
+/// cell's book of that year says nothing: the months, meetings' months, year's rating and help list the
+/// own cell did not record. So a transferred member keeps the history their old cell recorded (the new
+/// cell's book has nothing for those months), while what a cell writes about another cell's member
+/// cannot override what that member's own cell recorded. (It can still fill a gap the own cell left;
+/// telling a legitimate old cell from a meddling one needs the member's unit at each date — noted in
+/// docs/RULES.md §7 with attachments.)
 pub fn keep_own_members(ledgers: Vec<Ledger>, members: &[MemberFacts]) -> Vec<Ledger> {
-    let cell_of: std::collections::HashMap<&str, &str> = members
+    use chrono::Datelike;
+    use std::collections::{HashMap, HashSet};
+    let cell_of: HashMap<&str, &str> = members
         .iter()
         .map(|m| (m.id.as_str(), m.cell.as_str()))
         .collect();
+    let own = |id: &str, cell: &str| cell_of.get(id) == Some(&cell);
+    // What each member's own cell recorded, by (member, year, month) and (member, year).
+    let mut dues: HashSet<(String, i32, u32)> = HashSet::new();
+    let mut attended: HashSet<(String, i32, u32)> = HashSet::new();
+    let mut rated: HashSet<(String, i32)> = HashSet::new();
+    let mut listed: HashSet<String> = HashSet::new();
+    for l in &ledgers {
+        for (id, months) in &l.dues {
+            if own(id, &l.cell) {
+                dues.extend(months.keys().map(|m| (id.clone(), l.year, *m)));
+            }
+        }
+        for m in &l.meetings {
+            for id in m.attendance.keys().filter(|id| own(id, &l.cell)) {
+                attended.insert((id.clone(), l.year, m.date.month()));
+            }
+        }
+        for id in l.ratings.keys().filter(|id| own(id, &l.cell)) {
+            rated.insert((id.clone(), l.year));
+        }
+        for id in l.help.keys().filter(|id| own(id, &l.cell)) {
+            listed.insert(id.clone());
+        }
+    }
     ledgers
         .into_iter()
         .map(|mut l| {
-            let cell = l.cell.clone();
-            let own = |id: &String| cell_of.get(id.as_str()) == Some(&cell.as_str());
+            let (cell, year) = (l.cell.clone(), l.year);
+            let mine = |id: &String| own(id, &cell);
             for m in &mut l.meetings {
-                m.attendance.retain(|id, _| own(id));
+                let month = m.date.month();
+                m.attendance
+                    .retain(|id, _| mine(id) || !attended.contains(&(id.clone(), year, month)));
             }
-            l.dues.retain(|id, _| own(id));
-            l.ratings.retain(|id, _| own(id));
-            l.help.retain(|id, _| own(id));
+            for (id, months) in l.dues.iter_mut() {
+                if !mine(id) {
+                    months.retain(|m, _| !dues.contains(&(id.clone(), year, *m)));
+                }
+            }
+            l.dues.retain(|_, months| !months.is_empty());
+            l.ratings
+                .retain(|id, _| mine(id) || !rated.contains(&(id.clone(), year)));
+            l.help.retain(|id, _| mine(id) || !listed.contains(id));
             l
+        })
+        .collect()
+}
+
+/// The entries of `l` about members of other cells, as copies of `l` holding only each other cell's
+/// members' entries, by that cell.
+fn foreign_parts(
+    l: &Ledger,
+    cell_of: &std::collections::HashMap<String, String>,
+) -> Vec<(String, Ledger)> {
+    let other = |id: &String| cell_of.get(id).filter(|c| **c != l.cell).cloned();
+    let mut cells: BTreeSet<String> = BTreeSet::new();
+    cells.extend(l.dues.keys().filter_map(&other));
+    cells.extend(l.ratings.keys().filter_map(&other));
+    cells.extend(l.help.keys().filter_map(&other));
+    for m in &l.meetings {
+        cells.extend(m.attendance.keys().filter_map(&other));
+    }
+    cells
+        .into_iter()
+        .map(|cell| {
+            let theirs = |id: &String| cell_of.get(id) == Some(&cell);
+            let mut part = Ledger::new(&l.cell, l.year);
+            part.dues = l
+                .dues
+                .iter()
+                .filter(|(id, _)| theirs(id))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            part.ratings = l
+                .ratings
+                .iter()
+                .filter(|(id, _)| theirs(id))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            part.help = l
+                .help
+                .iter()
+                .filter(|(id, _)| theirs(id))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            part.meetings = l
+                .meetings
+                .iter()
+                .map(|m| {
+                    let mut m = m.clone();
+                    m.attendance.retain(|id, _| theirs(id));
+                    m
+                })
+                .filter(|m| !m.attendance.is_empty())
+                .collect();
+            (cell, part)
         })
         .collect()
 }
@@ -303,7 +392,16 @@ impl Node {
         for c in f.cells {
             groups.entry(c.unit.clone()).or_default().1.push(c);
         }
+        // A member's entries in another cell's book (the old cell of a transferred member) go to the
+        // member's group as well, as a copy of that book holding only those entries.
+        let cell_of: std::collections::HashMap<String, String> = groups
+            .iter()
+            .flat_map(|(cell, (m, _, _))| m.iter().map(move |m| (m.id.clone(), cell.clone())))
+            .collect();
         for l in f.ledgers {
+            for (cell, part) in foreign_parts(&l, &cell_of) {
+                groups.entry(cell).or_default().2.push(part);
+            }
             groups.entry(l.cell.clone()).or_default().2.push(l);
         }
         let per = groups

@@ -482,19 +482,27 @@ impl Store {
         // Ledger changes take their own, serial path; a member change aimed at a ledger's id is refused.
         // One id, one kind: a dossier change aimed at an organisation-wide document's id, at a stored
         // ledger, or at a ledger or organisation-wide document of this same call is refused.
-        let whole: HashSet<MemberId> = changes
+        let (ledger_changes, rest): (Vec<_>, Vec<_>) = changes
+            .into_iter()
+            .partition(|(vc, _)| matches!(vc.envelope.kind(), DocKind::Ledger | DocKind::Org));
+        let mut ledgers = self.plan_ledgers(
+            ledger_changes.into_iter().map(|(vc, _)| vc).collect(),
+            policy,
+        )?;
+        // Only the ledger and organisation changes that will be applied claim their ids: a refused one
+        // (a junk envelope carried beside genuine dossiers) must not take a dossier's id from it.
+        let whole: HashSet<MemberId> = ledgers
             .iter()
-            .filter(|(vc, _)| vc.envelope.kind() != DocKind::Member)
-            .map(|(vc, _)| vc.envelope.doc())
+            .filter_map(|p| match p {
+                Planned::Apply { vc, .. } => Some(vc.envelope.doc()),
+                _ => None,
+            })
             .collect();
-        let mut ledger_changes = Vec::new();
         let mut misaimed = Vec::new();
-        let mut members = Vec::with_capacity(changes.len());
-        for (vc, built) in changes {
+        let mut members = Vec::with_capacity(rest.len());
+        for (vc, built) in rest {
             let id = vc.envelope.doc();
-            if matches!(vc.envelope.kind(), DocKind::Ledger | DocKind::Org) {
-                ledger_changes.push(vc);
-            } else if whole.contains(&id)
+            if whole.contains(&id)
                 || rollmesh_model::orgdoc::OrgDocKind::from_id(&id.0).is_some()
                 || self.kv.contains_key(key(b'B', &[id.as_bytes()]))?
             {
@@ -503,7 +511,6 @@ impl Store {
                 members.push((vc, built));
             }
         }
-        let mut ledgers = self.plan_ledgers(ledger_changes, policy)?;
         ledgers.extend(misaimed.into_iter().map(|vc| {
             let why = Rejection::new(
                 RejectCode::InvalidDocument,

@@ -145,7 +145,14 @@ fn admin_request(shared: &Shared, req: &Value) -> Result<Value> {
                 Some(s) => Some(s.parse()?),
                 None => None,
             };
-            let serial = req["serial"].as_u64();
+            // A serial that is there but not a number is a mistake, not "every credential".
+            let serial = match &req["serial"] {
+                Value::Null => None,
+                v => Some(
+                    v.as_u64()
+                        .ok_or_else(|| anyhow::anyhow!("serial: not a credential number"))?,
+                ),
+            };
             let r = node.credential_revoke(id, serial)?;
             node.audit(
                 "credential.revoke",

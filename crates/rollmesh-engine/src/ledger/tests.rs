@@ -320,12 +320,18 @@ fn the_deadline_view_names_what_falls_due_unless_it_is_recorded() {
 }
 
 #[test]
-fn a_cells_book_cannot_flag_another_cells_member() {
+fn a_cells_book_cannot_override_what_another_cell_recorded_for_its_member() {
     let org = Org::new();
     let c1 = org.open(C1);
     let member = c1
         .add_member(fields("Trịnh Văn Minh", C1), vec![])
         .expect("member");
+    // C1 rated its member "completed" both years.
+    for year in [2024, 2025] {
+        let mut e = LedgerEdit::new();
+        e.set_rating(member, rollmesh_model::ledger::Rating::Completed);
+        c1.edit_ledger(&u(C1), year, &e).expect("own rating");
+    }
     let mut records = log_records(&org, &c1, &[C1]);
     drop(c1);
     // The neighbouring cell rates C1's member "not completed" two years running, in its own books.
@@ -377,4 +383,71 @@ fn screening_by_groups_of_cells_lists_what_one_evaluation_would() {
         .expect("eval");
     assert_eq!(grouped, whole);
     assert!(grouped.iter().filter(|f| f.rule == RuleId::R1).count() >= 3);
+}
+
+#[test]
+fn a_transferred_member_keeps_the_history_the_old_cell_recorded() {
+    let org = Org::new();
+    let ward = org.open(WARD);
+    let mut f = fields("Quách Thị Nga", C1);
+    f.insert(Field::AdmissionDate, "2000-01-01".into());
+    let moved = ward.add_member(f, vec![]).expect("member");
+    let stays = ward
+        .add_member(fields("Mai Văn Ba", C2), vec![])
+        .expect("member");
+    // January to June paid at C1, two years rated "not completed" at C1.
+    let mut e = LedgerEdit::new();
+    for m in 1..=6 {
+        e.set_dues(moved, m, paid(d(2025, m, 5)));
+    }
+    e.set_rating(moved, rollmesh_model::ledger::Rating::NotCompleted);
+    ward.edit_ledger(&u(C1), 2025, &e).expect("c1 2025");
+    let mut e = LedgerEdit::new();
+    e.set_rating(moved, rollmesh_model::ledger::Rating::NotCompleted);
+    ward.edit_ledger(&u(C1), 2024, &e).expect("c1 2024");
+    // C2 keeps its book for its own member; then the member moves to C2 and pays July there.
+    let all_year = [1, 2, 3, 4, 5, 6, 7];
+    ward.edit_ledger(
+        &u(C2),
+        2025,
+        &dues_edit(stays, &all_year, paid(d(2025, 7, 1))),
+    )
+    .expect("c2");
+    ward.edit_member(moved, &crate::testkit::move_to(C2))
+        .expect("transfer");
+    ward.edit_ledger(&u(C2), 2025, &dues_edit(moved, &[7], paid(d(2025, 7, 9))))
+        .expect("c2 july");
+    let as_of = d(2025, 8, 1);
+    let (rules, _) = ward.rule_set(as_of).expect("rules");
+    let flags = ward
+        .screen(&rules, &ward.calendar().expect("cal"), as_of, None)
+        .expect("screen");
+    let about = |rule| {
+        flags
+            .iter()
+            .filter(|f| f.rule == rule && f.subject == Subject::Member(moved.to_string()))
+            .count()
+    };
+    assert_eq!(
+        about(RuleId::R1),
+        0,
+        "months paid at the old cell still count: {flags:?}"
+    );
+    assert_eq!(
+        about(RuleId::R6),
+        1,
+        "ratings from the old cell still count"
+    );
+    // Evaluated in groups of cells, as one evaluation of everything would.
+    let f = ward.screen_facts(None).expect("facts");
+    let whole = rollmesh_rules::evaluate(
+        &rules,
+        &ward.calendar().expect("cal"),
+        &f.members,
+        &f.cells,
+        &f.ledgers,
+        as_of,
+    )
+    .expect("eval");
+    assert_eq!(flags, whole);
 }

@@ -180,6 +180,8 @@ pub(crate) struct RejectedFile {
     part: PathBuf,
     header: Vec<String>,
     delimiter: u8,
+    /// The added first column's title.
+    label: String,
     writer: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
 }
 
@@ -197,8 +199,15 @@ impl RejectedFile {
             path,
             header: header.to_vec(),
             delimiter,
+            label: msg!("Lý do", "Reason"),
             writer: None,
         }
+    }
+
+    /// Titles the added reason column `label` (a sheet with a reason column of its own needs another).
+    pub(crate) fn labelled(mut self, label: String) -> Self {
+        self.label = label;
+        self
     }
 
     pub(crate) fn add(&mut self, row: &BadRow) -> Result<()> {
@@ -213,8 +222,7 @@ impl RejectedFile {
                     .flexible(true)
                     .delimiter(self.delimiter)
                     .from_writer(buf);
-                let reason = msg!("Lý do", "Reason");
-                let head = std::iter::once(reason.as_str())
+                let head = std::iter::once(self.label.as_str())
                     .chain(self.header.iter().map(String::as_str))
                     .map(|c| csv_import::neutralise(c).into_owned());
                 w.write_record(head)?;
