@@ -251,8 +251,19 @@ impl Node {
         };
         let mut chains = HashMap::new();
         if matches!(trust, Trust::Root(_)) {
+            // The authors of this batch, and of the ledger and organisation changes waiting for its
+            // documents, which the store judges again before it releases them.
+            let mut authors: Vec<NodePublicKey> =
+                changes.iter().map(|c| c.envelope.author()).collect();
+            let mut ids = BTreeSet::new();
             for c in changes {
-                let a = c.envelope.author();
+                if c.envelope.kind() != rollmesh_proto::DocKind::Member
+                    && ids.insert(c.envelope.doc())
+                {
+                    authors.extend(self.store.waiting_authors(&c.envelope.doc())?);
+                }
+            }
+            for a in authors {
                 if let std::collections::hash_map::Entry::Vacant(e) = chains.entry(a) {
                     if let Some(chain) = self.chain_of(&a)? {
                         e.insert(chain);

@@ -68,6 +68,14 @@ pub(crate) enum Place {
 }
 
 impl Place {
+    /// The envelope kind of this place's changes.
+    fn kind(&self) -> DocKind {
+        match self {
+            Place::Ledger(..) => DocKind::Ledger,
+            Place::Org(_) => DocKind::Org,
+        }
+    }
+
     fn units(&self) -> &str {
         match self {
             Place::Ledger(cell, _) => cell.as_str(),
@@ -126,8 +134,13 @@ pub(crate) struct Writing<'a> {
 
 /// One ledger change after [`Store::prepare`]: to apply to `(cell, year)`, or already decided.
 pub(crate) enum Planned {
-    Apply { vc: VerifiedChange, place: Place },
+    Apply {
+        vc: VerifiedChange,
+        place: Place,
+    },
     Rejected(VerifiedChange, Rejection),
+    /// A change stored earlier to wait, which the policy now refuses (its author was revoked since).
+    DropWaiting(VerifiedChange, Rejection),
     Skipped,
     Duplicate,
 }
@@ -213,6 +226,24 @@ impl Store {
     pub fn is_org_doc(&self, id: &MemberId) -> Result<bool, StoreError> {
         Ok(OrgDocKind::from_id(&id.0).is_some()
             && self.kv.contains_key(key(b'O', &[id.as_bytes()]))?)
+    }
+
+    /// The authors of the changes stored to wait under `id` (their chains are what a policy re-judging
+    /// them needs).
+    pub fn waiting_authors(
+        &self,
+        id: &MemberId,
+    ) -> Result<Vec<rollmesh_proto::NodePublicKey>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
+            let (_, v) = kv?;
+            if let Ok(env) = SignedChange::decode(v.to_vec()) {
+                if !out.contains(&env.author()) {
+                    out.push(env.author());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The unit a stored document belongs to: a member's unit, a ledger's cell.
@@ -359,6 +390,36 @@ impl Store {
                 Verdict::Reject(why) => out.push(Planned::Rejected(vc, why)),
             }
         }
+        // Changes that waited for these documents were judged when they arrived; judge them again now
+        // that they may be released: a revocation since then must stop them as it stops a new change.
+        let mut places: Vec<(MemberId, Place)> = Vec::new();
+        for p in &out {
+            if let Planned::Apply { vc, place } = p {
+                if !places.iter().any(|(id, _)| *id == vc.envelope.doc()) {
+                    places.push((vc.envelope.doc(), place.clone()));
+                }
+            }
+        }
+        for (id, place) in places {
+            let kind = place.kind();
+            for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
+                let (_, v) = kv?;
+                let Ok(env) = SignedChange::decode(v.to_vec()) else {
+                    continue;
+                };
+                if env.kind() != kind {
+                    continue;
+                }
+                let Ok(w) = env.verify() else { continue };
+                let verdict = match &place {
+                    Place::Ledger(cell, _) => policy.check_unit(&w, cell),
+                    Place::Org(_) => policy.check_org(&w),
+                };
+                if let Verdict::Reject(why) = verdict {
+                    out.push(Planned::DropWaiting(w, why));
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -380,8 +441,24 @@ impl Store {
         // Grouped by document, each group in input order.
         let mut groups: Vec<(MemberId, Place, Vec<VerifiedChange>)> = Vec::new();
         let mut slot: HashMap<MemberId, usize> = HashMap::new();
+        let mut dropped: HashSet<[u8; 32]> = HashSet::new();
         for p in planned {
             match p {
+                Planned::DropWaiting(vc, why) => {
+                    let hash = vc.hash();
+                    if dropped.insert(hash) {
+                        batch.remove(key(b'W', &[vc.envelope.doc().as_bytes(), &hash]));
+                        *pending -= 1;
+                        quarantine_into(
+                            batch,
+                            qseq,
+                            vc.envelope.as_bytes().to_vec(),
+                            &why,
+                            source,
+                        )?;
+                        report.rejected.push(why);
+                    }
+                }
                 Planned::Duplicate => report.duplicates += 1,
                 Planned::Skipped => report.skipped += 1,
                 Planned::Rejected(vc, why) => {
@@ -406,10 +483,7 @@ impl Store {
             // Changes stored earlier to wait for their dependencies.
             let mut waiting: Vec<VerifiedChange> = Vec::new();
             let mut from_disk: HashSet<[u8; 32]> = HashSet::new();
-            let kind = match place {
-                Place::Ledger(..) => DocKind::Ledger,
-                Place::Org(_) => DocKind::Org,
-            };
+            let kind = place.kind();
             for kv in self.kv.scan_prefix(key(b'W', &[id.as_bytes()])) {
                 let (_, v) = kv?;
                 let env = SignedChange::decode(v.to_vec())
@@ -420,6 +494,9 @@ impl Store {
                     continue;
                 }
                 if let Ok(w) = env.verify() {
+                    if dropped.contains(&w.hash()) {
+                        continue;
+                    }
                     from_disk.insert(w.hash());
                     waiting.push(w);
                 }

@@ -451,3 +451,58 @@ fn a_transferred_member_keeps_the_history_the_old_cell_recorded() {
     .expect("eval");
     assert_eq!(flags, whole);
 }
+
+#[test]
+fn a_waiting_ledger_change_whose_author_is_revoked_meanwhile_is_not_released() {
+    let org = Org::new();
+    let member = MemberId::new(1_750_000_000_000, [5; 10]);
+    // The ward keeps C2's book first; then C2 itself edits on top of that.
+    let ward = org.open(WARD);
+    ward.edit_ledger(&u(C2), 2025, &dues_edit(member, &[1], unpaid()))
+        .expect("ward");
+    let by_ward = log_records(&org, &ward, &[WARD]);
+    drop(ward);
+    let c2 = org.open(C2);
+    c2.accept_records(by_ward.clone(), "peer:ward")
+        .expect("accept");
+    c2.edit_ledger(&u(C2), 2025, &dues_edit(member, &[2], unpaid()))
+        .expect("c2");
+    let (entries, _) = c2.store().log_since(0, 100).expect("log");
+    let by_c2: Vec<Record> = std::iter::once(org.chain_record(C2))
+        .chain(
+            entries
+                .iter()
+                .filter(|e| e.change.author() == org.public(C2))
+                .map(|e| Record::change(e.change.as_bytes().to_vec())),
+        )
+        .collect();
+    drop(c2);
+    // The district gets C2's edit first: it waits for the ward's. Then the district revokes C2.
+    let district = org.open("hn.d01");
+    let r = district.accept_records(by_c2, "peer:c2").expect("accept");
+    assert_eq!(r.applied.pending, 1);
+    district
+        .credential_revoke(Some(org.public(C2).node_id()), None)
+        .expect("revoke");
+    // The ward's edit arrives: it applies, and C2's waiting edit is refused, not released.
+    let r = district
+        .accept_records(by_ward, "peer:ward")
+        .expect("accept");
+    assert_eq!(r.applied.applied.len(), 1, "{r:?}");
+    assert_eq!(
+        r.applied
+            .rejected
+            .iter()
+            .map(|x| x.code)
+            .collect::<Vec<_>>(),
+        vec![RejectCode::Revoked]
+    );
+    let l = district.ledger(&u(C2), 2025).expect("ledger").read();
+    assert_eq!(
+        l.dues[&member.to_string()].len(),
+        1,
+        "only the ward's January"
+    );
+    assert_eq!(district.store().pending_count(), 0);
+    assert!(district.store().verify().expect("verify").is_clean());
+}
