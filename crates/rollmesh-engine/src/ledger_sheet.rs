@@ -219,21 +219,11 @@ impl Node {
         default_paid_on: NaiveDate,
         host: Option<&UnitPath>,
     ) -> Result<SheetReport, NodeError> {
-        let sheet = read_sheet(bytes, |h| column(h).is_some()).map_err(sheet_err)?;
-        let cols = Columns::read(&sheet.header, &[Col::Id, Col::Amount])?;
-        let mut report = SheetReport {
+        self.sheet_rows(
+            bytes,
             year,
-            header: sheet.header.clone(),
-            delimiter: sheet.delimiter,
-            ..SheetReport::default()
-        };
-        let mut seen: BTreeMap<MemberId, u64> = BTreeMap::new();
-        for (line, cells) in &sheet.rows {
-            let row = (|| -> Result<(UnitPath, MemberId, Dues), String> {
-                if cells.is_empty() {
-                    return Err(msg!("dòng không đọc được", "unreadable row"));
-                }
-                let (id, unit) = self.row_member(&cols, cells)?;
+            &[Col::Id, Col::Amount],
+            |cols, cells, unit| {
                 let raw = cols.get(cells, Col::Amount);
                 let reason = cols.get(cells, Col::Reason);
                 // What the ledger would refuse is refused here, so a checked sheet writes what it said.
@@ -281,28 +271,50 @@ impl Node {
                 };
                 let cell = host.cloned().unwrap_or(unit);
                 self.check_scope(&cell).map_err(|e| e.to_string())?;
-                once(&mut seen, id, *line)?;
-                Ok((cell, id, dues))
-            })();
-            match row {
-                Ok((cell, id, dues)) => {
-                    report
-                        .edits
-                        .entry(cell)
-                        .or_default()
-                        .set_dues(id, month, dues);
-                    report.rows += 1;
-                }
-                Err(why) => report.bad.push(bad(*line, why, cells)),
-            }
-        }
-        Ok(report)
+                Ok((cell, dues))
+            },
+            |edit, id, dues| {
+                edit.set_dues(id, month, dues);
+            },
+        )
     }
 
     /// Checks a year's ratings sheet: each row's member and one of the four levels, in words.
     pub fn ratings_sheet(&self, bytes: &[u8], year: i32) -> Result<SheetReport, NodeError> {
+        self.sheet_rows(
+            bytes,
+            year,
+            &[Col::Id, Col::Rating],
+            |cols, cells, unit| {
+                let raw = cols.get(cells, Col::Rating);
+                let rating = Rating::parse(raw).ok_or_else(|| {
+                    msg!(
+                        "xếp loại {raw:?} không phải một trong: hoàn thành xuất sắc, hoàn thành tốt, hoàn thành, không hoàn thành nhiệm vụ",
+                        "rating {raw:?} is not one of: excellent, good, completed, not completed"
+                    )
+                })?;
+                Ok((unit, rating))
+            },
+            |edit, id, rating| {
+                edit.set_rating(id, rating);
+            },
+        )
+    }
+
+    /// Reads a sheet whose header names the `required` columns and makes each row an entry of a cell
+    /// ledger: `parse` reads one row's value (given the member's cell; it returns the cell whose ledger
+    /// takes it) and `add` puts it into that ledger's edit. A row that cannot be read, names no member of
+    /// this node's scope, fails `parse` or repeats a member is refused with its line and reason.
+    fn sheet_rows<T>(
+        &self,
+        bytes: &[u8],
+        year: i32,
+        required: &[Col],
+        parse: impl Fn(&Columns, &[String], UnitPath) -> Result<(UnitPath, T), String>,
+        add: impl Fn(&mut LedgerEdit, MemberId, T),
+    ) -> Result<SheetReport, NodeError> {
         let sheet = read_sheet(bytes, |h| column(h).is_some()).map_err(sheet_err)?;
-        let cols = Columns::read(&sheet.header, &[Col::Id, Col::Rating])?;
+        let cols = Columns::read(&sheet.header, required)?;
         let mut report = SheetReport {
             year,
             header: sheet.header.clone(),
@@ -311,24 +323,18 @@ impl Node {
         };
         let mut seen: BTreeMap<MemberId, u64> = BTreeMap::new();
         for (line, cells) in &sheet.rows {
-            let row = (|| -> Result<(UnitPath, MemberId, Rating), String> {
+            let row = (|| -> Result<(UnitPath, MemberId, T), String> {
                 if cells.is_empty() {
                     return Err(msg!("dòng không đọc được", "unreadable row"));
                 }
                 let (id, unit) = self.row_member(&cols, cells)?;
-                let raw = cols.get(cells, Col::Rating);
-                let rating = Rating::parse(raw).ok_or_else(|| {
-                    msg!(
-                        "xếp loại {raw:?} không phải một trong: hoàn thành xuất sắc, hoàn thành tốt, hoàn thành, không hoàn thành nhiệm vụ",
-                        "rating {raw:?} is not one of: excellent, good, completed, not completed"
-                    )
-                })?;
+                let (cell, value) = parse(&cols, cells, unit)?;
                 once(&mut seen, id, *line)?;
-                Ok((unit, id, rating))
+                Ok((cell, id, value))
             })();
             match row {
-                Ok((cell, id, rating)) => {
-                    report.edits.entry(cell).or_default().set_rating(id, rating);
+                Ok((cell, id, value)) => {
+                    add(report.edits.entry(cell).or_default(), id, value);
                     report.rows += 1;
                 }
                 Err(why) => report.bad.push(bad(*line, why, cells)),
