@@ -140,6 +140,23 @@ fn a_dues_flag_raised_at_a_cell_shows_the_same_at_ward_and_city_and_clears_with_
     }
 }
 
+/// The demo organisation's mesh running, with one member (generated from `seed`) at the cell; returns
+/// the mesh and the member's id.
+fn one_member_mesh(dir: &std::path::Path, seed: usize) -> (Mesh, String) {
+    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("demo tree");
+    let mut m = Mesh::create(&support::bin(), dir, &tree).expect("mesh");
+    m.seed_unit(m.index(CELL), 1, seed).expect("seed the cell");
+    m.start_all().expect("start");
+    let cell = m.index(CELL);
+    m.wait_until(LIMIT, |m| m.count(cell) == Some(1))
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
+    let id = m.admin(cell, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    (m, id)
+}
+
 /// `rules show --json` at a node (None while it does not answer).
 fn rules_in_force(m: &Mesh, unit: &str) -> Option<String> {
     let o = support::run(&[
@@ -163,17 +180,7 @@ fn rules_in_force(m: &Mesh, unit: &str) -> Option<String> {
 fn a_rule_change_at_the_city_reaches_every_node_and_a_districts_is_quarantined() {
     let _serial = support::mesh_lock();
     let dir = tempfile::tempdir().expect("tmp");
-    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("demo tree");
-    let mut m = Mesh::create(&support::bin(), dir.path(), &tree).expect("mesh");
-    m.seed_unit(m.index(CELL), 1, 2).expect("seed the cell");
-    m.start_all().expect("start");
-    let cell = m.index(CELL);
-    m.wait_until(LIMIT, |m| m.count(cell) == Some(1))
-        .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
-    let id = m.admin(cell, &json!({"cmd": "member.list"})).expect("list")["members"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let (mut m, id) = one_member_mesh(dir.path(), 2);
     // Two months unpaid, three paid: under the default threshold (three months) no flag.
     let cell_data = data(&m, CELL);
     for n in 1..=5 {
@@ -305,4 +312,128 @@ fn a_dues_sheet_from_excel_writes_its_good_rows_and_hands_back_the_refused_ones(
     let dues = &v["ledger"]["dues"];
     assert!(dues[id(0)]["3"]["paid"].is_object(), "{dues}");
     assert_eq!(dues[id(1)]["3"]["unpaid"]["accepted"], true, "{dues}");
+}
+
+/// `attach list --json` at a node: (member, host, until, months with dues).
+fn attachments(m: &Mesh, unit: &str) -> Vec<(String, String, String, Vec<u64>)> {
+    let o = support::run(&["attach", "list", "--json", "--data", &data(m, unit)]);
+    if o.code != 0 {
+        return Vec::new();
+    }
+    o.json()["attachments"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a[k].as_str().unwrap_or("").to_string();
+            let months = a["dues_months"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_u64)
+                .collect();
+            (s("member"), s("host"), s("until"), months)
+        })
+        .collect()
+}
+
+#[test]
+fn a_member_attached_to_a_cell_in_another_district_pays_there_and_home_judges_on_it() {
+    const HOST: &str = "hn.d02.w01.c01";
+    let _serial = support::mesh_lock();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut m, id) = one_member_mesh(dir.path(), 3);
+    let (home_data, host_data) = (data(&m, CELL), data(&m, HOST));
+    let dues = |data: &str, month: &str, paid: bool| {
+        let mut args = vec![
+            "dues", "record", "--data", data, "--member", &id, "--month", month,
+        ];
+        if paid {
+            args.extend(["--paid", "30000", "--paid-on", "05/02/2025"]);
+        } else {
+            args.push("--unpaid");
+        }
+        support::ok(&args)
+    };
+    // Home records January and February, then the attachment from March to August.
+    dues(&home_data, "01/2025", true);
+    dues(&home_data, "02/2025", true);
+    let grant = |data: &str, until: &str| {
+        support::run(&[
+            "attach",
+            "grant",
+            "--member",
+            &id,
+            "--host",
+            HOST,
+            "--from",
+            "01/03/2025",
+            "--until",
+            until,
+            "--data",
+            data,
+        ])
+    };
+    let o = grant(&home_data, "31/08/2025");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("sinh hoạt tạm thời tại"), "{}", o.stdout);
+    // The grant travels up to the city and down the other district to the host.
+    m.wait_until(LIMIT, |m| {
+        attachments(m, HOST)
+            .iter()
+            .any(|a| a.0 == id && a.2 == "2025-08-31")
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", attachments(&m, HOST), m.report()));
+    // The host cannot grant (it does not hold the member), nor write outside the attachment.
+    let o = grant(&host_data, "31/12/2025");
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    let o = support::run(&[
+        "dues",
+        "record",
+        "--data",
+        &host_data,
+        "--member",
+        &id,
+        "--month",
+        "09/2025",
+        "--paid",
+        "30000",
+        "--paid-on",
+        "05/09/2025",
+    ]);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    assert!(
+        o.stderr.contains("tạm thời") || o.stderr.contains("outside"),
+        "{}",
+        o.stderr
+    );
+    // The host records March to May unpaid, through its running node, by the member's id.
+    for month in ["03/2025", "04/2025", "05/2025"] {
+        dues(&host_data, month, false);
+    }
+    // Home, its ward and the city list the same R1 flag, naming the host's months.
+    let at_home = || r1(&m, CELL);
+    m.wait_until(LIMIT, |_| at_home().len() == 1)
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", at_home(), m.report()));
+    let flag = at_home();
+    assert_eq!(flag[0].0, id);
+    assert!(flag[0].1.contains("3, 4, 5"), "{}", flag[0].1);
+    for unit in [WARD, "hn"] {
+        m.wait_until(LIMIT, |m| r1(m, unit) == flag)
+            .unwrap_or_else(|e| panic!("{unit}: {e}: {:?}\n{}", r1(&m, unit), m.report()));
+    }
+    // A late payment at the host clears it at home.
+    dues(&host_data, "04/2025", true);
+    m.wait_until(LIMIT, |m| r1(m, CELL).is_empty())
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", r1(&m, CELL), m.report()));
+    m.stop_all();
+    // Both sides verify the book; a district that is neither side's holds nothing of it.
+    for unit in [CELL, HOST, "hn"] {
+        let node = rollmesh::Node::open(&m.nodes[m.index(unit)].data).expect("open");
+        assert!(node.store().verify().expect("verify").is_clean(), "{unit}");
+        assert_eq!(node.attachments().expect("books").len(), 1, "{unit}");
+    }
+    let other = rollmesh::Node::open(&m.nodes[m.index("hn.d01.w02")].data).expect("open");
+    assert!(other.attachments().expect("books").is_empty());
 }

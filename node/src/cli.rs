@@ -8,6 +8,7 @@
 //! This module holds the top-level arguments, the dispatch and the helpers every command shares; each
 //! command group (its clap types and one function per subcommand) lives in a submodule.
 
+mod attach;
 mod bundle;
 mod credential;
 mod ledger;
@@ -20,6 +21,7 @@ mod screen;
 mod status;
 mod trust;
 
+pub use attach::AttachCmd;
 pub use bundle::BundleCmd;
 pub use credential::{CredentialCmd, KeysCmd};
 pub use ledger::{DuesCmd, HelpListCmd, MeetingCmd, RatingCmd};
@@ -133,6 +135,9 @@ pub enum Command {
     /// Danh sách giáo dục, giúp đỡ (the educate-and-help list).
     #[command(subcommand)]
     HelpList(HelpListCmd),
+    /// Sinh hoạt tạm thời tại chi bộ khác (temporary attachments to a host cell).
+    #[command(subcommand)]
+    Attach(AttachCmd),
     /// Sổ chi bộ một năm: các buổi họp, điểm danh, đảng phí (a cell's ledger for one year).
     Ledger {
         /// Chi bộ (default: this node's unit).
@@ -300,6 +305,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dues(cmd) => ledger::dues(cmd, json),
         Command::Rating(cmd) => ledger::rating(cmd, json),
         Command::HelpList(cmd) => ledger::help_list(cmd, json),
+        Command::Attach(cmd) => attach::attach(cmd, json),
         Command::Ledger { cell, year, data } => ledger::show(cell, year, data, json),
         Command::Screen(cmd) => screen::run(cmd, json),
         Command::Rules(cmd) => orgdocs::run("rules", cmd, json),

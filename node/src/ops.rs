@@ -7,7 +7,10 @@
 //! - `meeting.record` {cell?, date, kind, topic, number?, absent: [{id, reason?, accepted}], present?: [id]}
 //!   — without `present`, every current member of the cell not listed as absent is marked present;
 //! - `dues.record` {member, year, month, cell?, paid?: {amount, date}, unpaid?: {reason?, accepted}};
+//!   (at a host cell, `member` may be a member attached to it from elsewhere: see `attach.grant`);
 //! - `rating.set` {member, year, rating};
+//! - `attach.grant` {member, host, from, until, reason: work|study} (the member's home side) and
+//!   `attach.list` {}: temporary attachments to a host cell (sinh hoạt tạm thời);
 //! - `help.record` {member, what: start|note|end, date, note?};
 //! - `sheet.dues` {year, month, paid_on, cell?, csv (base64), dry_run} and `sheet.ratings` {year, csv,
 //!   dry_run}: a sheet from Excel, valid rows written (one change per cell ledger), refused rows listed;
@@ -24,7 +27,9 @@ use chrono::{Datelike, NaiveDate};
 use rollmesh_engine::orgdocs::RulesSource;
 use rollmesh_engine::screen::{default_rules, today_in_vietnam};
 use rollmesh_engine::{msg, Node};
-use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, MeetingKey, MeetingKind, Rating};
+use rollmesh_model::ledger::{
+    AttachReason, Attendance, Dues, Grant, LedgerEdit, MeetingKey, MeetingKind, Rating,
+};
 use rollmesh_model::orgdoc::OrgDocKind;
 use rollmesh_model::{MemberId, UnitPath};
 use rollmesh_rules::{Flag, RuleId, Subject};
@@ -45,7 +50,10 @@ pub fn call(data: &Path, req: Value) -> Result<Value> {
 
 /// Whether a request writes (the daemon then tells its peers there is news).
 pub fn writes(req: &Value) -> bool {
-    matches!(req["cmd"].as_str(), Some("meeting.record" | "dues.record"))
+    matches!(
+        req["cmd"].as_str(),
+        Some("meeting.record" | "dues.record" | "attach.grant")
+    )
 }
 
 /// Runs one request on an open node; `via` goes into the audit log.
@@ -55,6 +63,8 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "dues.record" => dues_record(node, req, via),
         "rating.set" => rating_set(node, req, via),
         "help.record" => help_record(node, req, via),
+        "attach.grant" => attach_grant(node, req, via),
+        "attach.list" => attach_list(node),
         "sheet.dues" | "sheet.ratings" => sheet(node, req, via),
         "org.publish" => org_publish(node, req, via),
         "org.show" => org_show(node, req),
@@ -109,6 +119,29 @@ fn current_members(node: &Node, cell: &UnitPath) -> Result<Vec<(MemberId, String
         .collect())
 }
 
+/// Members attached to `cell` (their attachment books are held here) whose attachment covers `day`.
+fn attached_on(node: &Node, cell: &UnitPath, day: NaiveDate) -> Result<Vec<MemberId>> {
+    Ok(node
+        .attachments()?
+        .into_iter()
+        .filter(|h| h.cell == *cell && h.grant.is_some_and(|g| g.covers_day(day)))
+        .filter_map(|h| h.attached.map(|a| a.member))
+        .collect())
+}
+
+/// A member named by a clerk: one held here, or — at a host cell — one attached to a cell of this node,
+/// named by their full id (the host holds their attachment book, not their dossier). Returns the id
+/// and, for an attached member, the host cell.
+fn member_or_attached(node: &Node, raw: &str) -> Result<(MemberId, Option<UnitPath>)> {
+    match node.resolve(raw) {
+        Ok(id) => Ok((id, None)),
+        Err(e) => match node.attached_host(raw)? {
+            Some((id, host)) => Ok((id, Some(host))),
+            None => Err(e.into()),
+        },
+    }
+}
+
 fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let cell = cell_of(node, req)?;
     let date = date_of(&req["date"], "date")?;
@@ -129,7 +162,7 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
     edit.record_meeting(key, req["topic"].as_str().unwrap_or(""));
     let mut absent = BTreeMap::new();
     for a in req["absent"].as_array().into_iter().flatten() {
-        let id = node.resolve(a["id"].as_str().unwrap_or(""))?;
+        let (id, _) = member_or_attached(node, a["id"].as_str().unwrap_or(""))?;
         let reason = a["reason"].as_str().map(str::to_string);
         let accepted = a["accepted"].as_bool().unwrap_or(false);
         absent.insert(id, Attendance::Absent { reason, accepted });
@@ -152,11 +185,12 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let present: Vec<MemberId> = match req["present"].as_array() {
         Some(ids) => ids
             .iter()
-            .map(|i| node.resolve(i.as_str().unwrap_or("")))
+            .map(|i| member_or_attached(node, i.as_str().unwrap_or("")).map(|(id, _)| id))
             .collect::<Result<_, _>>()?,
         None => current_members(node, &cell)?
             .into_iter()
             .map(|(id, _)| id)
+            .chain(attached_on(node, &cell, date)?)
             .filter(|id| !absent.contains_key(id) && !known.contains(&id.to_string()))
             .collect(),
     };
@@ -180,14 +214,19 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
 }
 
 fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
-    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
-    let rec = node.record(&id)?;
+    let (id, host) = member_or_attached(node, req["member"].as_str().unwrap_or(""))?;
+    // A member held here, or one attached to a cell of this node (whose name the host does not hold).
+    let (name, own) = match host {
+        None => {
+            let rec = node.record(&id)?;
+            (rec.name().to_string(), rec.unit())
+        }
+        Some(h) => (String::new(), Some(h)),
+    };
     // The member's own cell, or a host cell that records a temporarily attached member's dues.
     let cell = match req["cell"].as_str() {
         Some(c) => UnitPath::parse(c)?,
-        None => rec
-            .unit()
-            .ok_or_else(|| anyhow!("member {id} has no unit"))?,
+        None => own.ok_or_else(|| anyhow!("member {id} has no unit"))?,
     };
     let year = year_of(&req["year"])?;
     let month: u32 = int(&req["month"], "month")?;
@@ -205,10 +244,7 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
         }
     };
     let previous = node
-        .ledger(&cell, year)?
-        .read()
-        .dues
-        .get(&id.to_string())
+        .dues_of(&cell, year, &id)?
         .and_then(|m| m.get(&month).cloned());
     let mut edit = LedgerEdit::new();
     edit.set_dues(id, month, dues);
@@ -219,10 +255,68 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
         &format!("{cell} {month:02}/{year} via {via}"),
     )?;
     Ok(
-        json!({"member": id.to_string(), "name": rec.name(), "cell": cell.to_string(),
+        json!({"member": id.to_string(), "name": name, "cell": cell.to_string(),
         "year": year, "month": month, "changed": changed,
         "previous": if changed { previous } else { None }}),
     )
+}
+
+fn attach_grant(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
+    let rec = node.record(&id)?;
+    let host = node.resolve_unit(req["host"].as_str().unwrap_or(""))?;
+    let from = date_of(&req["from"], "from")?;
+    let until = date_of(&req["until"], "until")?;
+    let reason = match req["reason"].as_str().unwrap_or("work") {
+        "study" => AttachReason::Study,
+        "work" => AttachReason::Work,
+        other => bail!(msg!(
+            "lý do {other:?}: work (công tác) hoặc study (học tập)",
+            "reason {other:?}: work or study"
+        )),
+    };
+    let (f, u) = (from.format("%d/%m/%Y"), until.format("%d/%m/%Y"));
+    let grant = Grant::new(from, until, reason).map_err(|_| {
+        anyhow!(msg!(
+            "ngày kết thúc {u} trước ngày bắt đầu {f}",
+            "the last day {u} comes before the first {f}"
+        ))
+    })?;
+    let books = node.grant_attachment(&id, &host, grant)?;
+    node.audit(
+        "attach.grant",
+        &id.to_string(),
+        &format!("{host} {from}..{until} {} via {via}", reason.key()),
+    )?;
+    Ok(
+        json!({"member": id.to_string(), "name": rec.name(), "host": host.to_string(),
+        "from": from.to_string(), "until": until.to_string(), "reason": reason.key(),
+        "changed": books}),
+    )
+}
+
+fn attach_list(node: &Node) -> Result<Value> {
+    let mut rows = Vec::new();
+    for h in node.attachments()? {
+        let Some(a) = &h.attached else { continue };
+        let name = node
+            .store()
+            .record(&a.member)?
+            .map(|r| r.name().to_string())
+            .unwrap_or_default();
+        let dues: Vec<u32> = h
+            .ledger
+            .dues
+            .get(&a.member.to_string())
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        let meetings = h.ledger.meetings.len();
+        rows.push(json!({"member": a.member.to_string(), "name": name,
+            "home": a.home.to_string(), "host": h.cell.to_string(), "year": h.year,
+            "from": h.grant.map(|g| g.from.to_string()), "until": h.grant.map(|g| g.until.to_string()),
+            "reason": h.grant.map(|g| g.reason.key()), "dues_months": dues, "meetings": meetings}));
+    }
+    Ok(json!({ "attachments": rows }))
 }
 
 fn rating_set(node: &Node, req: &Value, via: &str) -> Result<Value> {
@@ -440,7 +534,23 @@ fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
         .collect();
     let c = ledger.conflicts();
     let conflicts = c.topics.len() + c.attendance.len() + c.dues.len();
-    Ok(json!({"ledger": ledger.read(), "names": names, "conflicts": conflicts}))
+    // Attachment books of this cell's year: its members attached elsewhere, members attached to it.
+    let mut attached = Vec::new();
+    for h in node.attachments()? {
+        let Some(a) = &h.attached else { continue };
+        if h.year != year || (a.home != cell && h.cell != cell) {
+            continue;
+        }
+        attached.push(json!({"member": a.member.to_string(),
+            "name": names.get(&a.member.to_string()),
+            "home": a.home.to_string(), "host": h.cell.to_string(),
+            "from": h.grant.map(|g| g.from.to_string()), "until": h.grant.map(|g| g.until.to_string()),
+            "dues": h.ledger.dues.get(&a.member.to_string())}));
+    }
+    Ok(
+        json!({"ledger": ledger.read(), "names": names, "conflicts": conflicts,
+        "attached": attached}),
+    )
 }
 
 fn screen_deadlines(node: &Node, req: &Value) -> Result<Value> {

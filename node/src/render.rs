@@ -249,6 +249,21 @@ fn ledger_error(e: &rollmesh_model::ledger::LedgerError) -> String {
             "mục danh sách giúp đỡ ngày {} không thuộc năm {year} của sổ",
             date.format("%d/%m/%Y")
         ),
+        L::NotAnAttachmentBook => {
+            "chỉ sổ sinh hoạt tạm thời mới ghi thời hạn sinh hoạt tạm thời".into()
+        }
+        L::NotAttached { book, member } => format!(
+            "sổ sinh hoạt tạm thời của đảng viên {book} không ghi được cho đảng viên {member}"
+        ),
+        L::OutsideAttachment(what) => format!(
+            "ngoài thời gian sinh hoạt tạm thời mà chi bộ chính thức đã ghi ({what}); chỉ chi bộ \
+             chính thức ghi xếp loại, danh sách giúp đỡ và các tháng ngoài thời gian này"
+        ),
+        L::GrantDates { from, until } => format!(
+            "ngày kết thúc {} trước ngày bắt đầu {}",
+            until.format("%d/%m/%Y"),
+            from.format("%d/%m/%Y")
+        ),
         other => format!("sổ chi bộ: {other}"),
     }
 }

@@ -289,8 +289,9 @@ pub fn write_csv(seed: u64, shape: &Shape, mut out: impl Write) -> std::io::Resu
 /// A year of cell ledgers, as each cell's clerk records it: every month one change with the regular
 /// meeting (early in the month), its attendance and the month's dues sheet; in the last month of each
 /// quarter the thematic meeting with its attendance; in December the year's ratings. Attendance: 95 %
-/// present, 3 % absent with an accepted reason, 2 % absent without; dues: 97 % paid (20,000–100,000
-/// đồng, within the month), 2 % unpaid with an accepted reason, 1 % unpaid without; ratings 15 % / 60 %
+/// present, 3 % absent with an accepted reason, 2 % absent without; dues: 97 % paid (one amount per
+/// member for the year, 20,000–100,000 đồng; 85 % at the regular meeting, 12 % on another day of the
+/// month), 2 % unpaid with an accepted reason, 1 % unpaid without; ratings 15 % / 60 %
 /// / 22 % / 3 % from excellent down. Same seed and cells, same edits.
 pub fn year_of_ledgers(
     seed: u64,
@@ -303,6 +304,12 @@ pub fn year_of_ledgers(
     let mut out = Vec::new();
     let day = |m: u32, d: u32| NaiveDate::from_ymd_opt(year, m, d).unwrap_or(NaiveDate::MIN);
     for (cell, members) in cells {
+        // Dues are a share of each member's income or pension, so one amount for the year; most pay
+        // at the month's regular meeting, the rest on another day of the month.
+        let amounts: Vec<u64> = members
+            .iter()
+            .map(|_| rng.gen_range(2..=10) * 10_000)
+            .collect();
         for month in 1..=12u32 {
             let mut e = LedgerEdit::new();
             let mut meetings = vec![(
@@ -333,11 +340,16 @@ pub fn year_of_ledgers(
                     e.set_attendance(*key, *m, a);
                 }
             }
-            for m in members {
+            let meeting_day = meetings[0].0.date;
+            for (m, amount) in members.iter().zip(&amounts) {
                 let r: u32 = rng.gen_range(0..100);
                 let d = match r {
-                    0..=96 => Dues::Paid {
-                        amount: rng.gen_range(2..=10) * 10_000,
+                    0..=84 => Dues::Paid {
+                        amount: *amount,
+                        date: meeting_day,
+                    },
+                    85..=96 => Dues::Paid {
+                        amount: *amount,
                         date: day(month, rng.gen_range(1..=28)),
                     },
                     97..=98 => Dues::Unpaid {

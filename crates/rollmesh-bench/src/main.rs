@@ -63,6 +63,16 @@ enum Cmd {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// The ledger rows alone: a city with about `--members` imported, then a year of every cell's
+    /// ledgers written there; prints the store's bytes per key prefix and the disk per member-year.
+    Ledgers {
+        /// About how many members.
+        #[arg(long, default_value_t = 20_000)]
+        members: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// What a node's store holds per key prefix, per member, against its size on disk.
     Disk {
         /// The node's data directory.
@@ -130,6 +140,7 @@ fn main() -> Result<()> {
             println!("{n} members written to {}", out.display());
             Ok(())
         }
+        Cmd::Ledgers { members, seed } => scale::ledgers(members, seed),
         Cmd::Disk { data } => {
             let members = rollmesh::Node::open(&data)?.store().member_count().max(1);
             scale::print_key_stats(&data, members)

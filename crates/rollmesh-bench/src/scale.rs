@@ -241,6 +241,98 @@ fn dir_size(p: &Path) -> u64 {
     n
 }
 
+/// Imports `csv` into the node at `data` with the real command, polling its memory; returns the seconds
+/// it took and the finished process (for its peak RSS).
+fn bulk_import(bin: &Path, csv: &Path, data: &Path) -> Result<(f64, Proc)> {
+    let t = Instant::now();
+    let mut import = Proc {
+        child: Command::new(bin)
+            .args(["rm", "member", "import", "--json", "--csv"])
+            .arg(csv)
+            .arg("--data")
+            .arg(data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+        peak_kb: 0,
+    };
+    let status = loop {
+        import.poll_rss();
+        if let Some(s) = import.child.try_wait()? {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let secs = t.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("import failed: {status}");
+    }
+    Ok((secs, import))
+}
+
+/// Writes a year of every cell's ledger at the node (`gen::year_of_ledgers`) and records the disk it
+/// took per member-year; returns the number of signed changes.
+fn ledger_year(
+    node: &Node,
+    data: &Path,
+    n: usize,
+    seed: u64,
+    cells: &std::collections::BTreeMap<UnitPath, Vec<rollmesh_model::MemberId>>,
+    rows: &mut Vec<Row>,
+) -> Result<usize> {
+    let year = gen::year_of_ledgers(seed, cells, 2025);
+    let before = dir_size(&data.join("store"));
+    let t_ledgers = Instant::now();
+    let ledger_changes = node.edit_ledgers(year, 4000)?;
+    let ledger_secs = t_ledgers.elapsed().as_secs_f64();
+    let after = dir_size(&data.join("store"));
+    key_stats(node, data, n)?;
+    row(
+        rows,
+        format!(
+            "a year of ledgers for {} cells ({ledger_changes} signed changes in {ledger_secs:.0} s): disk per member-year",
+            cells.len()
+        ),
+        format!("{:.0} B", after.saturating_sub(before) as f64 / n as f64),
+        "≤ 1 KB",
+    );
+    Ok(ledger_changes)
+}
+
+/// The ledger rows alone: an organisation of about `members` imported at a city node, then a year of
+/// ledgers written there (what `scale` measures in its step 8, without the mesh around it).
+pub fn ledgers(members: usize, seed: u64) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let base = tmp.path();
+    let bin = std::env::current_exe()?;
+    let shape = gen::Shape::about(members);
+    let csv = base.join("members.csv");
+    let n = gen::write_csv(
+        seed,
+        &shape,
+        std::io::BufWriter::new(std::fs::File::create(&csv)?),
+    )?;
+    let root = root_init(&base.join("root.key"))?;
+    let city = make_node(base, "city", "hn", &root, None, "127.0.0.1:0", vec![])?;
+    let (secs, _) = bulk_import(&bin, &csv, &city)?;
+    eprintln!("imported {n} members in {secs:.1} s");
+    let node = Node::open(&city)?;
+    let mut cells: std::collections::BTreeMap<UnitPath, Vec<rollmesh_model::MemberId>> =
+        Default::default();
+    for r in node.store().list(None)? {
+        if let Some(u) = r.unit() {
+            cells.entry(u).or_default().push(r.id);
+        }
+    }
+    let mut rows = Vec::new();
+    ledger_year(&node, &city, n, seed, &cells, &mut rows)?;
+    for r in rows {
+        println!("| {} | {} | {} |", r.what, r.figure, r.target);
+    }
+    Ok(())
+}
+
 pub fn run(members: usize, seed: u64, dir: Option<PathBuf>, replica_only: bool) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let base = dir.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -303,30 +395,7 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>, replica_only: bool) 
     )?;
 
     // 1. Bulk import at the city, through the real command.
-    let t = Instant::now();
-    let mut import = Proc {
-        child: Command::new(&bin)
-            .args(["rm", "member", "import", "--json", "--csv"])
-            .arg(&csv)
-            .arg("--data")
-            .arg(&city)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?,
-        peak_kb: 0,
-    };
-    let status = loop {
-        import.poll_rss();
-        if let Some(s) = import.child.try_wait()? {
-            break s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let secs = t.elapsed().as_secs_f64();
-    if !status.success() {
-        bail!("import failed: {status}");
-    }
+    let (secs, import) = bulk_import(&bin, &csv, &city)?;
     row(
         &mut rows,
         format!("bulk import of {n} members into the city (signed)"),
@@ -591,22 +660,7 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>, replica_only: bool) 
             cells.entry(u).or_default().push(r.id);
         }
     }
-    let year = gen::year_of_ledgers(seed, &cells, 2025);
-    let before = dir_size(&city.join("store"));
-    let t_ledgers = Instant::now();
-    let ledger_changes = node.edit_ledgers(year, 4000)?;
-    let ledger_secs = t_ledgers.elapsed().as_secs_f64();
-    let after = dir_size(&city.join("store"));
-    key_stats(&node, &city, n)?;
-    row(
-        &mut rows,
-        format!(
-            "a year of ledgers for {} cells ({ledger_changes} signed changes in {ledger_secs:.0} s): disk per member-year",
-            cells.len()
-        ),
-        format!("{:.0} B", after.saturating_sub(before) as f64 / n as f64),
-        "≤ 1 KB",
-    );
+    let ledger_changes = ledger_year(&node, &city, n, seed, &cells, &mut rows)?;
     drop(cells);
     // Screening the whole city as of mid-January: every rule over every member and cell.
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).context("date")?;

@@ -182,7 +182,14 @@ impl Node {
         if raw.is_empty() {
             return Err(msg!("thiếu mã đảng viên", "no member id"));
         }
-        let id = self.resolve(raw).map_err(|e| match e {
+        let resolved = self.resolve(raw);
+        // A member attached to a cell of this node: the host holds their book, not their dossier.
+        if resolved.is_err() {
+            if let Some(host) = self.attached_host(raw).map_err(|e| e.to_string())? {
+                return Ok(host);
+            }
+        }
+        let id = resolved.map_err(|e| match e {
             NodeError::Ambiguous(_) => msg!(
                 "mã {raw} khớp nhiều đảng viên",
                 "id {raw} matches several members"

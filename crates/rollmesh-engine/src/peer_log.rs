@@ -65,9 +65,10 @@ impl<'a> PeerLog<'a> {
             return Ok(true);
         }
         Ok(store
-            .doc_unit(id)
+            .doc_units(id)
             .map_err(log_err)?
-            .is_some_and(|u| self.scope.covers(&u)))
+            .iter()
+            .any(|u| self.scope.covers(u)))
     }
 
     /// Every revocation we hold, each after its issuer's chain, when the batch carries changes or the
@@ -161,7 +162,11 @@ impl Log for PeerLog<'_> {
         let all = self.node.store().states().map_err(log_err)?;
         Ok(all
             .into_iter()
-            .filter(|(_, unit, _)| unit.as_ref().is_none_or(|u| self.scope.covers(u)))
+            .filter(|(_, units, _)| {
+                units
+                    .as_ref()
+                    .is_none_or(|us| us.iter().any(|u| self.scope.covers(u)))
+            })
             .map(|(id, _, hash)| (hash, id.0))
             .collect())
     }

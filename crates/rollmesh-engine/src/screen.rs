@@ -41,6 +41,39 @@ pub fn member_facts(r: &MemberRecord) -> Option<MemberFacts> {
     Some(m)
 }
 
+/// Sets each member's temporary attachment from the attachment books held (the grant of the latest
+/// one to start; a multi-year attachment repeats the same grant in each year's book).
+pub fn add_attachments(members: &mut [MemberFacts], books: &[rollmesh_store::LedgerHead]) {
+    use rollmesh_model::ledger::AttachReason;
+    use rollmesh_rules::{Attachment, AttachmentReason};
+    let mut latest: std::collections::HashMap<String, Attachment> = Default::default();
+    for h in books {
+        let (Some(a), Some(g)) = (&h.attached, h.grant) else {
+            continue;
+        };
+        let att = Attachment {
+            host_cell: h.cell.to_string(),
+            start: g.from,
+            end: g.until,
+            reason: match g.reason {
+                AttachReason::Work => AttachmentReason::Work,
+                AttachReason::Study => AttachmentReason::Study,
+            },
+        };
+        let slot = latest
+            .entry(a.member.to_string())
+            .or_insert_with(|| att.clone());
+        if (att.start, &att.host_cell) > (slot.start, &slot.host_cell) {
+            *slot = att;
+        }
+    }
+    for m in members.iter_mut() {
+        if let Some(a) = latest.remove(&m.id) {
+            m.temporary = Some(a);
+        }
+    }
+}
+
 /// Today in Vietnam (UTC+7), the default evaluation date: a clerk's "today" does not change at 07:00.
 pub fn today_in_vietnam() -> NaiveDate {
     let now = chrono::Utc::now();
@@ -338,17 +371,22 @@ impl Node {
             .into_iter()
             .flatten()
             .collect();
-        let ledgers: Vec<Ledger> = self
+        let (books, attached): (Vec<_>, Vec<_>) = self
             .store
             .ledgers(Some(&scope))?
             .into_iter()
-            .map(|h| h.ledger)
-            .collect();
+            .partition(|h| h.attached.is_none());
+        let ledgers: Vec<Ledger> = books.into_iter().map(|h| h.ledger).collect();
         let mut members = members;
-        let ledgers = keep_own_members(ledgers, &members);
-        add_ledger_facts(&mut members, &ledgers);
+        add_attachments(&mut members, &attached);
+        let mut ledgers = keep_own_members(ledgers, &members);
         let mut units: BTreeSet<String> = members.iter().map(|m| m.cell.clone()).collect();
         units.extend(ledgers.iter().map(|l| l.cell.clone()));
+        // What hosts recorded for members attached to them (within each grant), after the members' own
+        // cells' books: the rules read every book's entries for a member, so a payment at the host
+        // counts, and the host's book counts as held for the attached months.
+        ledgers.extend(attached.into_iter().map(|h| h.ledger));
+        add_ledger_facts(&mut members, &ledgers);
         // The city's tree says which ward a residential cell serves.
         let tree = self.org_tree()?;
         let cells = units

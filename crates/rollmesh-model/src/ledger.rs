@@ -5,20 +5,23 @@
 //! of the system reads (the screening rules take them as facts). [`LedgerDoc`] maps them to Automerge and
 //! is the only place that knows the ledger's Automerge keys:
 //!
-//! - root: `kind` = [`LEDGER_KIND`], `cell` (the unit path), `year` (an integer), and three maps;
+//! - root: `kind` = [`LEDGER_KIND`], `cell` (the unit path), `year` (an integer), and two maps;
 //! - `meetings`: [`MeetingKey`] text (`2025-03-11/regular`, `2025-03-11/regular-2`) → the topic;
-//! - `attendance`: `<meeting key>/<member id>` → an attendance code;
-//! - `dues`: `<member id>/<MM>` (`01`..`12`) → a dues code.
+//! - `members`: member id → that member's map for the year, whose keys are `a/<meeting key>` → an
+//!   attendance code, `d/<MM>` (`01`..`12`) → a dues code, `r` → the rating, and `h/start/<date>`,
+//!   `h/end/<date>`, `h/note/<date>` → the educate-and-help list.
 //!
-//! Every value is a scalar under a flat key, so no later edit ever creates an object: two nodes recording
-//! the same meeting, or filling in different members of the same sheet, only put scalars into the three
-//! maps and merge without losing anything. The three maps themselves come from the **genesis change**
+//! A member's id is written once a year, when their map is made; every later change refers to the map
+//! by its object id, so a month's sheet costs a few bytes per member, not the 26-character id again.
+//! Two nodes making the same member's map concurrently make two maps under one key: a reader merges
+//! them (for each key the value written last, in Automerge's order, wins; concurrent different values
+//! are listed by [`LedgerDoc::conflicts`]), and a writer writes into the winning one and removes a
+//! cleared entry from each, so nothing is lost. The root maps come from the **genesis change**
 //! ([`LedgerDoc::genesis`]), built with an actor derived from the [`LedgerId`] and time 0, so every node
 //! that creates the ledger of cell X for year Y produces the same change, byte for byte, with the same
 //! hash: independent creations are one change, not rival root objects.
 //!
-//! Codes (short, so a year of a 40-member cell stays well under 1 KB per member on disk):
-//! attendance `p` (present), `a+` / `a-` (absent, reason accepted / not accepted), each optionally
+//! Codes: attendance `p` (present), `a+` / `a-` (absent, reason accepted / not accepted), each optionally
 //! followed by `:` and the reason; dues `p:<amount>:<YYYY-MM-DD>` (paid) or `u+` / `u-` (unpaid, reason
 //! accepted / not), optionally followed by `:` and the reason.
 
@@ -40,11 +43,13 @@ use crate::member::MemberId;
 use crate::text;
 use crate::unit::UnitPath;
 
+mod attach;
 mod codes;
 mod edit;
 mod ident;
 mod view;
 
+pub use attach::*;
 #[allow(unused_imports)]
 use codes::*;
 pub use edit::*;
@@ -134,6 +139,29 @@ pub enum LedgerError {
     /// An edit was attempted with the genesis actor, which authors the genesis change only.
     #[error("the genesis actor of a ledger may not author edits")]
     GenesisActor,
+    /// A grant written into a cell's own ledger (only attachment books hold one).
+    #[error("only an attachment book records a temporary attachment")]
+    NotAnAttachmentBook,
+    /// An attachment book entry about another member than the book's.
+    #[error("the attachment book of {book} holds no entries about {member}")]
+    NotAttached {
+        /// The book's member.
+        book: MemberId,
+        /// The member named.
+        member: MemberId,
+    },
+    /// An attachment book entry the grant does not cover (or a rating or help-list entry, which
+    /// only the home cell's ledger keeps).
+    #[error("{0} is outside the temporary attachment")]
+    OutsideAttachment(String),
+    /// A grant whose last day comes before its first.
+    #[error("an attachment cannot end ({until}) before it starts ({from})")]
+    GrantDates {
+        /// First day.
+        from: NaiveDate,
+        /// Last day.
+        until: NaiveDate,
+    },
 }
 
 /// Entries holding concurrent, different values, each with every distinct value, the one
@@ -161,35 +189,36 @@ impl LedgerConflicts {
 // ---------------------------------------------------------------------------------------------------
 
 const MEETINGS: &str = "meetings";
-const ATTENDANCE: &str = "attendance";
-const DUES: &str = "dues";
-const RATINGS: &str = "ratings";
-const HELP: &str = "help";
+const MEMBERS: &str = "members";
+const GRANT: &str = "grant";
 
 /// A loaded cell ledger.
 #[derive(Debug, Clone)]
 pub struct LedgerDoc {
     id: LedgerId,
-    cell: UnitPath,
-    year: i32,
+    name: LedgerName,
     doc: Automerge,
+    /// The `grant` map of an attachment book.
+    grant: Option<ObjId>,
     meetings: ObjId,
-    attendance: ObjId,
-    dues: ObjId,
-    ratings: ObjId,
-    help: ObjId,
+    members: ObjId,
 }
 
 impl LedgerDoc {
-    /// The ledger of `cell` for `year` as created by its genesis change, and that change. The change is
-    /// the same bytes at every node (actor [`LedgerId::genesis_actor`], time 0, fixed message and
-    /// operations), so independent creations are one change with one hash; every edit is made on top of
-    /// it by the editing node's own actor.
+    /// The ledger of `cell` for `year` as created by its genesis change, and that change.
     pub fn genesis(cell: &UnitPath, year: i32) -> Result<(LedgerDoc, Change), LedgerError> {
-        if !YEARS.contains(&year) {
-            return Err(LedgerError::Year(year));
+        Self::genesis_of(&LedgerName::cell(cell.clone(), year))
+    }
+
+    /// The book `name` as created by its genesis change, and that change. The change is the same bytes
+    /// at every node (actor [`LedgerId::genesis_actor`], time 0, fixed message and operations), so
+    /// independent creations are one change with one hash; every edit is made on top of it by the
+    /// editing node's own actor.
+    pub fn genesis_of(name: &LedgerName) -> Result<(LedgerDoc, Change), LedgerError> {
+        if !YEARS.contains(&name.year) {
+            return Err(LedgerError::Year(name.year));
         }
-        let id = LedgerId::of(cell, year);
+        let id = name.id();
         let mut doc = Automerge::new().with_actor(id.genesis_actor());
         doc.transact_with::<_, _, AutomergeError, _>(
             |_| {
@@ -198,37 +227,43 @@ impl LedgerDoc {
                     .with_time(0)
             },
             |tx| {
-                tx.put(ROOT, "kind", LEDGER_KIND)?;
-                tx.put(ROOT, "cell", cell.as_str())?;
-                tx.put(ROOT, "year", i64::from(year))?;
+                match &name.attached {
+                    None => tx.put(ROOT, "kind", LEDGER_KIND)?,
+                    Some(a) => {
+                        tx.put(ROOT, "kind", ATTACHMENT_KIND)?;
+                        tx.put(ROOT, "member", a.member.to_string())?;
+                        tx.put(ROOT, "home", a.home.as_str())?;
+                        tx.put_object(ROOT, GRANT, ObjType::Map)?;
+                    }
+                }
+                tx.put(ROOT, "cell", name.cell.as_str())?;
+                tx.put(ROOT, "year", i64::from(name.year))?;
                 tx.put_object(ROOT, MEETINGS, ObjType::Map)?;
-                tx.put_object(ROOT, ATTENDANCE, ObjType::Map)?;
-                tx.put_object(ROOT, DUES, ObjType::Map)?;
-                tx.put_object(ROOT, RATINGS, ObjType::Map)?;
-                tx.put_object(ROOT, HELP, ObjType::Map)?;
+                tx.put_object(ROOT, MEMBERS, ObjType::Map)?;
                 Ok(())
             },
         )
         .map_err(|f| f.error)?;
         let change = doc.get_last_local_change().ok_or(LedgerError::NotALedger)?;
-        Ok((LedgerDoc::from_doc(cell, year, doc)?, change))
+        Ok((LedgerDoc::from_doc_of(name, doc)?, change))
     }
 
     /// Wraps a document after checking that it is the ledger of `cell` for `year`, grown from its
     /// genesis change.
     pub fn from_doc(cell: &UnitPath, year: i32, doc: Automerge) -> Result<LedgerDoc, LedgerError> {
-        let id = LedgerId::of(cell, year);
-        let [meetings, attendance, dues, ratings, help] = check(id, cell, year, &doc)?;
+        Self::from_doc_of(&LedgerName::cell(cell.clone(), year), doc)
+    }
+
+    /// Wraps a document after checking that it is the book `name`, grown from its genesis change.
+    pub fn from_doc_of(name: &LedgerName, doc: Automerge) -> Result<LedgerDoc, LedgerError> {
+        let ([meetings, members], grant) = check(name, &doc)?;
         Ok(LedgerDoc {
-            id,
-            cell: cell.clone(),
-            year,
+            id: name.id(),
+            name: name.clone(),
             doc,
+            grant,
             meetings,
-            attendance,
-            dues,
-            ratings,
-            help,
+            members,
         })
     }
 
@@ -240,9 +275,18 @@ impl LedgerDoc {
     /// The plain view of a document that should be the ledger of `cell` for `year`, without taking
     /// ownership of it.
     pub fn ledger_of(cell: &UnitPath, year: i32, doc: &Automerge) -> Result<Ledger, LedgerError> {
-        let id = LedgerId::of(cell, year);
-        let maps = check(id, cell, year, doc)?;
-        Ok(read(doc, cell, year, &maps))
+        Self::view_of(&LedgerName::cell(cell.clone(), year), doc)
+    }
+
+    /// The plain view of a document that should be the book `name` (for an attachment book, only the
+    /// member's entries inside the granted period), without taking ownership of it.
+    pub fn view_of(name: &LedgerName, doc: &Automerge) -> Result<Ledger, LedgerError> {
+        let (maps, grant) = check(name, doc)?;
+        let raw = read(doc, &name.cell, name.year, &maps);
+        Ok(match (&name.attached, grant) {
+            (None, _) => raw,
+            (Some(a), grant) => attach::within(raw, a, grant.and_then(|g| read_grant(doc, &g))),
+        })
     }
 
     /// The document id.
@@ -250,14 +294,25 @@ impl LedgerDoc {
         self.id
     }
 
-    /// The cell keeping the ledger.
+    /// The cell keeping the ledger (the host, for an attachment book).
     pub fn cell(&self) -> &UnitPath {
-        &self.cell
+        &self.name.cell
     }
 
     /// The calendar year.
     pub fn year(&self) -> i32 {
-        self.year
+        self.name.year
+    }
+
+    /// Which book this is.
+    pub fn name(&self) -> &LedgerName {
+        &self.name
+    }
+
+    /// The attachment an attachment book records, as the home side granted it (`None` for a cell's
+    /// own ledger, and for a book whose grant was not written yet).
+    pub fn grant(&self) -> Option<Grant> {
+        self.grant.as_ref().and_then(|g| read_grant(&self.doc, g))
     }
 
     /// The underlying document.
@@ -312,7 +367,7 @@ impl LedgerDoc {
         self.doc
             .map_range(&self.meetings, ..)
             .filter_map(|item| item.key.parse::<MeetingKey>().ok())
-            .filter(|k| k.date.year() == self.year)
+            .filter(|k| k.date.year() == self.name.year)
             .collect()
     }
 
@@ -381,9 +436,12 @@ impl LedgerDoc {
         if actor == self.id.genesis_actor() {
             return Err(LedgerError::GenesisActor);
         }
-        // Validate everything first, turning the edit into (map, key, value) puts and (map, key) deletes.
+        // Validate everything first, turning the edit into puts and deletes: root-level (`meetings`,
+        // `grant`) and per member.
         let mut puts: Vec<(ObjId, String, String)> = Vec::new();
-        let mut deletes: Vec<(ObjId, String)> = Vec::new();
+        let mut member_puts: BTreeMap<MemberId, Vec<(String, String)>> = BTreeMap::new();
+        let mut member_deletes: BTreeMap<MemberId, Vec<String>> = BTreeMap::new();
+        let mut counts = EditCounts::default();
         for (key, topic) in &edit.meetings {
             self.check_meeting(key)?;
             puts.push((
@@ -397,11 +455,10 @@ impl LedgerDoc {
             if !edit.meetings.contains_key(meeting) && !self.has_meeting(meeting) {
                 return Err(LedgerError::UnknownMeeting(*meeting));
             }
-            puts.push((
-                self.attendance.clone(),
-                attendance_key(meeting, member),
-                encode_attendance(a)?,
-            ));
+            member_puts
+                .entry(*member)
+                .or_default()
+                .push((attendance_key(meeting), encode_attendance(a)?));
         }
         for ((member, month), d) in &edit.dues {
             check_month(*month)?;
@@ -411,48 +468,107 @@ impl LedgerDoc {
                     month: *month,
                 });
             }
-            puts.push((self.dues.clone(), dues_key(member, *month), encode_dues(d)?));
+            member_puts
+                .entry(*member)
+                .or_default()
+                .push((dues_key(*month), encode_dues(d)?));
         }
         for (member, month) in &edit.cleared_dues {
             check_month(*month)?;
-            deletes.push((self.dues.clone(), dues_key(member, *month)));
+            member_deletes
+                .entry(*member)
+                .or_default()
+                .push(dues_key(*month));
         }
         for (member, rating) in &edit.ratings {
-            puts.push((
-                self.ratings.clone(),
-                member.to_string(),
-                rating.key().to_string(),
-            ));
+            member_puts
+                .entry(*member)
+                .or_default()
+                .push((RATING_KEY.to_string(), rating.key().to_string()));
         }
         for ((member, entry), note) in &edit.help {
-            if entry.date().year() != self.year {
+            if entry.date().year() != self.name.year {
                 return Err(LedgerError::HelpOutsideYear {
                     date: entry.date(),
-                    year: self.year,
+                    year: self.name.year,
                 });
             }
             let value = match entry {
                 HelpEntry::Note(_) => clean_text("note", note)?,
                 _ => "1".to_string(),
             };
-            puts.push((self.help.clone(), help_key(member, *entry), value));
+            member_puts
+                .entry(*member)
+                .or_default()
+                .push((help_key(*entry), value));
         }
-        // Keep only what changes something: a put whose value is already the only value, or a delete of
-        // an absent key, is dropped.
+        if let Some(g) = &edit.grant {
+            let obj = self.grant.clone().ok_or(LedgerError::NotAnAttachmentBook)?;
+            for (key, value) in g.entries() {
+                puts.push((obj.clone(), key.to_string(), value));
+            }
+        }
+        if let Some(a) = &self.name.attached {
+            let grant = edit.grant.or_else(|| self.grant());
+            attach::check_edit(edit, a, self.name.year, grant)?;
+        }
+        // Keep only what changes something: a put whose value is already the only value (in every map
+        // of the member), or a delete of an absent key, is dropped.
+        let changes =
+            |all: &[String], value: &str| all.is_empty() || all.iter().any(|v| v != value);
         puts.retain(|(obj, key, value)| {
-            let all = self.doc.get_all(obj, key.as_str()).unwrap_or_default();
-            all.is_empty() || all.iter().any(|(v, _)| v.as_str() != Some(value.as_str()))
+            let all: Vec<String> = self
+                .doc
+                .get_all(obj, key.as_str())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(v, _)| v.as_str().map(str::to_string))
+                .collect();
+            changes(&all, value)
         });
-        deletes.retain(|(obj, key)| matches!(self.doc.get(obj, key.as_str()), Ok(Some(_))));
-        if puts.is_empty() && deletes.is_empty() {
+        let objs: BTreeMap<MemberId, Vec<ObjId>> = member_puts
+            .keys()
+            .chain(member_deletes.keys())
+            .map(|m| (*m, member_maps(&self.doc, &self.members, &m.to_string())))
+            .collect();
+        let values = |m: &MemberId, key: &str| -> Vec<String> {
+            objs[m]
+                .iter()
+                .flat_map(|o| self.doc.get_all(o, key).unwrap_or_default())
+                .filter_map(|(v, _)| v.as_str().map(str::to_string))
+                .collect()
+        };
+        for (m, list) in member_puts.iter_mut() {
+            list.retain(|(key, value)| changes(&values(m, key), value));
+            for (key, _) in list.iter() {
+                counts.count(key);
+            }
+        }
+        member_puts.retain(|_, list| !list.is_empty());
+        for (m, list) in member_deletes.iter_mut() {
+            list.retain(|key| !values(m, key).is_empty());
+            counts.cleared += list.len();
+        }
+        member_deletes.retain(|_, list| !list.is_empty());
+        if puts.is_empty() && member_puts.is_empty() && member_deletes.is_empty() {
             return Ok(None);
         }
-        let message = format!(
-            "{} {}: {}",
-            self.cell,
-            self.year,
-            edit_message(&self.maps(), &puts, deletes.len())
-        );
+        counts.meetings = puts
+            .iter()
+            .filter(|(o, _, _)| *o == self.meetings)
+            .map(|(_, k, _)| k.clone())
+            .collect();
+        counts.grant = puts.iter().any(|(o, _, _)| Some(o) == self.grant.as_ref());
+        let message = format!("{}: {}", self.name.head(), counts.message());
+        let members = self.members.clone();
+        let winner = |m: &MemberId| -> Option<ObjId> {
+            match self.doc.get(&members, m.to_string()) {
+                Ok(Some((Value::Object(ObjType::Map), obj))) => Some(obj),
+                _ => None,
+            }
+        };
+        let targets: BTreeMap<MemberId, Option<ObjId>> =
+            member_puts.keys().map(|m| (*m, winner(m))).collect();
         self.doc.set_actor(actor);
         self.doc
             .transact_with::<_, _, AutomergeError, _>(
@@ -465,8 +581,30 @@ impl LedgerDoc {
                     for (obj, key, value) in &puts {
                         tx.put(obj, key.as_str(), value.as_str())?;
                     }
-                    for (obj, key) in &deletes {
-                        tx.delete(obj, key.as_str())?;
+                    for (m, list) in &member_puts {
+                        let obj = match targets.get(m).cloned().flatten() {
+                            Some(o) => o,
+                            None => tx.put_object(&members, m.to_string(), ObjType::Map)?,
+                        };
+                        for (key, value) in list {
+                            tx.put(&obj, key.as_str(), value.as_str())?;
+                            // The value supersedes what the member's other maps (made concurrently)
+                            // hold under the key.
+                            for other in objs[m].iter().filter(|o| **o != obj) {
+                                if matches!(tx.get(other, key.as_str()), Ok(Some(_))) {
+                                    tx.delete(other, key.as_str())?;
+                                }
+                            }
+                        }
+                    }
+                    for (m, list) in &member_deletes {
+                        for obj in &objs[m] {
+                            for key in list {
+                                if matches!(tx.get(obj, key.as_str()), Ok(Some(_))) {
+                                    tx.delete(obj, key.as_str())?;
+                                }
+                            }
+                        }
                     }
                     Ok(())
                 },
@@ -479,17 +617,15 @@ impl LedgerDoc {
     /// Automerge's winner, the same at every node holding the same changes; [`LedgerDoc::conflicts`]
     /// lists such entries.
     pub fn read(&self) -> Ledger {
-        read(&self.doc, &self.cell, self.year, &self.maps())
+        let raw = read(&self.doc, &self.name.cell, self.name.year, &self.maps());
+        match &self.name.attached {
+            None => raw,
+            Some(a) => attach::within(raw, a, self.grant()),
+        }
     }
 
-    fn maps(&self) -> [ObjId; 5] {
-        [
-            self.meetings.clone(),
-            self.attendance.clone(),
-            self.dues.clone(),
-            self.ratings.clone(),
-            self.help.clone(),
-        ]
+    fn maps(&self) -> [ObjId; 2] {
+        [self.meetings.clone(), self.members.clone()]
     }
 
     /// Every topic, attendance and member-month holding concurrent different values.
@@ -500,33 +636,46 @@ impl LedgerDoc {
                 out.topics.insert(m, values);
             }
         }
-        for (key, values) in conflicted(&self.doc, &self.attendance) {
-            let Some((meeting, member)) = parse_attendance_key(&key) else {
+        for item in self.doc.map_range(&self.members, ..) {
+            let Some(member) = canonical_member(&item.key) else {
                 continue;
             };
-            let values: Vec<Attendance> =
-                values.iter().filter_map(|v| decode_attendance(v)).collect();
-            if values.len() > 1 {
-                out.attendance.insert((meeting, member), values);
-            }
-        }
-        for (key, values) in conflicted(&self.doc, &self.dues) {
-            let Some((member, month)) = parse_dues_key(&key) else {
-                continue;
-            };
-            let values: Vec<Dues> = values.iter().filter_map(|v| decode_dues(v)).collect();
-            if values.len() > 1 {
-                out.dues.insert((member, month), values);
+            for (key, values) in member_entries(&self.doc, &self.members, &item.key) {
+                let mut distinct: Vec<&str> = Vec::new();
+                // The winner first, then the others once each.
+                for (_, v) in values.iter().rev() {
+                    if !distinct.contains(&v.as_str()) {
+                        distinct.push(v);
+                    }
+                }
+                if distinct.len() < 2 {
+                    continue;
+                }
+                if let Some(meeting) = parse_attendance_key(&key) {
+                    let values: Vec<Attendance> = distinct
+                        .iter()
+                        .filter_map(|v| decode_attendance(v))
+                        .collect();
+                    if values.len() > 1 {
+                        out.attendance.insert((meeting, member.clone()), values);
+                    }
+                } else if let Some(month) = parse_dues_key(&key) {
+                    let values: Vec<Dues> =
+                        distinct.iter().filter_map(|v| decode_dues(v)).collect();
+                    if values.len() > 1 {
+                        out.dues.insert((member.clone(), month), values);
+                    }
+                }
             }
         }
         out
     }
 
     fn check_meeting(&self, key: &MeetingKey) -> Result<(), LedgerError> {
-        if key.date.year() != self.year {
+        if key.date.year() != self.name.year {
             return Err(LedgerError::OutsideYear {
                 meeting: *key,
-                year: self.year,
+                year: self.name.year,
             });
         }
         if key.n == 0 || key.n > MAX_SAME_DAY {
@@ -536,25 +685,28 @@ impl LedgerDoc {
     }
 }
 
-/// Checks kind, cell and year, and that the five maps are the genesis change's (one value each, made by
-/// the genesis actor); returns the maps.
-fn check(
-    id: LedgerId,
-    cell: &UnitPath,
-    year: i32,
-    doc: &Automerge,
-) -> Result<[ObjId; 5], LedgerError> {
+/// Checks kind, cell and year (and for an attachment book its member and home), and that the two maps
+/// (and the `grant` map) are the genesis change's (one value each, made by the genesis actor); returns
+/// the maps.
+fn check(name: &LedgerName, doc: &Automerge) -> Result<([ObjId; 2], Option<ObjId>), LedgerError> {
+    let (cell, year) = (&name.cell, name.year);
     let scalar = |key: &str| match doc.get(ROOT, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
     };
-    if !matches!(scalar("kind"), Some(ScalarValue::Str(k)) if k.as_str() == LEDGER_KIND) {
-        return Err(LedgerError::NotALedger);
-    }
-    let found_cell = match scalar("cell") {
+    let text = |key: &str| match scalar(key) {
         Some(ScalarValue::Str(c)) => Some(c.to_string()),
         _ => None,
     };
+    let kind = if name.attached.is_some() {
+        ATTACHMENT_KIND
+    } else {
+        LEDGER_KIND
+    };
+    if text("kind").as_deref() != Some(kind) {
+        return Err(LedgerError::NotALedger);
+    }
+    let found_cell = text("cell");
     let found_year = match scalar("year") {
         Some(ScalarValue::Int(y)) => Some(y),
         _ => None,
@@ -567,7 +719,14 @@ fn check(
             found_year,
         });
     }
-    let genesis = id.genesis_actor();
+    if let Some(a) = &name.attached {
+        if text("member") != Some(a.member.to_string())
+            || text("home").as_deref() != Some(a.home.as_str())
+        {
+            return Err(LedgerError::NotALedger);
+        }
+    }
+    let genesis = name.id().genesis_actor();
     let map = |key: &str| -> Result<ObjId, LedgerError> {
         let all = doc.get_all(ROOT, key)?;
         match all.as_slice() {
@@ -577,17 +736,15 @@ fn check(
             _ => Err(LedgerError::NotALedger),
         }
     };
-    Ok([
-        map(MEETINGS)?,
-        map(ATTENDANCE)?,
-        map(DUES)?,
-        map(RATINGS)?,
-        map(HELP)?,
-    ])
+    let grant = match name.attached {
+        Some(_) => Some(map(GRANT)?),
+        None => None,
+    };
+    Ok(([map(MEETINGS)?, map(MEMBERS)?], grant))
 }
 
-fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 5]) -> Ledger {
-    let [meetings_obj, attendance_obj, dues_obj, ratings_obj, help_obj] = maps;
+fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 2]) -> Ledger {
+    let [meetings_obj, members_obj] = maps;
     let mut meetings: BTreeMap<MeetingKey, Meeting> = BTreeMap::new();
     let blank = |key: &MeetingKey| Meeting {
         date: key.date,
@@ -605,60 +762,51 @@ fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 5]) -> Ledge
         let topic = str_of(&item.value).unwrap_or_default().to_string();
         meetings.entry(key).or_insert_with(|| blank(&key)).topic = topic;
     }
-    for item in doc.map_range(attendance_obj, ..) {
-        let Some((key, member)) = parse_attendance_key(&item.key) else {
-            continue;
-        };
-        if key.date.year() != year {
-            continue;
-        }
-        let Some(a) = str_of(&item.value).and_then(decode_attendance) else {
-            continue;
-        };
-        // Attendance always follows its meeting; a key without one still names the date and kind.
-        meetings
-            .entry(key)
-            .or_insert_with(|| blank(&key))
-            .attendance
-            .insert(member, a);
-    }
     let mut dues: BTreeMap<String, BTreeMap<u32, Dues>> = BTreeMap::new();
-    for item in doc.map_range(dues_obj, ..) {
-        let Some((member, month)) = parse_dues_key(&item.key) else {
-            continue;
-        };
-        let Some(d) = str_of(&item.value).and_then(decode_dues) else {
-            continue;
-        };
-        dues.entry(member).or_default().insert(month, d);
-    }
     let mut ratings = BTreeMap::new();
-    for item in doc.map_range(ratings_obj, ..) {
-        let (Some(member), Some(r)) = (
-            canonical_member(&item.key),
-            str_of(&item.value).and_then(|v| Rating::ALL.iter().find(|r| r.key() == v)),
-        ) else {
-            continue;
-        };
-        ratings.insert(member, *r);
-    }
     let mut help: BTreeMap<String, HelpRecord> = BTreeMap::new();
-    for item in doc.map_range(help_obj, ..) {
-        let Some((member, entry)) = parse_help_key(&item.key) else {
+    for item in doc.map_range(members_obj, ..) {
+        let Some(member) = canonical_member(&item.key) else {
             continue;
         };
-        if entry.date().year() != year {
-            continue;
-        }
-        let Some(value) = str_of(&item.value) else {
-            continue;
-        };
-        let rec = help.entry(member).or_default();
-        match entry {
-            HelpEntry::Start(d) => rec.start = Some(d),
-            HelpEntry::End(d) => rec.end = Some(d),
-            HelpEntry::Note(d) => {
-                rec.notes.insert(d, value.to_string());
+        for (key, values) in member_entries(doc, members_obj, &item.key) {
+            // The value written last in Automerge's order (the same at every node).
+            let Some((_, value)) = values.last() else {
+                continue;
+            };
+            if let Some(meeting) = parse_attendance_key(&key) {
+                if meeting.date.year() != year {
+                    continue;
+                }
+                let Some(a) = decode_attendance(value) else {
+                    continue;
+                };
+                // Attendance always follows its meeting; a key without one still names the date and kind.
+                meetings
+                    .entry(meeting)
+                    .or_insert_with(|| blank(&meeting))
+                    .attendance
+                    .insert(member.clone(), a);
+            } else if let Some(month) = parse_dues_key(&key) {
+                if let Some(d) = decode_dues(value) {
+                    dues.entry(member.clone()).or_default().insert(month, d);
+                }
+            } else if key == RATING_KEY {
+                if let Some(r) = Rating::ALL.iter().find(|r| r.key() == value) {
+                    ratings.insert(member.clone(), *r);
+                }
+            } else if let Some(entry) = parse_help_key(&key) {
+                if entry.date().year() != year {
+                    continue;
+                }
+                let rec = help.entry(member.clone()).or_default();
+                match entry {
+                    HelpEntry::Start(d) => rec.start = Some(d),
+                    HelpEntry::End(d) => rec.end = Some(d),
+                    HelpEntry::Note(d) => {
+                        rec.notes.insert(d, value.clone());
+                    }
+                }
             }
         }
     }
@@ -670,6 +818,49 @@ fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 5]) -> Ledge
         ratings,
         help,
     }
+}
+
+/// The maps a member has under `members` (one, or several made concurrently), the winner first.
+fn member_maps(doc: &Automerge, members: &ObjId, id: &str) -> Vec<ObjId> {
+    let mut out: Vec<ObjId> = Vec::new();
+    if let Ok(Some((Value::Object(ObjType::Map), winner))) = doc.get(members, id) {
+        out.push(winner);
+    }
+    for (v, obj) in doc.get_all(members, id).unwrap_or_default() {
+        if matches!(v, Value::Object(ObjType::Map)) && !out.contains(&obj) {
+            out.push(obj);
+        }
+    }
+    out
+}
+
+/// Every entry of a member's maps with every value it holds, each with the id of the operation that
+/// wrote it, in Automerge's order (the last is the one a reader shows).
+fn member_entries(
+    doc: &Automerge,
+    members: &ObjId,
+    id: &str,
+) -> BTreeMap<String, Vec<(ObjId, String)>> {
+    let mut out: BTreeMap<String, Vec<(ObjId, String)>> = BTreeMap::new();
+    for obj in member_maps(doc, members, id) {
+        for item in doc.map_range(&obj, ..) {
+            let slot = out.entry(item.key.to_string()).or_default();
+            if item.conflict {
+                for (v, op) in doc.get_all(&obj, item.key.as_ref()).unwrap_or_default() {
+                    if let Some(s) = v.as_str() {
+                        slot.push((op, s.to_string()));
+                    }
+                }
+            } else if let Some(s) = str_of(&item.value) {
+                slot.push((item.id(), s.to_string()));
+            }
+        }
+    }
+    for values in out.values_mut() {
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    out.retain(|_, v| !v.is_empty());
+    out
 }
 
 /// Keys of `obj` holding more than one distinct string, with the distinct values, the winner first.
@@ -704,35 +895,52 @@ fn str_of<'a>(v: &'a ValueRef<'_>) -> Option<&'a str> {
     }
 }
 
-fn edit_message(maps: &[ObjId; 5], puts: &[(ObjId, String, String)], cleared: usize) -> String {
-    let [meetings, attendance, dues_obj, ratings, help] = maps;
-    let mut parts = Vec::new();
-    let recorded: Vec<&str> = puts
-        .iter()
-        .filter(|(o, _, _)| o == meetings)
-        .map(|(_, k, _)| k.as_str())
-        .collect();
-    if !recorded.is_empty() {
-        parts.push(format!("meeting {}", recorded.join(" ")));
-    }
-    let att = puts.iter().filter(|(o, _, _)| o == attendance).count();
-    if att > 0 {
-        parts.push(format!("attendance {att}"));
-    }
-    for (obj, what) in [
-        (dues_obj, "dues"),
-        (ratings, "ratings"),
-        (help, "help list"),
-    ] {
-        let n = puts.iter().filter(|(o, _, _)| o == obj).count();
-        if n > 0 {
-            parts.push(format!("{what} {n}"));
+/// What one edit changes, for its commit message.
+#[derive(Default)]
+struct EditCounts {
+    meetings: Vec<String>,
+    attendance: usize,
+    dues: usize,
+    ratings: usize,
+    help: usize,
+    cleared: usize,
+    grant: bool,
+}
+
+impl EditCounts {
+    fn count(&mut self, key: &str) {
+        if key.starts_with("a/") {
+            self.attendance += 1;
+        } else if key.starts_with("d/") {
+            self.dues += 1;
+        } else if key == RATING_KEY {
+            self.ratings += 1;
+        } else {
+            self.help += 1;
         }
     }
-    if cleared > 0 {
-        parts.push(format!("cleared {cleared}"));
+
+    fn message(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.meetings.is_empty() {
+            parts.push(format!("meeting {}", self.meetings.join(" ")));
+        }
+        for (n, what) in [
+            (self.attendance, "attendance"),
+            (self.dues, "dues"),
+            (self.ratings, "ratings"),
+            (self.help, "help list"),
+            (self.cleared, "cleared"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{what} {n}"));
+            }
+        }
+        if self.grant {
+            parts.push("grant".into());
+        }
+        parts.join("; ")
     }
-    parts.join("; ")
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
-use rollmesh_model::ledger::{Ledger, LedgerDoc, LedgerId};
+use rollmesh_model::ledger::{
+    attachment_diff, Attached, Grant, Ledger, LedgerDoc, LedgerId, LedgerName,
+};
 use rollmesh_model::orgdoc::{versions_of, OrgDoc, OrgDocKind};
 use rollmesh_model::{MemberId, UnitPath};
 use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
@@ -40,12 +42,27 @@ mod compact;
 /// (what the screening rules read, so evaluating a city's rules never loads an Automerge document).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerHead {
-    /// The cell keeping it.
+    /// The cell keeping it (the host, for an attachment book).
     pub cell: UnitPath,
     /// The calendar year.
     pub year: i32,
-    /// The plain view at the stored state.
+    /// The plain view at the stored state (for an attachment book, what its grant covers).
     pub ledger: Ledger,
+    /// For an attachment book: the member and their home cell.
+    pub attached: Option<Attached>,
+    /// For an attachment book: the attachment as the home side recorded it, if it did.
+    pub grant: Option<Grant>,
+}
+
+impl LedgerHead {
+    /// Which book this is.
+    pub fn name(&self) -> LedgerName {
+        LedgerName {
+            cell: self.cell.clone(),
+            year: self.year,
+            attached: self.attached.clone(),
+        }
+    }
 }
 
 /// What the store keeps about an organisation-wide document: which, and every version's text.
@@ -63,8 +80,112 @@ pub const EVERYWHERE: &str = "*";
 /// Which whole document a change edits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Place {
-    Ledger(UnitPath, i32),
+    Ledger(LedgerName),
     Org(OrgDocKind),
+}
+
+/// What the policy allowed a change to an attachment book's two parts: the host's entries, the home
+/// side's grant. (A cell ledger's or an organisation-wide document's change was judged whole.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rights {
+    pub host: bool,
+    pub home: bool,
+}
+
+impl Rights {
+    const WHOLE: Rights = Rights {
+        host: true,
+        home: true,
+    };
+    const NONE: Rights = Rights {
+        host: false,
+        home: false,
+    };
+}
+
+/// Quarantines a refused change and reports why.
+fn refuse(
+    batch: &mut sled::Batch,
+    qseq: &mut u64,
+    vc: &VerifiedChange,
+    why: Rejection,
+    source: &str,
+    report: &mut ApplyReport,
+) -> Result<(), StoreError> {
+    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
+    report.rejected.push(why);
+    Ok(())
+}
+
+/// The policy's decision on a change to the book `name`: what it may touch (`None`: not this node's
+/// business), or why it is refused. A cell's ledger is judged whole: the author must cover the cell.
+/// An attachment book is judged by part: covering the host allows its entries, covering the home cell
+/// its grant; which part the change touched is known only against the document ([`check_attachment`]).
+fn judge(
+    policy: &dyn Policy,
+    vc: &VerifiedChange,
+    name: &LedgerName,
+) -> Result<Option<Rights>, Rejection> {
+    let Some(a) = &name.attached else {
+        return match policy.check_unit(vc, &name.cell) {
+            Verdict::Accept if policy.keep_unit(&name.cell) => Ok(Some(Rights::WHOLE)),
+            Verdict::Accept | Verdict::Skip => Ok(None),
+            Verdict::Reject(why) => Err(why),
+        };
+    };
+    let host = policy.check_unit(vc, &name.cell);
+    let home = policy.check_unit(vc, &a.home);
+    let rights = Rights {
+        host: matches!(host, Verdict::Accept),
+        home: matches!(home, Verdict::Accept),
+    };
+    if !rights.host && !rights.home {
+        return match (host, home) {
+            (Verdict::Reject(why), _) | (_, Verdict::Reject(why)) => Err(why),
+            _ => Ok(None),
+        };
+    }
+    Ok((policy.keep_unit(&name.cell) || policy.keep_unit(&a.home)).then_some(rights))
+}
+
+/// Checks a change to an attachment book against what its author may touch: compared at the change's
+/// own dependencies (so every node decides the same whatever else it holds), a change to the grant
+/// needs the home side's right, a change to the entries the host's, and every entry it writes must be
+/// about the book's member and inside the grant it sees.
+fn check_attachment(
+    name: &LedgerName,
+    doc: &Automerge,
+    vc: &VerifiedChange,
+    rights: Rights,
+) -> Result<(), Rejection> {
+    let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
+    let before = doc
+        .fork_at(vc.change.deps())
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut after = before.clone();
+    after
+        .apply_changes([vc.change.clone()])
+        .map_err(|e| invalid(e.to_string()))?;
+    let diff = attachment_diff(name, &before, &after).map_err(|e| invalid(e.to_string()))?;
+    let refuse = |why: String| Err(Rejection::new(RejectCode::Unauthorized, why));
+    if diff.grant && !rights.home {
+        return refuse(
+            "only the member's home cell or a unit above it records a temporary attachment".into(),
+        );
+    }
+    if diff.entries && !rights.host {
+        return refuse(
+            "only the host cell or a unit above it records an attached member's meetings and dues"
+                .into(),
+        );
+    }
+    if !diff.outside.is_empty() {
+        return refuse(format!(
+            "outside the temporary attachment: {}",
+            diff.outside.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 impl Place {
@@ -76,17 +197,24 @@ impl Place {
         }
     }
 
-    fn units(&self) -> &str {
+    /// The units marker of its log entries: the cell (and an attachment book's home cell, so that
+    /// both subtrees receive it), or everywhere.
+    fn units(&self) -> String {
         match self {
-            Place::Ledger(cell, _) => cell.as_str(),
-            Place::Org(_) => EVERYWHERE,
+            Place::Ledger(name) => name
+                .units()
+                .iter()
+                .map(|u| u.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Place::Org(_) => EVERYWHERE.to_string(),
         }
     }
 
     /// Checks the document is still valid after a change.
     fn check(&self, doc: &Automerge) -> Result<(), String> {
         match self {
-            Place::Ledger(cell, year) => LedgerDoc::ledger_of(cell, *year, doc)
+            Place::Ledger(name) => LedgerDoc::view_of(name, doc)
                 .map_err(|e| e.to_string())
                 .and_then(|l| rollmesh_model::ledger::check_texts(&l).map_err(|e| e.to_string())),
             Place::Org(kind) => versions_of(*kind, doc)
@@ -99,13 +227,21 @@ impl Place {
     fn projection(&self, id: &MemberId, doc: &Automerge) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
         let hash = state_hash(&doc.get_heads());
         match self {
-            Place::Ledger(cell, year) => {
-                let ledger = LedgerDoc::ledger_of(cell, *year, doc)
+            Place::Ledger(name) => {
+                let ledger = LedgerDoc::view_of(name, doc)
                     .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
+                let grant = match name.attached {
+                    Some(_) => LedgerDoc::from_doc_of(name, doc.clone())
+                        .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
+                        .grant(),
+                    None => None,
+                };
                 let head = LedgerHead {
-                    cell: cell.clone(),
-                    year: *year,
+                    cell: name.cell.clone(),
+                    year: name.year,
                     ledger,
+                    attached: name.attached.clone(),
+                    grant,
                 };
                 Ok((key(b'B', &[id.as_bytes()]), encode_head(hash, &head)?))
             }
@@ -137,7 +273,10 @@ pub(crate) enum Planned {
     Apply {
         vc: VerifiedChange,
         place: Place,
+        rights: Rights,
     },
+    /// What the policy allows a change waiting under an attachment book, judged again for release.
+    WaitingRights([u8; 32], Rights),
     Rejected(VerifiedChange, Rejection),
     /// A change stored earlier to wait, which the policy now refuses (its author was revoked since).
     DropWaiting(VerifiedChange, Rejection),
@@ -149,24 +288,26 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-/// Encodes a `B` value: the 32-byte state hash, the postcard `(cell, year)`, then the postcard plain
-/// view. The place comes first and apart, so that a view written by another version of the [`Ledger`]
-/// type can be rebuilt from the document without losing which document it is.
+/// Encodes a `B` value: the 32-byte state hash, the postcard [`LedgerName`] and grant, then the
+/// compressed plain view ([`compact::encode`]). The place comes first and apart, so that a view written
+/// by another version of the [`Ledger`] type can be rebuilt from the document without losing which
+/// document it is.
 fn encode_head(hash: [u8; 32], head: &LedgerHead) -> Result<Vec<u8>, StoreError> {
-    let v = postcard::to_extend(&(&head.cell, head.year), hash.to_vec()).map_err(corrupt)?;
-    postcard::to_extend(&compact::CompactLedger::from_ledger(&head.ledger), v).map_err(corrupt)
+    let mut v = postcard::to_extend(&(head.name(), head.grant), hash.to_vec()).map_err(corrupt)?;
+    v.extend(compact::encode(&head.ledger).map_err(corrupt)?);
+    Ok(v)
 }
 
-/// A decoded `B` value: state hash, cell, year, and the still encoded plain view.
-pub(crate) type Placed<'a> = ([u8; 32], UnitPath, i32, &'a [u8]);
+/// A decoded `B` value: state hash, which book, its grant, and the still encoded plain view.
+pub(crate) type Placed<'a> = ([u8; 32], LedgerName, Option<Grant>, &'a [u8]);
 
-/// The state hash and place of a stored `B` value, and the bytes of its plain view.
+/// The state hash, name and grant of a stored `B` value, and the bytes of its plain view.
 pub(crate) fn decode_place(bytes: &[u8]) -> Result<Placed<'_>, StoreError> {
     let hash = <[u8; 32]>::try_from(bytes.get(..32).unwrap_or_default())
         .map_err(|_| corrupt("ledger state hash"))?;
-    let ((cell, year), rest): ((UnitPath, i32), &[u8]) =
+    let ((name, grant), rest): ((LedgerName, Option<Grant>), &[u8]) =
         postcard::take_from_bytes(&bytes[32..]).map_err(|e| corrupt(format!("ledger: {e}")))?;
-    Ok((hash, cell, year, rest))
+    Ok((hash, name, grant, rest))
 }
 
 impl Store {
@@ -185,40 +326,53 @@ impl Store {
         id: &MemberId,
         bytes: &[u8],
     ) -> Result<([u8; 32], LedgerHead), StoreError> {
-        let (hash, cell, year, rest) = decode_place(bytes)?;
-        let view = postcard::from_bytes::<compact::CompactLedger>(rest)
-            .ok()
-            .and_then(compact::CompactLedger::into_ledger);
+        let (hash, name, grant, rest) = decode_place(bytes)?;
+        let view = compact::decode(rest);
         let ledger = match view {
             Some(l) => l,
             None => {
-                let (doc, _) = self.load_ledger_doc(id, &cell, year)?;
-                LedgerDoc::ledger_of(&cell, year, &doc)
-                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
+                let (doc, _) = self.load_whole(id, &Place::Ledger(name.clone()))?;
+                LedgerDoc::view_of(&name, &doc).map_err(|e| corrupt(format!("ledger {id}: {e}")))?
             }
         };
-        Ok((hash, LedgerHead { cell, year, ledger }))
+        Ok((
+            hash,
+            LedgerHead {
+                cell: name.cell,
+                year: name.year,
+                ledger,
+                attached: name.attached,
+                grant,
+            },
+        ))
     }
 
     /// The ledger of `cell` for `year` as this store holds it: the genesis alone when nothing was
     /// recorded yet.
     pub fn ledger(&self, cell: &UnitPath, year: i32) -> Result<LedgerDoc, StoreError> {
-        let id = MemberId(LedgerId::of(cell, year).0);
-        let (doc, _) = self.load_ledger_doc(&id, cell, year)?;
-        LedgerDoc::from_doc(cell, year, doc).map_err(|e| corrupt(format!("ledger {id}: {e}")))
+        self.book(&LedgerName::cell(cell.clone(), year))
     }
 
-    /// Every stored ledger of a cell inside `scope` (all of them when `None`), for the screening rules.
+    /// The book `name` (a cell's ledger or an attachment book) as this store holds it: the genesis
+    /// alone when nothing was recorded yet.
+    pub fn book(&self, name: &LedgerName) -> Result<LedgerDoc, StoreError> {
+        let id = MemberId(name.id().0);
+        let (doc, _) = self.load_whole(&id, &Place::Ledger(name.clone()))?;
+        LedgerDoc::from_doc_of(name, doc).map_err(|e| corrupt(format!("ledger {id}: {e}")))
+    }
+
+    /// Every stored ledger and attachment book of a cell inside `scope` (an attachment book counts for
+    /// its host and its home cell; all of them when `None`), for the screening rules.
     pub fn ledgers(&self, scope: Option<&UnitPath>) -> Result<Vec<LedgerHead>, StoreError> {
         let mut out = Vec::new();
         for kv in self.kv.scan_prefix([b'B']) {
             let (k, v) = kv?;
-            let (_, cell, _, _) = decode_place(&v)?;
-            if scope.is_none_or(|s| s.covers(&cell)) {
+            let (_, name, _, _) = decode_place(&v)?;
+            if scope.is_none_or(|s| name.units().iter().any(|u| s.covers(u))) {
                 out.push(self.decode_head(&crate::id_from(&k[1..])?, &v)?.1);
             }
         }
-        out.sort_by(|a, b| (&a.cell, a.year).cmp(&(&b.cell, b.year)));
+        out.sort_by(|a, b| (&a.cell, a.year, &a.attached).cmp(&(&b.cell, b.year, &b.attached)));
         Ok(out)
     }
 
@@ -246,23 +400,16 @@ impl Store {
         Ok(out)
     }
 
-    /// The unit a stored document belongs to: a member's unit, a ledger's cell.
-    pub fn doc_unit(&self, id: &MemberId) -> Result<Option<UnitPath>, StoreError> {
+    /// The units a stored document belongs to: a member's unit, a ledger's cell, an attachment book's
+    /// host and home cell (none when it is not held).
+    pub fn doc_units(&self, id: &MemberId) -> Result<Vec<UnitPath>, StoreError> {
         if let Some(r) = self.record(id)? {
-            return Ok(r.unit());
+            return Ok(r.unit().into_iter().collect());
         }
-        Ok(self.ledger_head(id)?.map(|h| h.cell))
-    }
-
-    /// Loads a ledger document: its compacted form, or its genesis plus its signed changes. Returns it
-    /// with the number of signed changes it holds.
-    fn load_ledger_doc(
-        &self,
-        id: &MemberId,
-        cell: &UnitPath,
-        year: i32,
-    ) -> Result<(Automerge, usize), StoreError> {
-        self.load_whole(id, &Place::Ledger(cell.clone(), year))
+        match self.kv.get(key(b'B', &[id.as_bytes()]))? {
+            Some(v) => Ok(decode_place(&v)?.1.units().into_iter().cloned().collect()),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// An organisation-wide document as this store holds it (the genesis alone when none was
@@ -301,7 +448,7 @@ impl Store {
             return Ok((doc, WHOLE_COMPACT_AT + 1));
         }
         let mut doc = match place {
-            Place::Ledger(cell, year) => LedgerDoc::genesis(cell, *year)
+            Place::Ledger(name) => LedgerDoc::genesis_of(name)
                 .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
                 .0
                 .into_doc(),
@@ -330,7 +477,7 @@ impl Store {
         policy: &dyn Policy,
     ) -> Result<Vec<Planned>, StoreError> {
         // The stored place of each ledger, or `Err` when its id is a member dossier's.
-        let mut known: HashMap<MemberId, Result<Option<(UnitPath, i32)>, ()>> = HashMap::new();
+        let mut known: HashMap<MemberId, Result<Option<LedgerName>, ()>> = HashMap::new();
         let mut out = Vec::with_capacity(changes.len());
         for vc in changes {
             if self.has_change(&vc.hash())? {
@@ -353,6 +500,7 @@ impl Store {
                     Verdict::Accept => out.push(Planned::Apply {
                         vc,
                         place: Place::Org(kind),
+                        rights: Rights::WHOLE,
                     }),
                     Verdict::Skip => out.push(Planned::Skipped),
                     Verdict::Reject(why) => out.push(Planned::Rejected(vc, why)),
@@ -362,7 +510,10 @@ impl Store {
             if let std::collections::hash_map::Entry::Vacant(e) = known.entry(id) {
                 // A document id already used by a member dossier is never a ledger.
                 let taken = self.kv.contains_key(key(b'P', &[id.as_bytes()]))?;
-                let stored = self.ledger_head(&id)?.map(|h| (h.cell, h.year));
+                let stored = match self.kv.get(key(b'B', &[id.as_bytes()]))? {
+                    Some(v) => Some(decode_place(&v)?.1),
+                    None => None,
+                };
                 e.insert(if taken { Err(()) } else { Ok(stored) });
             }
             let named = LedgerId(id.0).identify(vc.change.message());
@@ -371,7 +522,7 @@ impl Store {
                 (Ok(Some(stored)), _) => Some(stored),
                 (Ok(None), named) => named,
             };
-            let Some((cell, year)) = place else {
+            let Some(name) = place else {
                 out.push(Planned::Rejected(
                     vc,
                     Rejection::new(
@@ -381,20 +532,21 @@ impl Store {
                 ));
                 continue;
             };
-            match policy.check_unit(&vc, &cell) {
-                Verdict::Accept if policy.keep_unit(&cell) => out.push(Planned::Apply {
+            match judge(policy, &vc, &name) {
+                Ok(Some(rights)) => out.push(Planned::Apply {
                     vc,
-                    place: Place::Ledger(cell, year),
+                    place: Place::Ledger(name),
+                    rights,
                 }),
-                Verdict::Accept | Verdict::Skip => out.push(Planned::Skipped),
-                Verdict::Reject(why) => out.push(Planned::Rejected(vc, why)),
+                Ok(None) => out.push(Planned::Skipped),
+                Err(why) => out.push(Planned::Rejected(vc, why)),
             }
         }
         // Changes that waited for these documents were judged when they arrived; judge them again now
         // that they may be released: a revocation since then must stop them as it stops a new change.
         let mut places: Vec<(MemberId, Place)> = Vec::new();
         for p in &out {
-            if let Planned::Apply { vc, place } = p {
+            if let Planned::Apply { vc, place, .. } = p {
                 if !places.iter().any(|(id, _)| *id == vc.envelope.doc()) {
                     places.push((vc.envelope.doc(), place.clone()));
                 }
@@ -411,11 +563,23 @@ impl Store {
                     continue;
                 }
                 let Ok(w) = env.verify() else { continue };
-                let verdict = match &place {
-                    Place::Ledger(cell, _) => policy.check_unit(&w, cell),
-                    Place::Org(_) => policy.check_org(&w),
+                let refused = match &place {
+                    Place::Ledger(name) => match judge(policy, &w, name) {
+                        Ok(rights) => {
+                            out.push(Planned::WaitingRights(
+                                w.hash(),
+                                rights.unwrap_or(Rights::NONE),
+                            ));
+                            None
+                        }
+                        Err(why) => Some(why),
+                    },
+                    Place::Org(_) => match policy.check_org(&w) {
+                        Verdict::Reject(why) => Some(why),
+                        _ => None,
+                    },
                 };
-                if let Verdict::Reject(why) = verdict {
+                if let Some(why) = refused {
                     out.push(Planned::DropWaiting(w, why));
                 }
             }
@@ -440,6 +604,7 @@ impl Store {
         } = w;
         // Grouped by document, each group in input order.
         let mut groups: Vec<(MemberId, Place, Vec<VerifiedChange>)> = Vec::new();
+        let mut rights_of: HashMap<[u8; 32], Rights> = HashMap::new();
         let mut slot: HashMap<MemberId, usize> = HashMap::new();
         let mut dropped: HashSet<[u8; 32]> = HashSet::new();
         for p in planned {
@@ -449,23 +614,19 @@ impl Store {
                     if dropped.insert(hash) {
                         batch.remove(key(b'W', &[vc.envelope.doc().as_bytes(), &hash]));
                         *pending -= 1;
-                        quarantine_into(
-                            batch,
-                            qseq,
-                            vc.envelope.as_bytes().to_vec(),
-                            &why,
-                            source,
-                        )?;
-                        report.rejected.push(why);
+                        refuse(batch, qseq, &vc, why, source, report)?;
                     }
                 }
                 Planned::Duplicate => report.duplicates += 1,
                 Planned::Skipped => report.skipped += 1,
                 Planned::Rejected(vc, why) => {
-                    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
-                    report.rejected.push(why);
+                    refuse(batch, qseq, &vc, why, source, report)?;
                 }
-                Planned::Apply { vc, place } => {
+                Planned::WaitingRights(hash, rights) => {
+                    rights_of.insert(hash, rights);
+                }
+                Planned::Apply { vc, place, rights } => {
+                    rights_of.insert(vc.hash(), rights);
                     let id = vc.envelope.doc();
                     let i = *slot.entry(id).or_insert_with(|| {
                         groups.push((id, place, Vec::new()));
@@ -522,6 +683,18 @@ impl Store {
                     waiting.push(vc);
                     continue;
                 }
+                if let Place::Ledger(
+                    name @ LedgerName {
+                        attached: Some(_), ..
+                    },
+                ) = &place
+                {
+                    let rights = rights_of.get(&hash).copied().unwrap_or(Rights::NONE);
+                    if let Err(why) = check_attachment(name, &doc, &vc, rights) {
+                        refuse(batch, qseq, &vc, why, source, report)?;
+                        continue;
+                    }
+                }
                 let mut next = doc.clone();
                 let applied = next
                     .apply_changes([vc.change.clone()])
@@ -529,14 +702,13 @@ impl Store {
                     .and_then(|()| place.check(&next));
                 if let Err(e) = applied {
                     let why = Rejection::new(RejectCode::InvalidDocument, e);
-                    quarantine_into(batch, qseq, vc.envelope.as_bytes().to_vec(), &why, source)?;
-                    report.rejected.push(why);
+                    refuse(batch, qseq, &vc, why, source, report)?;
                     continue;
                 }
                 doc = next;
                 n += 1;
                 changed = true;
-                let entry = log_entry(&hash, place.units(), vc.envelope.as_bytes());
+                let entry = log_entry(&hash, &place.units(), vc.envelope.as_bytes());
                 batch.insert(key(b'L', &[&seq.to_be_bytes()]), entry);
                 batch.insert(key(b'C', &[&hash]), &seq.to_be_bytes());
                 batch.insert(key(b'H', &[id.as_bytes(), &seq.to_be_bytes()]), &hash);
@@ -609,23 +781,19 @@ impl Store {
             let (k, v) = kv?;
             let id = crate::id_from(&k[1..])?;
             n += 1;
-            let (hash, cell, year, rest) = match decode_place(&v) {
+            let (hash, name, stored_grant, rest) = match decode_place(&v) {
                 Ok(h) => h,
                 Err(e) => {
                     problems.push(format!("ledger {id}: {e}"));
                     continue;
                 }
             };
-            let stored: Option<Ledger> = postcard::from_bytes::<compact::CompactLedger>(rest)
-                .ok()
-                .and_then(compact::CompactLedger::into_ledger);
-            let head = (cell, year);
-            let (cell, year) = head;
-            if LedgerId::of(&cell, year).0 != id.0 {
+            let stored: Option<Ledger> = compact::decode(rest);
+            if name.id().0 != id.0 {
                 problems.push(format!("ledger {id}: stored under another ledger's id"));
                 continue;
             }
-            let mut doc = match LedgerDoc::genesis(&cell, year) {
+            let mut doc = match LedgerDoc::genesis_of(&name) {
                 Ok((g, _)) => g.into_doc(),
                 Err(e) => {
                     problems.push(format!("ledger {id}: {e}"));
@@ -649,7 +817,15 @@ impl Store {
             if hash != state_hash(&doc.get_heads()) {
                 problems.push(format!("ledger {id}: state hash is stale"));
             }
-            match LedgerDoc::ledger_of(&cell, year, &doc) {
+            if name.attached.is_some() {
+                let grant = LedgerDoc::from_doc_of(&name, doc.clone())
+                    .ok()
+                    .and_then(|b| b.grant());
+                if grant != stored_grant {
+                    problems.push(format!("attachment book {id}: stored grant is stale"));
+                }
+            }
+            match LedgerDoc::view_of(&name, &doc) {
                 Ok(l) if Some(&l) == stored.as_ref() => {}
                 Ok(_) => problems.push(format!("ledger {id}: projection is stale")),
                 Err(e) => problems.push(format!("ledger {id}: {e}")),

@@ -103,8 +103,10 @@ impl StoreMeta {
     }
 }
 
-/// A stored document's `(id, unit, state hash)`; no unit for an organisation-wide document.
-pub type DocState = (MemberId, Option<UnitPath>, [u8; 32]);
+/// A stored document's `(id, units, state hash)`: the units whose scopes hold it (a member's unit, a
+/// ledger's cell, an attachment book's host and home cell), `None` for an organisation-wide document,
+/// which every scope holds.
+pub type DocState = (MemberId, Option<Vec<UnitPath>>, [u8; 32]);
 
 /// One entry of the change log.
 #[derive(Clone, Debug)]
@@ -759,8 +761,9 @@ impl Store {
         }
         for kv in self.kv.scan_prefix([b'B']) {
             let (k, v) = kv?;
-            let (hash, cell, _, _) = ledger::decode_place(&v)?;
-            out.push((id_from(&k[1..])?, Some(cell), hash));
+            let (hash, name, _, _) = ledger::decode_place(&v)?;
+            let units = name.units().into_iter().cloned().collect();
+            out.push((id_from(&k[1..])?, Some(units), hash));
         }
         for kv in self.kv.scan_prefix([b'P']) {
             let (k, v) = kv?;
@@ -768,7 +771,7 @@ impl Store {
             let hash = <[u8; 32]>::try_from(v.get(..32).unwrap_or_default())
                 .map_err(|_| StoreError::Corrupt("state hash".into()))?;
             if let Some(unit) = decode_record(&v)?.unit() {
-                out.push((id, Some(unit), hash));
+                out.push((id, Some(vec![unit]), hash));
             }
         }
         Ok(out)

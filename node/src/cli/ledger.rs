@@ -664,6 +664,47 @@ pub(super) fn show(
             "  (✓ paid, ✗ unpaid, . not recorded; months 1 → 12)"
         )
     );
+    let attached = v["attached"].as_array().cloned().unwrap_or_default();
+    if !attached.is_empty() {
+        println!(
+            "{}",
+            msg!(
+                "Sinh hoạt tạm thời (đảng phí ghi tại nơi sinh hoạt tạm thời):",
+                "Temporary attachments (dues recorded at the host):"
+            )
+        );
+        for a in &attached {
+            let who = a["name"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| a["member"].as_str().unwrap_or("").to_string());
+            let (home, host) = (
+                a["home"].as_str().unwrap_or(""),
+                a["host"].as_str().unwrap_or(""),
+            );
+            let (from, until) = (day_text(&a["from"]), day_text(&a["until"]));
+            let cells: Vec<String> = (1..=12)
+                .map(|m| match a["dues"].get(m.to_string()) {
+                    None => "  . ".to_string(),
+                    Some(Value::Object(o)) if o.contains_key("paid") => "  ✓ ".to_string(),
+                    Some(_) => "  ✗ ".to_string(),
+                })
+                .collect();
+            let line = if home == cell {
+                msg!(
+                    "{who} tại {host} từ {from} đến {until}",
+                    "{who} at {host} from {from} to {until}"
+                )
+            } else {
+                msg!(
+                    "{who} (chi bộ {home}) từ {from} đến {until}",
+                    "{who} (of {home}) from {from} to {until}"
+                )
+            };
+            println!("  {line}");
+            println!("  {:<28}{}", "", cells.concat());
+        }
+    }
     let ratings = l["ratings"].as_object().cloned().unwrap_or_default();
     if !ratings.is_empty() {
         println!("{}", msg!("Xếp loại:", "Ratings:"));

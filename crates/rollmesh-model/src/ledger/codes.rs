@@ -11,53 +11,51 @@ pub(super) fn check_month(month: u32) -> Result<(), LedgerError> {
     }
 }
 
-pub(super) fn attendance_key(meeting: &MeetingKey, member: &MemberId) -> String {
-    format!("{meeting}/{member}")
+/// The key of a member's rating in their map.
+pub(super) const RATING_KEY: &str = "r";
+
+pub(super) fn attendance_key(meeting: &MeetingKey) -> String {
+    format!("a/{meeting}")
 }
 
-pub(super) fn parse_attendance_key(key: &str) -> Option<(MeetingKey, String)> {
-    let (meeting, member) = key.rsplit_once('/')?;
-    Some((meeting.parse().ok()?, canonical_member(member)?))
+pub(super) fn parse_attendance_key(key: &str) -> Option<MeetingKey> {
+    key.strip_prefix("a/")?.parse().ok()
 }
 
-pub(super) fn help_key(member: &MemberId, entry: HelpEntry) -> String {
+pub(super) fn help_key(entry: HelpEntry) -> String {
     match entry {
-        HelpEntry::Start(d) => format!("{member}/start/{}", d.format("%Y-%m-%d")),
-        HelpEntry::End(d) => format!("{member}/end/{}", d.format("%Y-%m-%d")),
-        HelpEntry::Note(d) => format!("{member}/note/{}", d.format("%Y-%m-%d")),
+        HelpEntry::Start(d) => format!("h/start/{}", d.format("%Y-%m-%d")),
+        HelpEntry::End(d) => format!("h/end/{}", d.format("%Y-%m-%d")),
+        HelpEntry::Note(d) => format!("h/note/{}", d.format("%Y-%m-%d")),
     }
 }
 
-pub(super) fn parse_help_key(key: &str) -> Option<(String, HelpEntry)> {
-    let mut parts = key.splitn(3, '/');
-    let member = canonical_member(parts.next()?)?;
-    let what = parts.next()?;
-    let text = parts.next()?;
+pub(super) fn parse_help_key(key: &str) -> Option<HelpEntry> {
+    let (what, text) = key.strip_prefix("h/")?.split_once('/')?;
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
     if date.format("%Y-%m-%d").to_string() != text {
         return None;
     }
-    let entry = match what {
-        "start" => HelpEntry::Start(date),
-        "end" => HelpEntry::End(date),
-        "note" => HelpEntry::Note(date),
-        _ => return None,
-    };
-    Some((member, entry))
+    match what {
+        "start" => Some(HelpEntry::Start(date)),
+        "end" => Some(HelpEntry::End(date)),
+        "note" => Some(HelpEntry::Note(date)),
+        _ => None,
+    }
 }
 
-pub(super) fn dues_key(member: &MemberId, month: u32) -> String {
-    format!("{member}/{month:02}")
+pub(super) fn dues_key(month: u32) -> String {
+    format!("d/{month:02}")
 }
 
-pub(super) fn parse_dues_key(key: &str) -> Option<(String, u32)> {
-    let (member, month) = key.split_once('/')?;
+pub(super) fn parse_dues_key(key: &str) -> Option<u32> {
+    let month = key.strip_prefix("d/")?;
     if month.len() != 2 {
         return None;
     }
     let month: u32 = month.parse().ok()?;
     check_month(month).ok()?;
-    Some((canonical_member(member)?, month))
+    Some(month)
 }
 
 /// The member id of a key, only in its canonical text form.

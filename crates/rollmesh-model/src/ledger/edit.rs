@@ -71,6 +71,8 @@ pub struct LedgerEdit {
     pub ratings: BTreeMap<MemberId, Rating>,
     /// Educate-and-help list entries to set: a start, an end, or a progress note on a day of the year.
     pub help: BTreeMap<(MemberId, HelpEntry), String>,
+    /// For an attachment book: the attachment to record (by the home side), replacing the one recorded.
+    pub grant: Option<Grant>,
 }
 
 /// One entry a ledger records about a member on the educate-and-help list.
@@ -107,6 +109,13 @@ impl LedgerEdit {
             && self.cleared_dues.is_empty()
             && self.ratings.is_empty()
             && self.help.is_empty()
+            && self.grant.is_none()
+    }
+
+    /// Records the temporary attachment (in an attachment book, by the home side).
+    pub fn set_grant(&mut self, grant: Grant) -> &mut Self {
+        self.grant = Some(grant);
+        self
     }
 
     /// Sets one member's rating for the ledger's year.

@@ -4,10 +4,102 @@
 use super::*;
 
 /// The value of the root `kind` key of every cell ledger.
-pub const LEDGER_KIND: &str = "rollmesh/ledger/v1";
+pub const LEDGER_KIND: &str = "rollmesh/ledger/v2";
 
 /// The domain separator hashed in front of a ledger's cell and year.
 pub(super) const ID_DOMAIN: &[u8] = b"rollmesh/ledger/v1\0";
+
+/// The value of the root `kind` key of every attachment book.
+pub const ATTACHMENT_KIND: &str = "rollmesh/attachment/v1";
+
+/// The domain separator hashed in front of an attachment book's name.
+pub(super) const ATTACHMENT_DOMAIN: &[u8] = b"rollmesh/attachment/v1\0";
+
+/// Which book a ledger document is: a cell's own ledger for a year, or the **attachment book** a host
+/// cell keeps for one member temporarily attached to it (sinh hoạt tạm thời) from a home cell — the
+/// member's meetings and dues at the host that year, within the period the home side granted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LedgerName {
+    /// The cell keeping the book (the host, for an attachment book).
+    pub cell: UnitPath,
+    /// The calendar year.
+    pub year: i32,
+    /// For an attachment book: the member and their home cell.
+    pub attached: Option<Attached>,
+}
+
+/// The member an attachment book is about, and the cell they belong to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Attached {
+    /// The member.
+    pub member: MemberId,
+    /// Their home cell, which grants the attachment.
+    pub home: UnitPath,
+}
+
+impl LedgerName {
+    /// A cell's own ledger.
+    pub fn cell(cell: UnitPath, year: i32) -> LedgerName {
+        LedgerName {
+            cell,
+            year,
+            attached: None,
+        }
+    }
+
+    /// The book `host` keeps for `member` of `home`.
+    pub fn attachment(host: UnitPath, year: i32, member: MemberId, home: UnitPath) -> LedgerName {
+        LedgerName {
+            cell: host,
+            year,
+            attached: Some(Attached { member, home }),
+        }
+    }
+
+    /// The document id: [`LedgerId::of`] for a cell's ledger; for an attachment book the first 16
+    /// bytes of SHA-256 over `b"rollmesh/attachment/v1\0" ‖ host ‖ 0x00 ‖ year (i32, big-endian) ‖
+    /// member id (16 bytes) ‖ home`.
+    pub fn id(&self) -> LedgerId {
+        let Some(a) = &self.attached else {
+            return LedgerId::of(&self.cell, self.year);
+        };
+        let mut h = Sha256::new();
+        h.update(ATTACHMENT_DOMAIN);
+        h.update(self.cell.as_str().as_bytes());
+        h.update([0u8]);
+        h.update(self.year.to_be_bytes());
+        h.update(a.member.as_bytes());
+        h.update(a.home.as_str().as_bytes());
+        let digest = h.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        LedgerId(id)
+    }
+
+    /// What every edit's message starts with (before `: `): `<cell> <year>`, and for an attachment
+    /// book `<host> <year> <member id> <home>`.
+    pub fn head(&self) -> String {
+        match &self.attached {
+            None => format!("{} {}", self.cell, self.year),
+            Some(a) => format!("{} {} {} {}", self.cell, self.year, a.member, a.home),
+        }
+    }
+
+    /// The units whose nodes hold the book: the cell, and for an attachment book the home cell too.
+    pub fn units(&self) -> Vec<&UnitPath> {
+        let mut out = vec![&self.cell];
+        if let Some(a) = &self.attached {
+            out.push(&a.home);
+        }
+        out
+    }
+}
+
+impl fmt::Display for LedgerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.head())
+    }
+}
 
 /// The years a ledger may be kept for (the range dossier dates accept).
 pub const YEARS: RangeInclusive<i32> = 1900..=2200;
@@ -48,16 +140,28 @@ impl LedgerId {
         &self.0
     }
 
-    /// The cell and year named at the head of a ledger change's message (every edit's message starts
-    /// `<cell> <year>: `), provided they are this ledger's: the id is a hash of them, so a change cannot
-    /// name another cell or year than the document it edits. A node receiving the first change of a
-    /// ledger learns from it which genesis to start from.
-    pub fn identify(&self, message: Option<&str>) -> Option<(UnitPath, i32)> {
+    /// The book named at the head of a ledger change's message (every edit's message starts with
+    /// [`LedgerName::head`] and `: `), provided it is this document's: the id is a hash of the name, so a
+    /// change cannot name another cell, year or attachment than the document it edits. A node receiving
+    /// the first change of a ledger learns from it which genesis to start from.
+    pub fn identify(&self, message: Option<&str>) -> Option<LedgerName> {
         let (head, _) = message?.split_once(": ")?;
-        let (cell, year) = head.split_once(' ')?;
-        let cell = UnitPath::parse(cell).ok()?;
-        let year: i32 = year.parse().ok()?;
-        (YEARS.contains(&year) && LedgerId::of(&cell, year) == *self).then_some((cell, year))
+        let parts: Vec<&str> = head.split(' ').collect();
+        let (cell, year) = (
+            UnitPath::parse(parts.first()?).ok()?,
+            parts.get(1)?.parse().ok()?,
+        );
+        let name = match parts.as_slice() {
+            [_, _] => LedgerName::cell(cell, year),
+            [_, _, member, home] => LedgerName::attachment(
+                cell,
+                year,
+                member.parse().ok()?,
+                UnitPath::parse(home).ok()?,
+            ),
+            _ => return None,
+        };
+        (YEARS.contains(&year) && name.id() == *self && name.head() == head).then_some(name)
     }
 
     /// The actor of the genesis change (the id's bytes). No node may author anything else with it.

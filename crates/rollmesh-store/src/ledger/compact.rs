@@ -63,6 +63,31 @@ fn opt_date(n: Option<i32>) -> Option<Option<NaiveDate>> {
     }
 }
 
+/// The stored bytes of `l`'s plain view: the compact form, DEFLATE-compressed.
+pub(crate) fn encode(l: &Ledger) -> Result<Vec<u8>, postcard::Error> {
+    use std::io::Write;
+    let plain = postcard::to_allocvec(&CompactLedger::from_ledger(l))?;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = z.write_all(&plain);
+    Ok(z.finish().unwrap_or_default())
+}
+
+/// The plain view stored as [`encode`] wrote it; `None` when the bytes are damaged (the caller
+/// rebuilds the view from the document). A view inflating past `limit` bytes is damaged too.
+pub(crate) fn decode(bytes: &[u8]) -> Option<Ledger> {
+    use std::io::Read;
+    const LIMIT: u64 = 64 << 20;
+    let mut plain = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes)
+        .take(LIMIT)
+        .read_to_end(&mut plain)
+        .ok()?;
+    postcard::from_bytes::<CompactLedger>(&plain)
+        .ok()
+        .and_then(CompactLedger::into_ledger)
+}
+
 impl CompactLedger {
     pub(crate) fn from_ledger(l: &Ledger) -> CompactLedger {
         let mut members: Vec<String> = Vec::new();

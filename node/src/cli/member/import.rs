@@ -88,7 +88,10 @@ fn known_members(node: &Node) -> Result<DupIndex> {
         return Ok(index);
     }
     for (id, unit, _) in node.store().states()? {
-        if !unit.as_ref().is_some_and(|u| node.unit().covers(u)) {
+        if !unit
+            .as_ref()
+            .is_some_and(|us| us.iter().any(|u| node.unit().covers(u)))
+        {
             continue;
         }
         if let Some(rec) = node.store().record(&id)? {
