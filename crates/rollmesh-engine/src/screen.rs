@@ -371,12 +371,25 @@ impl Node {
             .into_iter()
             .flatten()
             .collect();
-        let (books, attached): (Vec<_>, Vec<_>) = self
+        let (books, mut attached): (Vec<_>, Vec<_>) = self
             .store
             .ledgers(Some(&scope))?
             .into_iter()
             .partition(|h| h.attached.is_none());
         let ledgers: Vec<Ledger> = books.into_iter().map(|h| h.ledger).collect();
+        // Only the books granted by the member's own cell's side count: the grant's author covers the
+        // book's home, so a home that is the member's cell means the member's own chain granted it. A
+        // book naming another home (a cell posing as the member's) is held but never read.
+        let home_of: std::collections::HashMap<&str, &str> = members
+            .iter()
+            .map(|m| (m.id.as_str(), m.cell.as_str()))
+            .collect();
+        attached.retain(|h| {
+            h.attached.as_ref().is_some_and(|a| {
+                home_of.get(a.member.to_string().as_str()) == Some(&a.home.as_str())
+            })
+        });
+        drop(home_of);
         let mut members = members;
         add_attachments(&mut members, &attached);
         let mut ledgers = keep_own_members(ledgers, &members);

@@ -133,6 +133,14 @@ fn judge(
             Verdict::Reject(why) => Err(why),
         };
     };
+    // Host and home are two different cells, neither inside the other: a unit cannot attach a member
+    // to itself, which would let one node write both parts.
+    if name.cell.covers(&a.home) || a.home.covers(&name.cell) {
+        return Err(Rejection::new(
+            RejectCode::InvalidDocument,
+            "an attachment's host and home must be two cells, neither inside the other",
+        ));
+    }
     let host = policy.check_unit(vc, &name.cell);
     let home = policy.check_unit(vc, &a.home);
     let rights = Rights {

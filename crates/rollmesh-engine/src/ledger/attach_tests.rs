@@ -269,3 +269,67 @@ fn each_side_writes_only_its_own_part_of_an_attachment() {
     );
     assert!(ward.store().verify().expect("verify").is_clean());
 }
+
+#[test]
+fn a_cell_posing_as_a_members_home_changes_nothing_at_the_real_one() {
+    let org = Org::new();
+    // C1's member with nothing recorded since February: March to May unpaid, flagged at the ward.
+    let c1 = org.open(C1);
+    let mut f = fields("Phạm Thị Cúc", C1);
+    f.insert(Field::AdmissionDate, "2012-03-02".into());
+    let member = c1.add_member(f, vec![]).expect("member");
+    let e = dues(member, &[1, 2], paid(d(2025, 2, 5)));
+    c1.edit_ledger(&u(C1), 2025, &e).expect("home dues");
+    drop(c1);
+    let ward = org.open(WARD);
+    sync(&org, C1, &ward);
+    let as_of = d(2025, 6, 15);
+    let before = r1(&ward, as_of);
+    assert_eq!(before.len(), 1, "{before:?}");
+    // C2 grants an "attachment" of C1's member to a cell nobody here holds, as if C2 were the
+    // member's home: it covers that home, so the grant is accepted — and never read, since the
+    // member's cell is C1. (Read, it would make March to May unknown at home: no flag.)
+    let posing = LedgerName::attachment(u("hn.d01.w01.c09"), 2025, member, u(C2));
+    let mut book = ward.store().book(&posing).expect("book");
+    let mut g = LedgerEdit::new();
+    g.set_grant(Grant::new(d(2025, 1, 1), d(2025, 12, 31), AttachReason::Work).expect("grant"));
+    let change = book
+        .edit(actor_for(&org.key(C2).public()), &g, 1_750_000_000)
+        .expect("edit")
+        .expect("change");
+    let vc = VerifiedChange::sign_own(
+        &org.key(C2),
+        DocKind::Ledger,
+        MemberId(posing.id().0),
+        change,
+    )
+    .expect("sign");
+    let r = ward
+        .accept_records(vec![org.chain_record(C2), change_record(&vc)], "peer:c2")
+        .expect("accept");
+    assert_eq!(r.rejected_total(), 0, "{:?}", r.rejected);
+    assert_eq!(r1(&ward, as_of), before, "the flag stands");
+    // A book whose host and home are one cell (one node writing both parts) is refused outright.
+    let both = LedgerName::attachment(u(C2), 2025, member, u(C2));
+    let mut book = ward.store().book(&both).expect("book");
+    let mut e = dues(member, &[3, 4, 5], paid(d(2025, 5, 5)));
+    e.set_grant(Grant::new(d(2025, 1, 1), d(2025, 12, 31), AttachReason::Work).expect("grant"));
+    let change = book
+        .edit(actor_for(&org.key(C2).public()), &e, 1_750_000_001)
+        .expect("edit")
+        .expect("change");
+    let vc = VerifiedChange::sign_own(&org.key(C2), DocKind::Ledger, MemberId(both.id().0), change)
+        .expect("sign");
+    let r = ward
+        .accept_records(vec![change_record(&vc)], "peer:c2")
+        .expect("accept");
+    assert_eq!(
+        r.applied
+            .rejected
+            .iter()
+            .map(|r| r.code)
+            .collect::<Vec<_>>(),
+        vec![RejectCode::InvalidDocument]
+    );
+    assert_eq!(r1(&ward, as_of), before);
+}
