@@ -327,9 +327,10 @@ fn attachments(m: &Mesh, unit: &str) -> Vec<(String, String, String, Vec<u64>)> 
         .iter()
         .map(|a| {
             let s = |k: &str| a[k].as_str().unwrap_or("").to_string();
-            let months = a["dues_months"]
+            let months = a["paid_months"]
                 .as_array()
                 .into_iter()
+                .chain(a["unpaid_months"].as_array())
                 .flatten()
                 .filter_map(Value::as_u64)
                 .collect();
@@ -408,6 +409,19 @@ fn a_member_attached_to_a_cell_in_another_district_pays_there_and_home_judges_on
         "{}",
         o.stderr
     );
+    // A meeting at home during the attachment does not mark the member present there.
+    let o = support::ok(&[
+        "meeting",
+        "record",
+        "--date",
+        "12/03/2025",
+        "--topic",
+        "Sinh hoạt tháng 3",
+        "--json",
+        "--data",
+        &home_data,
+    ]);
+    assert_eq!(o.json()["present"], 0, "{}", o.stdout);
     // The host records March to May unpaid, through its running node, by the member's id.
     for month in ["03/2025", "04/2025", "05/2025"] {
         dues(&host_data, month, false);

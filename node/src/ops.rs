@@ -124,9 +124,29 @@ fn attached_on(node: &Node, cell: &UnitPath, day: NaiveDate) -> Result<Vec<Membe
     Ok(node
         .attachments()?
         .into_iter()
-        .filter(|h| h.cell == *cell && h.grant.is_some_and(|g| g.covers_day(day)))
+        .filter(|h| h.cell == *cell && h.grant.as_ref().is_some_and(|g| g.covers_day(day)))
         .filter_map(|h| h.attached.map(|a| a.member))
         .collect())
+}
+
+/// Members of `cell` attached to another cell on `day` (they attend there, not at home).
+fn away_on(node: &Node, cell: &UnitPath, day: NaiveDate) -> Result<Vec<MemberId>> {
+    Ok(node
+        .attachments()?
+        .into_iter()
+        .filter(|h| h.grant.as_ref().is_some_and(|g| g.covers_day(day)))
+        .filter_map(|h| h.attached.filter(|a| a.home == *cell).map(|a| a.member))
+        .collect())
+}
+
+/// The name the home side gave the host for an attached member (empty when it gave none).
+fn attached_name(node: &Node, id: &MemberId) -> Result<String> {
+    Ok(node
+        .attachments()?
+        .into_iter()
+        .filter(|h| h.attached.as_ref().is_some_and(|a| a.member == *id))
+        .find_map(|h| h.grant.and_then(|g| g.name))
+        .unwrap_or_default())
 }
 
 /// A member named by a clerk: one held here, or — at a host cell — one attached to a cell of this node,
@@ -187,12 +207,16 @@ fn meeting_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
             .iter()
             .map(|i| member_or_attached(node, i.as_str().unwrap_or("")).map(|(id, _)| id))
             .collect::<Result<_, _>>()?,
-        None => current_members(node, &cell)?
-            .into_iter()
-            .map(|(id, _)| id)
-            .chain(attached_on(node, &cell, date)?)
-            .filter(|id| !absent.contains_key(id) && !known.contains(&id.to_string()))
-            .collect(),
+        None => {
+            let away = away_on(node, &cell, date)?;
+            current_members(node, &cell)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| !away.contains(id))
+                .chain(attached_on(node, &cell, date)?)
+                .filter(|id| !absent.contains_key(id) && !known.contains(&id.to_string()))
+                .collect()
+        }
     };
     for id in &present {
         edit.set_attendance(key, *id, Attendance::Present);
@@ -221,7 +245,7 @@ fn dues_record(node: &Node, req: &Value, via: &str) -> Result<Value> {
             let rec = node.record(&id)?;
             (rec.name().to_string(), rec.unit())
         }
-        Some(h) => (String::new(), Some(h)),
+        Some(h) => (attached_name(node, &id)?, Some(h)),
     };
     // The member's own cell, or a host cell that records a temporarily attached member's dues.
     let cell = match req["cell"].as_str() {
@@ -282,7 +306,7 @@ fn attach_grant(node: &Node, req: &Value, via: &str) -> Result<Value> {
             "the last day {u} comes before the first {f}"
         ))
     })?;
-    let books = node.grant_attachment(&id, &host, grant)?;
+    let done = node.grant_attachment(&id, &host, grant)?;
     node.audit(
         "attach.grant",
         &id.to_string(),
@@ -291,7 +315,7 @@ fn attach_grant(node: &Node, req: &Value, via: &str) -> Result<Value> {
     Ok(
         json!({"member": id.to_string(), "name": rec.name(), "host": host.to_string(),
         "from": from.to_string(), "until": until.to_string(), "reason": reason.key(),
-        "changed": books}),
+        "changed": done.books, "withdrawn": done.withdrawn}),
     )
 }
 
@@ -299,28 +323,47 @@ fn attach_list(node: &Node) -> Result<Value> {
     let mut rows = Vec::new();
     for h in node.attachments()? {
         let Some(a) = &h.attached else { continue };
-        let name = node
-            .store()
-            .record(&a.member)?
-            .map(|r| r.name().to_string())
-            .unwrap_or_default();
-        let dues: Vec<u32> = h
+        let name = match node.store().record(&a.member)? {
+            Some(r) => r.name().to_string(),
+            None => h
+                .grant
+                .as_ref()
+                .and_then(|g| g.name.clone())
+                .unwrap_or_default(),
+        };
+        let (mut paid, mut unpaid) = (Vec::new(), Vec::new());
+        for (month, d) in h
             .ledger
             .dues
             .get(&a.member.to_string())
-            .map(|m| m.keys().copied().collect())
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+        {
+            match d {
+                Dues::Paid { .. } => paid.push(*month),
+                Dues::Unpaid { .. } => unpaid.push(*month),
+            }
+        }
         let meetings = h.ledger.meetings.len();
+        let g = h.grant.as_ref();
         rows.push(json!({"member": a.member.to_string(), "name": name,
             "home": a.home.to_string(), "host": h.cell.to_string(), "year": h.year,
-            "from": h.grant.map(|g| g.from.to_string()), "until": h.grant.map(|g| g.until.to_string()),
-            "reason": h.grant.map(|g| g.reason.key()), "dues_months": dues, "meetings": meetings}));
+            "from": g.map(|g| g.from.to_string()), "until": g.map(|g| g.until.to_string()),
+            "reason": g.map(|g| g.reason.key()), "paid_months": paid, "unpaid_months": unpaid,
+            "meetings": meetings}));
     }
     Ok(json!({ "attachments": rows }))
 }
 
 fn rating_set(node: &Node, req: &Value, via: &str) -> Result<Value> {
-    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
+    let raw = req["member"].as_str().unwrap_or("");
+    if let (Err(_), Some((_, host))) = (node.resolve(raw), node.attached_host(raw)?) {
+        bail!(msg!(
+            "đảng viên sinh hoạt tạm thời tại {host}: chi bộ chính thức của đảng viên xếp loại",
+            "the member is attached to {host}: their own cell rates them"
+        ));
+    }
+    let id = node.resolve(raw)?;
     let rec = node.record(&id)?;
     let cell = rec
         .unit()
@@ -541,11 +584,25 @@ fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
         if h.year != year || (a.home != cell && h.cell != cell) {
             continue;
         }
-        attached.push(json!({"member": a.member.to_string(),
-            "name": names.get(&a.member.to_string()),
+        let g = h.grant.as_ref();
+        let name = names
+            .get(&a.member.to_string())
+            .cloned()
+            .or_else(|| g.and_then(|g| g.name.clone()));
+        let present: usize = h
+            .ledger
+            .meetings
+            .iter()
+            .filter(|m| {
+                m.attendance.get(&a.member.to_string())
+                    == Some(&rollmesh_model::ledger::Attendance::Present)
+            })
+            .count();
+        attached.push(json!({"member": a.member.to_string(), "name": name,
             "home": a.home.to_string(), "host": h.cell.to_string(),
-            "from": h.grant.map(|g| g.from.to_string()), "until": h.grant.map(|g| g.until.to_string()),
-            "dues": h.ledger.dues.get(&a.member.to_string())}));
+            "from": g.map(|g| g.from.to_string()), "until": g.map(|g| g.until.to_string()),
+            "dues": h.ledger.dues.get(&a.member.to_string()),
+            "meetings": h.ledger.meetings.len(), "present": present}));
     }
     Ok(
         json!({"ledger": ledger.read(), "names": names, "conflicts": conflicts,

@@ -255,10 +255,7 @@ fn ledger_error(e: &rollmesh_model::ledger::LedgerError) -> String {
         L::NotAttached { book, member } => format!(
             "sổ sinh hoạt tạm thời của đảng viên {book} không ghi được cho đảng viên {member}"
         ),
-        L::OutsideAttachment(what) => format!(
-            "ngoài thời gian sinh hoạt tạm thời mà chi bộ chính thức đã ghi ({what}); chỉ chi bộ \
-             chính thức ghi xếp loại, danh sách giúp đỡ và các tháng ngoài thời gian này"
-        ),
+        L::OutsideAttachment(what) => rollmesh_engine::ledger::outside_text(what),
         L::GrantDates { from, until } => format!(
             "ngày kết thúc {} trước ngày bắt đầu {}",
             until.format("%d/%m/%Y"),

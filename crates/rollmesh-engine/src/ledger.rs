@@ -28,14 +28,7 @@ impl Node {
         if edit.is_empty() {
             return Ok(false);
         }
-        let books: Vec<LedgerName> = self
-            .store
-            .ledgers(Some(cell))?
-            .into_iter()
-            .filter(|h| h.cell == *cell && h.year == year && h.attached.is_some())
-            .map(|h| h.name())
-            .collect();
-        let (own, attached) = split_attached(edit, &books);
+        let (own, attached) = self.route(cell, year, edit)?;
         let mut changed = false;
         for (name, e) in attached {
             changed |= self.edit_book(&name, &e)?;
@@ -46,20 +39,105 @@ impl Node {
         Ok(changed)
     }
 
+    /// Splits an edit of `cell`'s year into the part for its own ledger and the parts for the attachment
+    /// books of members attached to it that year. A member attached to the cell in other years only,
+    /// whose dossier is not held here, is refused: the host has no book for them that year.
+    fn route(
+        &self,
+        cell: &UnitPath,
+        year: i32,
+        edit: &LedgerEdit,
+    ) -> Result<(LedgerEdit, Vec<(LedgerName, LedgerEdit)>), NodeError> {
+        let all: Vec<rollmesh_store::LedgerHead> = self
+            .store
+            .ledgers(Some(cell))?
+            .into_iter()
+            .filter(|h| h.cell == *cell && h.attached.is_some())
+            .collect();
+        // The members the edit names whose dossier is not held here: only they can be attached to this
+        // cell from elsewhere (a member of this node's own cells is never routed to a book, whatever a
+        // book may claim about them).
+        let mut named: std::collections::BTreeSet<MemberId> = edit
+            .attendance
+            .keys()
+            .map(|(_, m)| *m)
+            .chain(edit.dues.keys().map(|(m, _)| *m))
+            .chain(edit.cleared_dues.iter().map(|(m, _)| *m))
+            .chain(edit.ratings.keys().copied())
+            .collect();
+        let mut held = Vec::new();
+        for m in &named {
+            if self.store.record(m)?.is_some() {
+                held.push(*m);
+            }
+        }
+        named.retain(|m| !held.contains(m));
+        let mut books: Vec<LedgerName> = Vec::new();
+        for m in &named {
+            let of_member = |h: &&rollmesh_store::LedgerHead| {
+                h.attached.as_ref().is_some_and(|a| a.member == *m)
+            };
+            let this_year: Vec<&rollmesh_store::LedgerHead> = all
+                .iter()
+                .filter(of_member)
+                .filter(|h| h.year == year && h.grant.is_some())
+                .collect();
+            match this_year.as_slice() {
+                [] if all.iter().any(|h| of_member(&h)) => return Err(outside_year(year)),
+                [] => {}
+                [one] => books.push(one.name()),
+                several => {
+                    // Two cells claim to be the member's home: the host cannot tell which is; the clerk
+                    // must ask the member's own cell.
+                    let homes = several
+                        .iter()
+                        .filter_map(|h| h.attached.as_ref().map(|a| a.home.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return Err(NodeError::Refused(crate::msg!(
+                        "nhiều chi bộ cùng ghi sinh hoạt tạm thời của đảng viên {m} tại đây ({homes}): hãy hỏi chi bộ chính thức của đảng viên",
+                        "several cells record member {m} as attached here ({homes}): ask the member's own cell"
+                    )));
+                }
+            }
+        }
+        Ok(split_attached(edit, &books))
+    }
+
+    /// Checks, without writing, that `edit` (entries about one member attached to `cell`) fits that
+    /// member's attachment book of `year`: what a sheet row is checked with before a sheet is written.
+    pub fn check_attached(
+        &self,
+        cell: &UnitPath,
+        year: i32,
+        edit: &LedgerEdit,
+    ) -> Result<(), NodeError> {
+        let (own, attached) = self.route(cell, year, edit)?;
+        if !own.is_empty() {
+            return Err(outside_year(year));
+        }
+        for (name, e) in attached {
+            let mut book = self.store.book(&name)?;
+            book.edit(actor_for(&self.key.public()), &e, now())?;
+        }
+        Ok(())
+    }
+
     /// Records the temporary attachment of `member` (of this node's scope) to the cell `host`, as the
     /// home side: the grant written into the member's attachment book of every year it touches. The
     /// host may then record the member's meetings and dues inside it; writing it again with other
-    /// dates extends or shortens it (entries outside the new dates stop counting everywhere). Returns
-    /// the books that changed.
+    /// dates extends or shortens it (entries outside the new dates stop counting everywhere). The
+    /// grant tells the host the member's name. Refused: a host that is not a cell of the tree (when
+    /// the tree is held), and a period overlapping an attachment to another host.
     pub fn grant_attachment(
         &self,
         member: &MemberId,
         host: &UnitPath,
         grant: Grant,
-    ) -> Result<usize, NodeError> {
-        let home = self
-            .store
-            .record(member)?
+    ) -> Result<GrantReport, NodeError> {
+        let record = self.store.record(member)?;
+        let home = record
+            .as_ref()
             .and_then(|r| r.unit())
             .ok_or_else(|| {
                 NodeError::Refused(crate::msg!(
@@ -75,25 +153,60 @@ impl Node {
             )));
         }
         self.check_unit_exists(host)?;
+        if let Some(tree) = self.org_tree()? {
+            if tree.children(host).next().is_some() {
+                return Err(NodeError::Refused(crate::msg!(
+                    "{host} không phải chi bộ: đảng viên sinh hoạt tạm thời tại một chi bộ",
+                    "{host} is not a cell: a member is attached to a cell"
+                )));
+            }
+        }
+        let name = record.map(|r| r.name().to_string()).unwrap_or_default();
+        let grant = grant.with_name(&name)?;
         // Every year the attachment touches, and the books of earlier dates of this attachment (so a
         // shortened one stops counting in a year it no longer reaches).
         let mut years: std::collections::BTreeSet<i32> =
             (grant.from.year()..=grant.until.year()).collect();
+        let mut report = GrantReport::default();
         for h in self.attachments()? {
-            if h.cell == *host && h.attached.as_ref().is_some_and(|a| a.member == *member) {
+            let Some(a) = h.attached.as_ref().filter(|a| a.member == *member) else {
+                continue;
+            };
+            if h.cell == *host {
                 years.insert(h.year);
+                // What the host recorded that the new dates leave out.
+                report.withdrawn += h
+                    .ledger
+                    .dues
+                    .values()
+                    .flat_map(|m| m.keys())
+                    .filter(|month| !grant.touches_month(h.year, **month))
+                    .count();
+            } else if let Some(other) = h
+                .grant
+                .as_ref()
+                .filter(|g| a.home == home && g.from <= grant.until && grant.from <= g.until)
+            {
+                let (f, u) = (
+                    other.from.format("%d/%m/%Y"),
+                    other.until.format("%d/%m/%Y"),
+                );
+                let other_host = &h.cell;
+                return Err(NodeError::Refused(crate::msg!(
+                    "đảng viên đã sinh hoạt tạm thời tại {other_host} từ {f} đến {u}: rút ngắn lần đó trước",
+                    "the member is attached to {other_host} from {f} to {u}: shorten that one first"
+                )));
             }
         }
-        let mut changed = 0;
         for year in years {
             let name = LedgerName::attachment(host.clone(), year, *member, home.clone());
             let mut e = LedgerEdit::new();
-            e.set_grant(grant);
+            e.set_grant(grant.clone());
             if self.edit_book(&name, &e)? {
-                changed += 1;
+                report.books += 1;
             }
         }
-        Ok(changed)
+        Ok(report)
     }
 
     /// The dues a book of `cell` for `year` holds for `member`: the cell's own ledger, or the member's
@@ -240,6 +353,57 @@ impl Node {
         self.check_scope(cell)?;
         Ok(self.store.ledger(cell, year)?)
     }
+}
+
+/// Why an entry does not fit a temporary attachment, in the clerk's language.
+pub fn outside_text(what: &rollmesh_model::ledger::Outside) -> String {
+    use rollmesh_model::ledger::Outside as O;
+    match what {
+        O::Dues(m, y) => crate::msg!(
+            "đảng phí tháng {m:02}/{y} nằm ngoài thời gian sinh hoạt tạm thời mà chi bộ chính thức đã ghi",
+            "the dues of {m:02}/{y} are outside the temporary attachment the member's own cell recorded"
+        ),
+        O::Meeting(d) => {
+            let d = d.format("%d/%m/%Y");
+            crate::msg!(
+                "buổi họp ngày {d} nằm ngoài thời gian sinh hoạt tạm thời mà chi bộ chính thức đã ghi",
+                "the meeting of {d} is outside the temporary attachment the member's own cell recorded"
+            )
+        }
+        O::Rating => crate::msg!(
+            "chi bộ chính thức của đảng viên xếp loại, không phải nơi sinh hoạt tạm thời",
+            "the member's own cell rates them, not the host"
+        ),
+        O::HelpList => crate::msg!(
+            "danh sách giúp đỡ do chi bộ chính thức của đảng viên ghi",
+            "the member's own cell keeps the educate-and-help list"
+        ),
+        O::NoGrant => crate::msg!(
+            "chi bộ chính thức chưa ghi thời gian sinh hoạt tạm thời",
+            "the member's own cell has recorded no attachment"
+        ),
+        O::Year(y) => crate::msg!(
+            "năm {y} nằm ngoài thời gian sinh hoạt tạm thời mà chi bộ chính thức đã ghi",
+            "{y} is outside the temporary attachment the member's own cell recorded"
+        ),
+    }
+}
+
+/// An entry about an attached member in a year their attachment does not reach.
+fn outside_year(year: i32) -> NodeError {
+    rollmesh_model::ledger::LedgerError::OutsideAttachment(rollmesh_model::ledger::Outside::Year(
+        year,
+    ))
+    .into()
+}
+
+/// What recording an attachment did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GrantReport {
+    /// Attachment books that changed.
+    pub books: usize,
+    /// Dues months the host had recorded that the new dates leave out (they stop counting).
+    pub withdrawn: usize,
 }
 
 /// Splits a cell's edit into the part for its own ledger and, for each attachment book in `books`, the

@@ -149,6 +149,18 @@ impl Columns {
     }
 }
 
+/// Why a row about an attached member does not fit their attachment book, in the clerk's words.
+fn attached_refusal(e: &NodeError) -> String {
+    use rollmesh_model::ledger::LedgerError as L;
+    match e {
+        NodeError::Ledger(l) => match l.as_ref() {
+            L::OutsideAttachment(what) => crate::ledger::outside_text(what),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
 /// Refuses a second row for the same member, naming the line of the first.
 fn once(seen: &mut BTreeMap<MemberId, u64>, id: MemberId, line: u64) -> Result<(), String> {
     if let Some(first) = seen.get(&id) {
@@ -177,7 +189,13 @@ fn bad(line: u64, reason: String, cells: &[String]) -> BadRow {
 impl Node {
     /// The member a sheet row names (its id or a unique prefix), checked against the name column when
     /// the sheet has one: a row shifted by one line names someone else, and is refused.
-    fn row_member(&self, cols: &Columns, cells: &[String]) -> Result<(MemberId, UnitPath), String> {
+    /// A member attached to a cell of this node is named by their full id and checked against the name
+    /// their own cell gave with the attachment; the third value says it is such a member.
+    fn row_member(
+        &self,
+        cols: &Columns,
+        cells: &[String],
+    ) -> Result<(MemberId, UnitPath, bool), String> {
         let raw = cols.get(cells, Col::Id);
         if raw.is_empty() {
             return Err(msg!("thiếu mã đảng viên", "no member id"));
@@ -185,8 +203,23 @@ impl Node {
         let resolved = self.resolve(raw);
         // A member attached to a cell of this node: the host holds their book, not their dossier.
         if resolved.is_err() {
-            if let Some(host) = self.attached_host(raw).map_err(|e| e.to_string())? {
-                return Ok(host);
+            if let Some((id, host)) = self.attached_host(raw).map_err(|e| e.to_string())? {
+                let given = self
+                    .attachments()
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .filter(|h| h.attached.as_ref().is_some_and(|a| a.member == id))
+                    .find_map(|h| h.grant.and_then(|g| g.name));
+                let name = cols.get(cells, Col::Name);
+                if let Some(held) =
+                    given.filter(|g| !name.is_empty() && text::fold(name) != text::fold(g))
+                {
+                    return Err(msg!(
+                        "mã {raw} là của {held}, không phải {name}",
+                        "id {raw} belongs to {held}, not {name}"
+                    ));
+                }
+                return Ok((id, host, true));
             }
         }
         let id = resolved.map_err(|e| match e {
@@ -211,7 +244,7 @@ impl Node {
         let unit = rec
             .unit()
             .ok_or_else(|| msg!("hồ sơ không có chi bộ", "the dossier has no unit"))?;
-        Ok((id, unit))
+        Ok((id, unit, false))
     }
 
     /// Checks a month's dues sheet. A row with an amount is a payment (on its `Ngày đóng`, else on
@@ -319,7 +352,10 @@ impl Node {
         required: &[Col],
         parse: impl Fn(&Columns, &[String], UnitPath) -> Result<(UnitPath, T), String>,
         add: impl Fn(&mut LedgerEdit, MemberId, T),
-    ) -> Result<SheetReport, NodeError> {
+    ) -> Result<SheetReport, NodeError>
+    where
+        T: Clone,
+    {
         let sheet = read_sheet(bytes, |h| column(h).is_some()).map_err(sheet_err)?;
         let cols = Columns::read(&sheet.header, required)?;
         let mut report = SheetReport {
@@ -334,9 +370,16 @@ impl Node {
                 if cells.is_empty() {
                     return Err(msg!("dòng không đọc được", "unreadable row"));
                 }
-                let (id, unit) = self.row_member(&cols, cells)?;
+                let (id, unit, attached) = self.row_member(&cols, cells)?;
                 let (cell, value) = parse(&cols, cells, unit)?;
                 once(&mut seen, id, *line)?;
+                if attached {
+                    // A member attached here: the row must fit their attachment book.
+                    let mut probe = LedgerEdit::new();
+                    add(&mut probe, id, value.clone());
+                    self.check_attached(&cell, year, &probe)
+                        .map_err(|e| attached_refusal(&e))?;
+                }
                 Ok((cell, id, value))
             })();
             match row {

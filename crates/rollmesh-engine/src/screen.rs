@@ -48,7 +48,7 @@ pub fn add_attachments(members: &mut [MemberFacts], books: &[rollmesh_store::Led
     use rollmesh_rules::{Attachment, AttachmentReason};
     let mut latest: std::collections::HashMap<String, Attachment> = Default::default();
     for h in books {
-        let (Some(a), Some(g)) = (&h.attached, h.grant) else {
+        let (Some(a), Some(g)) = (&h.attached, &h.grant) else {
             continue;
         };
         let att = Attachment {

@@ -47,6 +47,7 @@ mod attach;
 mod codes;
 mod edit;
 mod ident;
+mod ops;
 mod view;
 
 pub use attach::*;
@@ -54,6 +55,7 @@ pub use attach::*;
 use codes::*;
 pub use edit::*;
 pub use ident::*;
+pub use ops::*;
 pub use view::*;
 
 // ---------------------------------------------------------------------------------------------------
@@ -153,7 +155,10 @@ pub enum LedgerError {
     /// An attachment book entry the grant does not cover (or a rating or help-list entry, which
     /// only the home cell's ledger keeps).
     #[error("{0} is outside the temporary attachment")]
-    OutsideAttachment(String),
+    OutsideAttachment(Outside),
+    /// A received change holds an operation no edit writes (described).
+    #[error("not a ledger edit: {0}")]
+    BadOperation(String),
     /// A grant whose last day comes before its first.
     #[error("an attachment cannot end ({until}) before it starts ({from})")]
     GrantDates {
@@ -509,7 +514,7 @@ impl LedgerDoc {
             }
         }
         if let Some(a) = &self.name.attached {
-            let grant = edit.grant.or_else(|| self.grant());
+            let grant = edit.grant.clone().or_else(|| self.grant());
             attach::check_edit(edit, a, self.name.year, grant)?;
         }
         // Keep only what changes something: a put whose value is already the only value (in every map

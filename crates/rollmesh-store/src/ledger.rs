@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
 use rollmesh_model::ledger::{
-    attachment_diff, Attached, Grant, Ledger, LedgerDoc, LedgerId, LedgerName,
+    change_parts, Attached, Grant, Ledger, LedgerDoc, LedgerId, LedgerName,
 };
 use rollmesh_model::orgdoc::{versions_of, OrgDoc, OrgDocKind};
 use rollmesh_model::{MemberId, UnitPath};
@@ -120,7 +120,7 @@ fn refuse(
 /// The policy's decision on a change to the book `name`: what it may touch (`None`: not this node's
 /// business), or why it is refused. A cell's ledger is judged whole: the author must cover the cell.
 /// An attachment book is judged by part: covering the host allows its entries, covering the home cell
-/// its grant; which part the change touched is known only against the document ([`check_attachment`]).
+/// its grant; which part the change touched is known from its operations ([`check_ledger_change`]).
 fn judge(
     policy: &dyn Policy,
     vc: &VerifiedChange,
@@ -156,41 +156,39 @@ fn judge(
     Ok((policy.keep_unit(&name.cell) || policy.keep_unit(&a.home)).then_some(rights))
 }
 
-/// Checks a change to an attachment book against what its author may touch: compared at the change's
-/// own dependencies (so every node decides the same whatever else it holds), a change to the grant
+/// The most signed changes an attachment book takes: a year of one member at a host is a few dozen.
+/// Past it, changes are refused, so no one can make a node check an unbounded history.
+pub const MAX_BOOK_CHANGES: usize = 400;
+
+/// Checks a ledger change, already applied to `after`, operation by operation ([`change_parts`]): each
+/// must be one an edit writes (else `invalid-document`); in an attachment book a change to the grant
 /// needs the home side's right, a change to the entries the host's, and every entry it writes must be
-/// about the book's member and inside the grant it sees.
-fn check_attachment(
+/// about the book's member and inside the grant as the change itself sees it. Judged from the change
+/// and the objects it names only, so every node decides alike whatever else it holds.
+fn check_ledger_change(
     name: &LedgerName,
-    doc: &Automerge,
+    after: &Automerge,
     vc: &VerifiedChange,
     rights: Rights,
 ) -> Result<(), Rejection> {
-    let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
-    let before = doc
-        .fork_at(vc.change.deps())
-        .map_err(|e| invalid(e.to_string()))?;
-    let mut after = before.clone();
-    after
-        .apply_changes([vc.change.clone()])
-        .map_err(|e| invalid(e.to_string()))?;
-    let diff = attachment_diff(name, &before, &after).map_err(|e| invalid(e.to_string()))?;
+    let parts = change_parts(name, after, &vc.change)
+        .map_err(|e| Rejection::new(RejectCode::InvalidDocument, e.to_string()))?;
     let refuse = |why: String| Err(Rejection::new(RejectCode::Unauthorized, why));
-    if diff.grant && !rights.home {
+    if parts.grant && !rights.home {
         return refuse(
             "only the member's home cell or a unit above it records a temporary attachment".into(),
         );
     }
-    if diff.entries && !rights.host {
+    if parts.entries && !rights.host {
         return refuse(
             "only the host cell or a unit above it records an attached member's meetings and dues"
                 .into(),
         );
     }
-    if !diff.outside.is_empty() {
+    if !parts.outside.is_empty() {
         return refuse(format!(
             "outside the temporary attachment: {}",
-            diff.outside.join(", ")
+            parts.outside.join(", ")
         ));
     }
     Ok(())
@@ -301,7 +299,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 /// by another version of the [`Ledger`] type can be rebuilt from the document without losing which
 /// document it is.
 fn encode_head(hash: [u8; 32], head: &LedgerHead) -> Result<Vec<u8>, StoreError> {
-    let mut v = postcard::to_extend(&(head.name(), head.grant), hash.to_vec()).map_err(corrupt)?;
+    let mut v = postcard::to_extend(&(head.name(), &head.grant), hash.to_vec()).map_err(corrupt)?;
     v.extend(compact::encode(&head.ledger).map_err(corrupt)?);
     Ok(v)
 }
@@ -691,14 +689,15 @@ impl Store {
                     waiting.push(vc);
                     continue;
                 }
-                if let Place::Ledger(
-                    name @ LedgerName {
-                        attached: Some(_), ..
-                    },
-                ) = &place
+                if let Place::Ledger(LedgerName {
+                    attached: Some(_), ..
+                }) = &place
                 {
-                    let rights = rights_of.get(&hash).copied().unwrap_or(Rights::NONE);
-                    if let Err(why) = check_attachment(name, &doc, &vc, rights) {
+                    if n >= MAX_BOOK_CHANGES {
+                        let why = Rejection::new(
+                            RejectCode::InvalidDocument,
+                            format!("an attachment book takes at most {MAX_BOOK_CHANGES} changes"),
+                        );
                         refuse(batch, qseq, &vc, why, source, report)?;
                         continue;
                     }
@@ -712,6 +711,13 @@ impl Store {
                     let why = Rejection::new(RejectCode::InvalidDocument, e);
                     refuse(batch, qseq, &vc, why, source, report)?;
                     continue;
+                }
+                if let Place::Ledger(name) = &place {
+                    let rights = rights_of.get(&hash).copied().unwrap_or(Rights::NONE);
+                    if let Err(why) = check_ledger_change(name, &next, &vc, rights) {
+                        refuse(batch, qseq, &vc, why, source, report)?;
+                        continue;
+                    }
                 }
                 doc = next;
                 n += 1;

@@ -44,8 +44,20 @@ pub enum AttachCmd {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Reason {
     /// Công tác.
+    #[value(
+        alias = "công tác",
+        alias = "công-tác",
+        alias = "cong-tac",
+        alias = "cong tac"
+    )]
     Work,
     /// Học tập.
+    #[value(
+        alias = "học tập",
+        alias = "học-tập",
+        alias = "hoc-tap",
+        alias = "hoc tap"
+    )]
     Study,
 }
 
@@ -88,6 +100,16 @@ pub(super) fn attach(cmd: AttachCmd, json: bool) -> Result<u8> {
                     "Recorded: {name} attached to {host} from {f} to {u}. {host} records the member's attendance and dues for that time."
                 )
             );
+            let n = v["withdrawn"].as_u64().unwrap_or(0);
+            if n > 0 {
+                println!(
+                    "{}",
+                    msg!(
+                        "Lưu ý: {n} tháng đảng phí {host} đã ghi nằm ngoài thời gian mới và không còn được tính.",
+                        "Note: {n} months of dues {host} recorded fall outside the new dates and no longer count."
+                    )
+                );
+            }
             Ok(0)
         }
         AttachCmd::List { data } => {
@@ -108,19 +130,31 @@ pub(super) fn attach(cmd: AttachCmd, json: bool) -> Result<u8> {
             println!(
                 "{}",
                 msg!(
-                    "Năm\tĐảng viên\tMã\tChi bộ chính thức\tNơi sinh hoạt tạm thời\tTừ\tĐến\tTháng đã đóng đảng phí",
-                    "Year\tMember\tId\tHome cell\tHost cell\tFrom\tUntil\tMonths with dues"
+                    "Năm\tĐảng viên\tMã\tChi bộ chính thức\tNơi sinh hoạt tạm thời\tTừ\tĐến\tLý do\tTháng đã đóng\tTháng chưa đóng",
+                    "Year\tMember\tId\tHome cell\tHost cell\tFrom\tUntil\tReason\tMonths paid\tMonths unpaid"
                 )
             );
-            for r in rows {
-                let months: Vec<String> = r["dues_months"]
+            let months = |v: &serde_json::Value| -> String {
+                let list: Vec<String> = v
                     .as_array()
                     .into_iter()
                     .flatten()
                     .filter_map(|m| m.as_u64().map(|m| format!("{m:02}")))
                     .collect();
+                if list.is_empty() {
+                    "—".into()
+                } else {
+                    list.join(" ")
+                }
+            };
+            for r in rows {
+                let reason = match r["reason"].as_str() {
+                    Some("study") => msg!("học tập", "study"),
+                    Some("work") => msg!("công tác", "work"),
+                    _ => "—".into(),
+                };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{reason}\t{}\t{}",
                     r["year"],
                     r["name"].as_str().unwrap_or(""),
                     r["member"].as_str().unwrap_or(""),
@@ -128,7 +162,8 @@ pub(super) fn attach(cmd: AttachCmd, json: bool) -> Result<u8> {
                     r["host"].as_str().unwrap_or(""),
                     day(&r["from"]),
                     day(&r["until"]),
-                    months.join(" ")
+                    months(&r["paid_months"]),
+                    months(&r["unpaid_months"])
                 );
             }
             Ok(0)

@@ -30,10 +30,20 @@ pub(super) fn request(data: &DataDir, req: Value, json: bool) -> Result<Option<V
 /// A clerk's date: `DD/MM/YYYY` (or `YYYY-MM-DD`).
 pub(super) fn clerk_date(s: &str) -> Result<NaiveDate, String> {
     parse_date(s.trim()).ok_or_else(|| {
-        msg!(
-            "{s:?} không phải ngày dạng DD/MM/YYYY",
-            "{s:?} is not a date like DD/MM/YYYY"
-        )
+        // Written as a date, but no such day (31/04, 29/02 of a common year).
+        let shaped = s.trim().split('/').map(str::len).collect::<Vec<_>>() == [2, 2, 4]
+            && s.trim().chars().all(|c| c.is_ascii_digit() || c == '/');
+        if shaped {
+            msg!(
+                "không có ngày {s} trong lịch",
+                "{s} is not a day of the calendar"
+            )
+        } else {
+            msg!(
+                "{s:?} không phải ngày dạng DD/MM/YYYY",
+                "{s:?} is not a date like DD/MM/YYYY"
+            )
+        }
     })
 }
 
@@ -701,8 +711,20 @@ pub(super) fn show(
                     "{who} (of {home}) from {from} to {until}"
                 )
             };
+            let (present, held) = (
+                a["present"].as_u64().unwrap_or(0),
+                a["meetings"].as_u64().unwrap_or(0),
+            );
             println!("  {line}");
-            println!("  {:<28}{}", "", cells.concat());
+            println!(
+                "  {:<28}{}  {}",
+                "",
+                cells.concat(),
+                msg!(
+                    "có mặt {present}/{held} buổi",
+                    "present at {present}/{held} meetings"
+                )
+            );
         }
     }
     let ratings = l["ratings"].as_object().cloned().unwrap_or_default();

@@ -55,10 +55,8 @@ fn attached_member(org: &Org) -> MemberId {
     c1.edit_ledger(&u(C1), 2025, &dues(member, &[1, 2, 9], paid(d(2025, 2, 5))))
         .expect("home dues");
     let grant = Grant::new(d(2025, 3, 1), d(2025, 8, 31), AttachReason::Work).expect("grant");
-    assert_eq!(
-        c1.grant_attachment(&member, &u(C2), grant).expect("grant"),
-        1
-    );
+    let report = c1.grant_attachment(&member, &u(C2), grant).expect("grant");
+    assert_eq!(report.books, 1);
     member
 }
 
@@ -148,8 +146,10 @@ fn the_host_records_an_attached_members_dues_and_the_home_cell_judges_on_them() 
     // Home shortens the attachment to May: June–August at the host no longer count, and home
     // has nothing for them either — the months are unknown until home records them.
     let grant = Grant::new(d(2025, 3, 1), d(2025, 5, 31), AttachReason::Work).expect("grant");
-    c1.grant_attachment(&member, &u(C2), grant)
+    let report = c1
+        .grant_attachment(&member, &u(C2), grant)
         .expect("shorten");
+    assert_eq!(report.withdrawn, 3, "June to August, recorded at the host");
     let facts = c1.screen_facts(None).expect("facts");
     let book = facts
         .ledgers
@@ -163,19 +163,29 @@ fn the_host_records_an_attached_members_dues_and_the_home_cell_judges_on_them() 
 /// A change to the attachment book of `member` signed by `key`, made on top of what `holder` stores,
 /// whatever the key's credential allows.
 fn forge(holder: &Node, key: &NodeKey, member: MemberId, edit: &LedgerEdit) -> VerifiedChange {
-    let name = LedgerName::attachment(u(C2), 2025, member, u(C1));
-    let mut book = holder.store().book(&name).expect("book");
+    forge_in(
+        holder,
+        key,
+        &LedgerName::attachment(u(C2), 2025, member, u(C1)),
+        edit,
+    )
+}
+
+/// [`forge`] for any book.
+fn forge_in(holder: &Node, key: &NodeKey, name: &LedgerName, edit: &LedgerEdit) -> VerifiedChange {
+    let mut book = holder.store().book(name).expect("book");
     let change = book
         .edit(actor_for(&key.public()), edit, 1_750_000_000)
         .expect("edit")
         .expect("changes something");
-    VerifiedChange::sign_own(
-        key,
-        DocKind::Ledger,
-        rollmesh_model::MemberId(name.id().0),
-        change,
-    )
-    .expect("sign")
+    VerifiedChange::sign_own(key, DocKind::Ledger, MemberId(name.id().0), change).expect("sign")
+}
+
+/// A grant edit from `from` to `until`.
+fn grant_edit(from: NaiveDate, until: NaiveDate) -> LedgerEdit {
+    let mut g = LedgerEdit::new();
+    g.set_grant(Grant::new(from, until, AttachReason::Work).expect("grant"));
+    g
 }
 
 #[test]
@@ -186,9 +196,12 @@ fn each_side_writes_only_its_own_part_of_an_attachment() {
     let r = sync(&org, C1, &ward);
     assert_eq!(r.rejected_total(), 0, "{:?}", r.rejected);
     // The host extending its own attachment: refused as unauthorized wherever it arrives.
-    let mut g = LedgerEdit::new();
-    g.set_grant(Grant::new(d(2025, 3, 1), d(2025, 12, 31), AttachReason::Work).expect("grant"));
-    let by_host = forge(&ward, &org.key(C2), member, &g);
+    let by_host = forge(
+        &ward,
+        &org.key(C2),
+        member,
+        &grant_edit(d(2025, 3, 1), d(2025, 12, 31)),
+    );
     // The home cell writing the host's entries: refused too.
     let by_home = forge(
         &ward,
@@ -228,7 +241,10 @@ fn each_side_writes_only_its_own_part_of_an_attachment() {
     );
     let held = ward.attachments().expect("books");
     assert_eq!(held.len(), 1);
-    assert_eq!(held[0].grant.map(|g| g.until), Some(d(2025, 8, 31)));
+    assert_eq!(
+        held[0].grant.as_ref().map(|g| g.until),
+        Some(d(2025, 8, 31))
+    );
     assert_eq!(held[0].ledger.dues[&member.to_string()].len(), 1);
     // Bytes past the model's checks: the host writing September (outside) and another member.
     let name = LedgerName::attachment(u(C2), 2025, member, u(C1));
@@ -290,20 +306,12 @@ fn a_cell_posing_as_a_members_home_changes_nothing_at_the_real_one() {
     // member's home: it covers that home, so the grant is accepted — and never read, since the
     // member's cell is C1. (Read, it would make March to May unknown at home: no flag.)
     let posing = LedgerName::attachment(u("hn.d01.w01.c09"), 2025, member, u(C2));
-    let mut book = ward.store().book(&posing).expect("book");
-    let mut g = LedgerEdit::new();
-    g.set_grant(Grant::new(d(2025, 1, 1), d(2025, 12, 31), AttachReason::Work).expect("grant"));
-    let change = book
-        .edit(actor_for(&org.key(C2).public()), &g, 1_750_000_000)
-        .expect("edit")
-        .expect("change");
-    let vc = VerifiedChange::sign_own(
+    let vc = forge_in(
+        &ward,
         &org.key(C2),
-        DocKind::Ledger,
-        MemberId(posing.id().0),
-        change,
-    )
-    .expect("sign");
+        &posing,
+        &grant_edit(d(2025, 1, 1), d(2025, 12, 31)),
+    );
     let r = ward
         .accept_records(vec![org.chain_record(C2), change_record(&vc)], "peer:c2")
         .expect("accept");
@@ -311,15 +319,9 @@ fn a_cell_posing_as_a_members_home_changes_nothing_at_the_real_one() {
     assert_eq!(r1(&ward, as_of), before, "the flag stands");
     // A book whose host and home are one cell (one node writing both parts) is refused outright.
     let both = LedgerName::attachment(u(C2), 2025, member, u(C2));
-    let mut book = ward.store().book(&both).expect("book");
     let mut e = dues(member, &[3, 4, 5], paid(d(2025, 5, 5)));
-    e.set_grant(Grant::new(d(2025, 1, 1), d(2025, 12, 31), AttachReason::Work).expect("grant"));
-    let change = book
-        .edit(actor_for(&org.key(C2).public()), &e, 1_750_000_001)
-        .expect("edit")
-        .expect("change");
-    let vc = VerifiedChange::sign_own(&org.key(C2), DocKind::Ledger, MemberId(both.id().0), change)
-        .expect("sign");
+    e.grant = grant_edit(d(2025, 1, 1), d(2025, 12, 31)).grant;
+    let vc = forge_in(&ward, &org.key(C2), &both, &e);
     let r = ward
         .accept_records(vec![change_record(&vc)], "peer:c2")
         .expect("accept");
@@ -332,4 +334,151 @@ fn a_cell_posing_as_a_members_home_changes_nothing_at_the_real_one() {
         vec![RejectCode::InvalidDocument]
     );
     assert_eq!(r1(&ward, as_of), before);
+}
+
+#[test]
+fn a_hosts_sheet_refuses_only_the_rows_the_attachment_does_not_allow() {
+    let org = Org::new();
+    let member = attached_member(&org);
+    let c2 = org.open(C2);
+    sync(&org, C1, &c2);
+    let own = c2
+        .add_member(fields("Lê Văn Dũng", C2), vec![])
+        .expect("host member");
+    let sheet = |name: &str| {
+        format!("Mã,Họ tên,Số tiền\n{own},Lê Văn Dũng,30.000\n{member},{name},20.000\n")
+            .into_bytes()
+    };
+    // The name the home cell gave with the grant checks the row: a wrong name is refused.
+    let r = c2
+        .dues_sheet(&sheet("Nguyễn Văn Sai"), 2025, 4, d(2025, 4, 5), None)
+        .expect("sheet");
+    assert_eq!((r.rows, r.bad.len()), (1, 1), "{:?}", r.bad);
+    // September is past the attachment: only that row is refused, the host's own row is written.
+    let r = c2
+        .dues_sheet(&sheet("Trần Văn Bình"), 2025, 9, d(2025, 9, 5), None)
+        .expect("sheet");
+    assert_eq!((r.rows, r.bad.len()), (1, 1), "{:?}", r.bad);
+    assert!(r.bad[0].reason.contains("09/2025"), "{}", r.bad[0].reason);
+    c2.apply_sheet(&r).expect("write");
+    // Inside it, both rows are written, each to its own book.
+    let r = c2
+        .dues_sheet(&sheet("Trần Văn Bình"), 2025, 4, d(2025, 4, 5), None)
+        .expect("sheet");
+    assert!(r.bad.is_empty(), "{:?}", r.bad);
+    c2.apply_sheet(&r).expect("write");
+    let own_book = c2.store().ledger(&u(C2), 2025).expect("own").read();
+    assert_eq!(own_book.dues[&own.to_string()].len(), 2);
+    assert!(!own_book.dues.contains_key(&member.to_string()));
+    let held = c2.attachments().expect("books");
+    assert_eq!(held[0].ledger.dues[&member.to_string()].len(), 1);
+    // Another year, where the attachment does not reach: refused, not written to the host's ledger.
+    let e = dues(member, &[4], paid(d(2026, 4, 5)));
+    assert!(c2.edit_ledger(&u(C2), 2026, &e).is_err());
+}
+
+#[test]
+fn a_grant_names_a_cell_tells_the_host_the_name_and_reports_what_it_withdraws() {
+    let org = Org::new();
+    let member = attached_member(&org);
+    let c1 = org.open(C1);
+    // A ward is no host.
+    let g = Grant::new(d(2025, 8, 1), d(2025, 10, 31), AttachReason::Study).expect("grant");
+    let err = c1
+        .grant_attachment(&member, &u("hn.d01.w01"), g)
+        .expect_err("a ward hosts nobody");
+    assert!(err.to_string().contains("hn.d01.w01"), "{err}");
+    // Shortening reports what the host had recorded past the new end.
+    let short = Grant::new(d(2025, 3, 1), d(2025, 4, 30), AttachReason::Work).expect("grant");
+    let report = c1
+        .grant_attachment(&member, &u(C2), short)
+        .expect("shorten");
+    assert_eq!(report.withdrawn, 0, "the host recorded nothing yet");
+    let books = c1.attachments().expect("books");
+    assert_eq!(
+        books[0]
+            .grant
+            .as_ref()
+            .and_then(|g| g.name.clone())
+            .as_deref(),
+        Some("Trần Văn Bình"),
+        "the host is told the name"
+    );
+}
+
+#[test]
+fn a_book_claiming_a_hosts_own_member_diverts_nothing() {
+    let org = Org::new();
+    let c2 = org.open(C2);
+    let own = c2
+        .add_member(fields("Đỗ Thị Em", C2), vec![])
+        .expect("C2's member");
+    drop(c2);
+    // C1 claims C2's own member as attached to C2 from C1 (it covers that home, so the grant passes).
+    let c1 = org.open(C1);
+    let claim = LedgerName::attachment(u(C2), 2025, own, u(C1));
+    let vc = forge_in(
+        &c1,
+        &org.key(C1),
+        &claim,
+        &grant_edit(d(2025, 4, 1), d(2025, 4, 1)),
+    );
+    drop(c1);
+    let c2 = org.open(C2);
+    let r = c2
+        .accept_records(vec![org.chain_record(C1), change_record(&vc)], "peer:c1")
+        .expect("accept");
+    assert_eq!(r.rejected_total(), 0, "{:?}", r.rejected);
+    // C2 records its member's year as always: into its own ledger, none of it blocked or diverted.
+    let mut e = dues(own, &[3, 4, 5], paid(d(2025, 5, 5)));
+    let key = rollmesh_model::ledger::MeetingKey::new(
+        d(2025, 6, 3),
+        rollmesh_model::ledger::MeetingKind::Regular,
+    );
+    e.record_meeting(key, "Sinh hoạt tháng 6").set_attendance(
+        key,
+        own,
+        rollmesh_model::ledger::Attendance::Present,
+    );
+    assert!(c2.edit_ledger(&u(C2), 2025, &e).expect("own member"));
+    let l = c2.store().ledger(&u(C2), 2025).expect("own").read();
+    assert_eq!(l.dues[&own.to_string()].len(), 3);
+    let claimed = c2.store().book(&claim).expect("book").read();
+    assert!(claimed.dues.is_empty() && claimed.meetings.is_empty());
+}
+
+#[test]
+fn a_host_cannot_touch_the_grant_by_any_operation() {
+    let org = Org::new();
+    let member = attached_member(&org);
+    let ward = org.open(WARD);
+    sync(&org, C1, &ward);
+    let name = LedgerName::attachment(u(C2), 2025, member, u(C1));
+    // A number where the home side wrote the last day, signed by the host.
+    let mut doc = ward.store().book(&name).expect("book").into_doc();
+    doc.set_actor(actor_for(&org.key(C2).public()));
+    let grant = match automerge::ReadDoc::get(&doc, automerge::ROOT, "grant") {
+        Ok(Some((_, obj))) => obj,
+        _ => panic!("grant map"),
+    };
+    let mut tx = doc.transaction();
+    automerge::transaction::Transactable::put(&mut tx, &grant, "until", 0i64).expect("put");
+    tx.commit_with(
+        automerge::transaction::CommitOptions::default()
+            .with_message(format!("{}: grant", name.head()))
+            .with_time(1_750_000_000),
+    );
+    let change = doc.get_last_local_change().expect("change");
+    let vc = VerifiedChange::sign_own(&org.key(C2), DocKind::Ledger, MemberId(name.id().0), change)
+        .expect("sign");
+    let r = ward
+        .accept_records(vec![org.chain_record(C2), change_record(&vc)], "peer:c2")
+        .expect("accept");
+    assert_eq!(r.applied.rejected.len(), 1, "{:?}", r.applied.rejected);
+    let held = ward.attachments().expect("books");
+    assert_eq!(
+        held[0].grant.as_ref().map(|g| g.until),
+        Some(d(2025, 8, 31))
+    );
+    assert!(ward.store().verify().expect("verify").is_clean());
 }

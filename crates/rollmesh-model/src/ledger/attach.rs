@@ -2,10 +2,11 @@
 //! thời), and the bounded write the home side grants for it.
 //!
 //! An attachment book is a ledger document named by (host, year, member, home) ([`LedgerName`]). Its
-//! `grant` map — first day, last day, reason — is written by the home side; its meetings, attendance and
-//! dues by the host, only about that member and only inside the granted period. A node checks both at
-//! every change ([`attachment_diff`] says what a change touched), and a reader sees only the entries the
-//! grant covers ([`within`]), so shortening an attachment withdraws the host's later entries everywhere.
+//! `grant` map — first day, last day, reason, the member's name — is written by the home side; its
+//! meetings, attendance and dues by the host, only about that member and only inside the granted period.
+//! A node checks every received change operation by operation ([`change_parts`] says which part it
+//! touched and what falls outside the grant), and a reader sees only the entries the grant covers
+//! ([`within`]), so shortening an attachment withdraws the host's later entries everywhere.
 
 use std::fmt;
 
@@ -41,8 +42,9 @@ impl AttachReason {
 }
 
 /// A temporary attachment as the home side granted it: the host may record the member's meetings and
-/// dues from `from` to `until` inclusive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// dues from `from` to `until` inclusive. The home side also tells the host the member's name, which the
+/// host holds no dossier for (to show it, and to check a sheet row's name against).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Grant {
     /// First day at the host.
     pub from: NaiveDate,
@@ -50,6 +52,9 @@ pub struct Grant {
     pub until: NaiveDate,
     /// Work or study.
     pub reason: AttachReason,
+    /// The member's full name, as the home cell holds it.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Grant {
@@ -66,7 +71,15 @@ impl Grant {
             from,
             until,
             reason,
+            name: None,
         })
+    }
+
+    /// The grant, telling the host the member's name (cleaned as a topic is; a blank name is none).
+    pub fn with_name(mut self, name: &str) -> Result<Grant, LedgerError> {
+        let name = clean_text("name", name)?;
+        self.name = (!name.is_empty()).then_some(name);
+        Ok(self)
     }
 
     /// Whether the day falls inside the attachment.
@@ -91,12 +104,16 @@ impl Grant {
     }
 
     /// The stored (key, value) pairs.
-    pub(super) fn entries(&self) -> [(&'static str, String); 3] {
-        [
+    pub(super) fn entries(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
             ("from", self.from.format("%Y-%m-%d").to_string()),
             ("until", self.until.format("%Y-%m-%d").to_string()),
             ("reason", self.reason.key().to_string()),
-        ]
+        ];
+        if let Some(n) = &self.name {
+            out.push(("name", n.clone()));
+        }
+        out
     }
 }
 
@@ -114,20 +131,42 @@ impl fmt::Display for Grant {
 
 /// The grant stored in `obj` (Automerge's winner of each key), if complete and well-formed.
 pub(super) fn read_grant(doc: &Automerge, obj: &ObjId) -> Option<Grant> {
-    let get = |key: &str| match doc.get(obj, key) {
-        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
-            ScalarValue::Str(t) => Some(t.to_string()),
+    read_grant_at(doc, obj, None)
+}
+
+/// [`read_grant`] as of the document's state at `heads` (now when `None`).
+pub(super) fn read_grant_at(
+    doc: &Automerge,
+    obj: &ObjId,
+    heads: Option<&[automerge::ChangeHash]>,
+) -> Option<Grant> {
+    let get = |key: &str| {
+        let got = match heads {
+            Some(h) => doc.get_at(obj, key, h),
+            None => doc.get(obj, key),
+        };
+        match got {
+            Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+                ScalarValue::Str(t) => Some(t.to_string()),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
+        }
     };
-    let date = |key: &str| {
-        let t = get(key)?;
-        let d = NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok()?;
-        (d.format("%Y-%m-%d").to_string() == t && YEARS.contains(&d.year())).then_some(d)
-    };
+    let date = |key: &str| grant_date(&get(key)?);
     let reason = AttachReason::from_key(&get("reason")?)?;
-    Grant::new(date("from")?, date("until")?, reason).ok()
+    let grant = Grant::new(date("from")?, date("until")?, reason).ok()?;
+    // A name that is not what an edit stores (control characters, overlong) is no name.
+    Some(match get("name") {
+        Some(n) => grant.clone().with_name(&n).unwrap_or(grant),
+        None => grant,
+    })
+}
+
+/// A grant's stored date: `YYYY-MM-DD`, exactly, within [`YEARS`].
+pub(super) fn grant_date(t: &str) -> Option<NaiveDate> {
+    let d = NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
+    (d.format("%Y-%m-%d").to_string() == t && YEARS.contains(&d.year())).then_some(d)
 }
 
 /// The entries of an attachment book's raw view that its grant covers: the member's meetings (and
@@ -166,7 +205,7 @@ pub(super) fn check_edit(
     year: i32,
     grant: Option<Grant>,
 ) -> Result<(), LedgerError> {
-    let outside = |what: String| LedgerError::OutsideAttachment(what);
+    let outside = LedgerError::OutsideAttachment;
     let member = |m: &MemberId| {
         if *m == a.member {
             Ok(())
@@ -178,10 +217,10 @@ pub(super) fn check_edit(
         }
     };
     if !edit.ratings.is_empty() {
-        return Err(outside("a rating".into()));
+        return Err(outside(Outside::Rating));
     }
     if !edit.help.is_empty() {
-        return Err(outside("an educate-and-help list entry".into()));
+        return Err(outside(Outside::HelpList));
     }
     for (_, m) in edit.attendance.keys() {
         member(m)?;
@@ -197,7 +236,7 @@ pub(super) fn check_edit(
         return Ok(());
     }
     let Some(g) = grant else {
-        return Err(outside("every entry (no attachment is recorded)".into()));
+        return Err(outside(Outside::NoGrant));
     };
     for key in edit
         .meetings
@@ -205,131 +244,45 @@ pub(super) fn check_edit(
         .chain(edit.attendance.keys().map(|(k, _)| k))
     {
         if !g.covers_day(key.date) {
-            return Err(outside(format!(
-                "the meeting of {}",
-                key.date.format("%d/%m/%Y")
-            )));
+            return Err(outside(Outside::Meeting(key.date)));
         }
     }
     for (_, month) in edit.dues.keys().chain(edit.cleared_dues.iter()) {
         if !g.touches_month(year, *month) {
-            return Err(outside(format!("the dues of {month:02}/{year}")));
+            return Err(outside(Outside::Dues(*month, year)));
         }
     }
     Ok(())
 }
 
-/// What one change did to an attachment book, for the authority check of whoever receives it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AttachmentDiff {
-    /// The grant's stored values changed (the home side's part).
-    pub grant: bool,
-    /// Meetings, attendance, dues, ratings or help entries changed (the host's part).
-    pub entries: bool,
-    /// Entries the change wrote that the grant after it does not allow, described.
-    pub outside: Vec<String>,
+/// What an edit of an attachment book wrote that its grant does not allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outside {
+    /// Dues of a month (1–12) of a year the grant does not touch.
+    Dues(u32, i32),
+    /// A meeting on a day the grant does not cover.
+    Meeting(NaiveDate),
+    /// A rating (the home cell rates).
+    Rating,
+    /// An educate-and-help list entry (the home cell keeps the list).
+    HelpList,
+    /// Any entry while no attachment is recorded.
+    NoGrant,
+    /// An entry for a year the attachment does not reach.
+    Year(i32),
 }
 
-/// Compares the attachment book `name` before and after a change (`before` the document at the
-/// change's dependencies, `after` the same with the change applied): which part it touched, and which
-/// written entries fall outside the grant or are about another member.
-pub fn attachment_diff(
-    name: &LedgerName,
-    before: &Automerge,
-    after: &Automerge,
-) -> Result<AttachmentDiff, LedgerError> {
-    let a = name
-        .attached
-        .as_ref()
-        .ok_or(LedgerError::NotAnAttachmentBook)?;
-    let (maps_b, grant_b) = check(name, before)?;
-    let (maps_a, grant_a) = check(name, after)?;
-    let raw_grant = |doc: &Automerge, obj: &Option<ObjId>| -> Vec<(String, Vec<String>)> {
-        let Some(obj) = obj else { return Vec::new() };
-        ["from", "until", "reason"]
-            .iter()
-            .map(|k| {
-                let mut vals: Vec<String> = doc
-                    .get_all(obj, *k)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|(v, _)| v.as_str().map(str::to_string))
-                    .collect();
-                vals.sort();
-                (k.to_string(), vals)
-            })
-            .collect()
-    };
-    let mut diff = AttachmentDiff {
-        grant: raw_grant(before, &grant_b) != raw_grant(after, &grant_a),
-        ..AttachmentDiff::default()
-    };
-    let old = read(before, &name.cell, name.year, &maps_b);
-    let new = read(after, &name.cell, name.year, &maps_a);
-    if old == new {
-        return Ok(diff);
-    }
-    diff.entries = true;
-    let grant = grant_a.and_then(|g| read_grant(after, &g));
-    let member = a.member.to_string();
-    let allowed_day = |d: NaiveDate| grant.is_some_and(|g| g.covers_day(d));
-    let old_meetings: BTreeMap<(NaiveDate, MeetingKind), &Meeting> =
-        old.meetings.iter().map(|m| ((m.date, m.kind), m)).collect();
-    let new_keys: std::collections::BTreeSet<(NaiveDate, MeetingKind)> =
-        new.meetings.iter().map(|m| (m.date, m.kind)).collect();
-    for m in &new.meetings {
-        let before = old_meetings.get(&(m.date, m.kind));
-        if before.is_some_and(|b| *b == m) {
-            continue;
-        }
-        if !allowed_day(m.date) {
-            diff.outside
-                .push(format!("the meeting of {}", m.date.format("%d/%m/%Y")));
-        }
-        let others = m.attendance.iter().filter(|(id, a)| {
-            **id != member && before.is_none_or(|b| b.attendance.get(*id) != Some(*a))
-        });
-        if let Some((id, _)) = others.into_iter().next() {
-            diff.outside.push(format!("attendance of {id}"));
+impl fmt::Display for Outside {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outside::Dues(m, y) => write!(f, "the dues of {m:02}/{y}"),
+            Outside::Meeting(d) => write!(f, "the meeting of {}", d.format("%d/%m/%Y")),
+            Outside::Rating => f.write_str("a rating"),
+            Outside::HelpList => f.write_str("an educate-and-help list entry"),
+            Outside::NoGrant => f.write_str("every entry (no attachment is recorded)"),
+            Outside::Year(y) => write!(f, "the year {y}"),
         }
     }
-    for m in &old.meetings {
-        if !new_keys.contains(&(m.date, m.kind)) && !allowed_day(m.date) {
-            diff.outside
-                .push(format!("the meeting of {}", m.date.format("%d/%m/%Y")));
-        }
-    }
-    let ids: std::collections::BTreeSet<&String> = old.dues.keys().chain(new.dues.keys()).collect();
-    for id in ids {
-        let (o, n) = (old.dues.get(id), new.dues.get(id));
-        if o == n {
-            continue;
-        }
-        if *id != member {
-            diff.outside.push(format!("dues of {id}"));
-            continue;
-        }
-        let months: std::collections::BTreeSet<u32> = o
-            .into_iter()
-            .chain(n)
-            .flat_map(|m| m.keys().copied())
-            .collect();
-        for month in months {
-            if o.and_then(|x| x.get(&month)) != n.and_then(|x| x.get(&month))
-                && !grant.is_some_and(|g| g.touches_month(name.year, month))
-            {
-                diff.outside
-                    .push(format!("the dues of {month:02}/{}", name.year));
-            }
-        }
-    }
-    if old.ratings != new.ratings {
-        diff.outside.push("a rating".into());
-    }
-    if old.help != new.help {
-        diff.outside.push("an educate-and-help list entry".into());
-    }
-    Ok(diff)
 }
 
 #[cfg(test)]

@@ -848,4 +848,8 @@ fn ratings_parse_as_clerks_type_them() {
     );
     assert_eq!(Rating::parse("not completed"), Some(Rating::NotCompleted));
     assert_eq!(Rating::parse("tốt lắm"), None);
+    // The short words a clerk writes in a ratings column.
+    assert_eq!(Rating::parse("Xuất sắc"), Some(Rating::Excellent));
+    assert_eq!(Rating::parse("tốt"), Some(Rating::Good));
+    assert_eq!(Rating::parse(""), None);
 }

@@ -146,6 +146,10 @@ impl Rating {
                 || s == crate::text::fold(r.label_en())
                 || s == vi
                 || s == vi.trim_end_matches(" nhiem vu")
+                || vi
+                    .trim_end_matches(" nhiem vu")
+                    .strip_prefix("hoan thanh ")
+                    .is_some_and(|short| s == short)
         })
     }
 }

@@ -2,6 +2,7 @@
 //! and what a received change touched (the input of its authority check). Deterministic.
 
 use super::*;
+use automerge::transaction::{CommitOptions, Transactable};
 
 fn host() -> UnitPath {
     UnitPath::parse("hn.d02.w05.c03").expect("host")
@@ -151,45 +152,138 @@ fn shortening_the_grant_withdraws_the_later_entries_from_every_reader() {
     assert_eq!(view, b.read());
 }
 
+/// A change by `actor` made with raw Automerge calls on top of `b` (bytes past the edit checks, as a
+/// hostile node would write them), applied to a copy; returns the copy and the change.
+fn forge(
+    b: &LedgerDoc,
+    actor_n: u8,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge),
+) -> (Automerge, Change) {
+    let mut doc = b.doc().clone();
+    doc.set_actor(actor(actor_n));
+    let snapshot = doc.clone();
+    let mut tx = doc.transaction();
+    f(&mut tx, &snapshot);
+    tx.commit_with(CommitOptions::default().with_message(format!("{}: x", name().head())));
+    let c = doc.get_last_local_change().expect("a change");
+    (doc, c)
+}
+
+fn obj(doc: &Automerge, parent: &ObjId, key: &str) -> ObjId {
+    match doc.get(parent, key) {
+        Ok(Some((_, o))) => o,
+        _ => panic!("{key}"),
+    }
+}
+
 #[test]
-fn a_diff_tells_the_grant_from_the_entries_and_finds_what_the_grant_does_not_allow() {
+fn change_parts_tell_the_grant_from_the_entries_and_find_what_the_grant_does_not_allow() {
     let mut b = book();
-    let before = b.doc().clone();
     let mut g = LedgerEdit::new();
     g.set_grant(grant(d(2025, 3, 1), d(2025, 5, 31)));
+    let c = b.edit(actor(1), &g, 1).expect("grant").expect("change");
+    let parts = change_parts(&name(), b.doc(), &c).expect("valid");
+    assert!(parts.grant && !parts.entries && parts.outside.is_empty());
+    let mut e = LedgerEdit::new();
+    e.set_dues(member(1), 4, paid(d(2025, 4, 2)));
+    let c = b.edit(actor(2), &e, 2).expect("dues").expect("change");
+    let parts = change_parts(&name(), b.doc(), &c).expect("valid");
+    assert!(!parts.grant && parts.entries && parts.outside.is_empty());
+    // June's dues and another member's, written past the edit checks.
+    let (doc, c) = forge(&b, 3, |tx, d| {
+        let members = obj(d, &ROOT, "members");
+        let own = obj(d, &members, &member(1).to_string());
+        tx.put(&own, "d/06", "p:30000:2025-06-02").expect("put");
+        let other = tx
+            .put_object(&members, member(2).to_string(), ObjType::Map)
+            .expect("map");
+        tx.put(&other, "d/04", "p:30000:2025-04-02").expect("put");
+    });
+    let parts = change_parts(&name(), &doc, &c).expect("well-formed");
+    assert!(parts.entries && !parts.grant);
+    assert_eq!(parts.outside.len(), 3, "{:?}", parts.outside);
+    // A reader never shows them.
+    let view = LedgerDoc::view_of(&name(), &doc).expect("view");
+    assert_eq!(view.dues.len(), 1);
+    assert_eq!(view.dues[&member(1).to_string()].len(), 1);
+}
+
+#[test]
+fn every_operation_must_be_one_an_edit_writes() {
+    let mut b = book();
+    let mut g = LedgerEdit::new();
+    g.set_grant(grant(d(2025, 3, 1), d(2025, 8, 31)));
     b.edit(actor(1), &g, 1).expect("grant");
-    let diff = attachment_diff(&name(), &before, b.doc()).expect("diff");
-    assert!(diff.grant && !diff.entries && diff.outside.is_empty());
-    let before = b.doc().clone();
     let mut e = LedgerEdit::new();
     e.set_dues(member(1), 4, paid(d(2025, 4, 2)));
     b.edit(actor(2), &e, 2).expect("dues");
-    let diff = attachment_diff(&name(), &before, b.doc()).expect("diff");
-    assert!(!diff.grant && diff.entries && diff.outside.is_empty());
-    // Bytes written past the edit checks (a hostile node): June's dues and another member's.
-    let mut forged = b.doc().clone();
-    forged.set_actor(actor(3));
-    let members = match forged.get(ROOT, "members") {
-        Ok(Some((_, obj))) => obj,
-        _ => panic!("members map"),
-    };
-    let own = match forged.get(&members, member(1).to_string()) {
-        Ok(Some((_, obj))) => obj,
-        _ => panic!("the member's map"),
-    };
-    let before = forged.clone();
-    let mut tx = forged.transaction();
-    tx.put(&own, "d/06", "p:30000:2025-06-02").expect("put");
-    let other = tx
-        .put_object(&members, member(2).to_string(), ObjType::Map)
-        .expect("map");
-    tx.put(&other, "d/04", "p:30000:2025-04-02").expect("put");
-    tx.commit();
-    let diff = attachment_diff(&name(), &before, &forged).expect("diff");
-    assert!(diff.entries);
-    assert_eq!(diff.outside.len(), 2, "{:?}", diff.outside);
-    // A reader never shows them.
-    let view = LedgerDoc::view_of(&name(), &forged).expect("view");
-    assert_eq!(view.dues.len(), 1);
-    assert_eq!(view.dues[&member(1).to_string()].len(), 1);
+    // Any operation on the grant touches it — whatever its value, and whatever the views show after
+    // it — so only the home side may do it (a host extending its own attachment).
+    let (doc, c) = forge(&b, 2, |tx, d| {
+        let g = obj(d, &ROOT, "grant");
+        tx.put(&g, "until", "2025-12-31").expect("put");
+    });
+    assert!(change_parts(&name(), &doc, &c).expect("well-formed").grant);
+    // A number where the grant holds text, a root key, a member map replaced, a number under
+    // `members`, an unknown entry key, a reason with a control character: none is an edit.
+    type Forgery = Box<dyn FnOnce(&mut automerge::transaction::Transaction<'_>, &Automerge)>;
+    let forgeries: Vec<(&str, Forgery)> = vec![
+        (
+            "number in the grant",
+            Box::new(|tx, d| {
+                tx.put(obj(d, &ROOT, "grant"), "until", 0i64).expect("put");
+            }),
+        ),
+        (
+            "root key",
+            Box::new(|tx, _| {
+                tx.put(ROOT, "note", "x").expect("put");
+            }),
+        ),
+        (
+            "member map replaced",
+            Box::new(|tx, d| {
+                let members = obj(d, &ROOT, "members");
+                tx.put_object(&members, member(1).to_string(), ObjType::Map)
+                    .expect("map");
+            }),
+        ),
+        (
+            "number under members",
+            Box::new(|tx, d| {
+                tx.put(obj(d, &ROOT, "members"), member(3).to_string(), 1i64)
+                    .expect("put");
+            }),
+        ),
+        (
+            "unknown entry key",
+            Box::new(|tx, d| {
+                let members = obj(d, &ROOT, "members");
+                tx.put(obj(d, &members, &member(1).to_string()), "zz", "1")
+                    .expect("put");
+            }),
+        ),
+        (
+            "control character",
+            Box::new(|tx, d| {
+                let members = obj(d, &ROOT, "members");
+                tx.put(
+                    obj(d, &members, &member(1).to_string()),
+                    "d/05",
+                    "u-:a\u{202e}b",
+                )
+                .expect("put");
+            }),
+        ),
+    ];
+    for (what, f) in forgeries {
+        let (doc, c) = forge(&b, 3, f);
+        assert!(
+            matches!(
+                change_parts(&name(), &doc, &c),
+                Err(LedgerError::BadOperation(_))
+            ),
+            "{what}"
+        );
+    }
 }
