@@ -115,48 +115,107 @@ pub fn keep_own_members(ledgers: Vec<Ledger>, members: &[MemberFacts]) -> Vec<Le
         .map(|m| (m.id.as_str(), m.cell.as_str()))
         .collect();
     let own = |id: &str, cell: &str| cell_of.get(id) == Some(&cell);
-    // What each member's own cell recorded, by (member, year, month) and (member, year).
-    let mut dues: HashSet<(String, i32, u32)> = HashSet::new();
-    let mut attended: HashSet<(String, i32, u32)> = HashSet::new();
-    let mut rated: HashSet<(String, i32)> = HashSet::new();
-    let mut listed: HashSet<String> = HashSet::new();
+    // Only members some other cell's book names need the comparison: find them first, so a scope
+    // where every book keeps only its own members (the usual case) costs one pass and no copies.
+    let mut foreign: HashSet<&str> = HashSet::new();
+    for l in &ledgers {
+        let ids = l
+            .meetings
+            .iter()
+            .flat_map(|m| m.attendance.keys())
+            .chain(l.dues.keys())
+            .chain(l.ratings.keys())
+            .chain(l.help.keys());
+        for id in ids {
+            if !own(id, &l.cell) {
+                foreign.insert(id.as_str());
+            }
+        }
+    }
+    if foreign.is_empty() {
+        return ledgers;
+    }
+    // What each such member's own cell recorded, by (member, year, month) and (member, year).
+    let mut dues: HashSet<(&str, i32, u32)> = HashSet::new();
+    let mut attended: HashSet<(&str, i32, u32)> = HashSet::new();
+    let mut rated: HashSet<(&str, i32)> = HashSet::new();
+    let mut listed: HashSet<&str> = HashSet::new();
+    let watched = |id: &str, cell: &str| foreign.contains(id) && own(id, cell);
     for l in &ledgers {
         for (id, months) in &l.dues {
-            if own(id, &l.cell) {
-                dues.extend(months.keys().map(|m| (id.clone(), l.year, *m)));
+            if watched(id, &l.cell) {
+                dues.extend(months.keys().map(|m| (id.as_str(), l.year, *m)));
             }
         }
         for m in &l.meetings {
-            for id in m.attendance.keys().filter(|id| own(id, &l.cell)) {
-                attended.insert((id.clone(), l.year, m.date.month()));
+            for id in m.attendance.keys().filter(|id| watched(id, &l.cell)) {
+                attended.insert((id.as_str(), l.year, m.date.month()));
             }
         }
-        for id in l.ratings.keys().filter(|id| own(id, &l.cell)) {
-            rated.insert((id.clone(), l.year));
+        for id in l.ratings.keys().filter(|id| watched(id, &l.cell)) {
+            rated.insert((id.as_str(), l.year));
         }
-        for id in l.help.keys().filter(|id| own(id, &l.cell)) {
-            listed.insert(id.clone());
+        for id in l.help.keys().filter(|id| watched(id, &l.cell)) {
+            listed.insert(id.as_str());
         }
     }
+    // The sets borrow from `ledgers`: decide what to drop first, then drop it.
+    type Drops = (Vec<(usize, String)>, Vec<(String, u32)>, Vec<String>, Vec<String>);
+    let drops: Vec<Drops> = ledgers
+        .iter()
+        .map(|l| {
+            let (cell, year) = (l.cell.as_str(), l.year);
+            let mine = |id: &String| own(id, cell);
+            let mut d: Drops = Default::default();
+            for (i, m) in l.meetings.iter().enumerate() {
+                let month = m.date.month();
+                for id in m.attendance.keys() {
+                    if !mine(id) && attended.contains(&(id.as_str(), year, month)) {
+                        d.0.push((i, id.clone()));
+                    }
+                }
+            }
+            for (id, months) in &l.dues {
+                if !mine(id) {
+                    for m in months.keys() {
+                        if dues.contains(&(id.as_str(), year, *m)) {
+                            d.1.push((id.clone(), *m));
+                        }
+                    }
+                }
+            }
+            for id in l.ratings.keys() {
+                if !mine(id) && rated.contains(&(id.as_str(), year)) {
+                    d.2.push(id.clone());
+                }
+            }
+            for id in l.help.keys() {
+                if !mine(id) && listed.contains(id.as_str()) {
+                    d.3.push(id.clone());
+                }
+            }
+            d
+        })
+        .collect();
     ledgers
         .into_iter()
-        .map(|mut l| {
-            let (cell, year) = (l.cell.clone(), l.year);
-            let mine = |id: &String| own(id, &cell);
-            for m in &mut l.meetings {
-                let month = m.date.month();
-                m.attendance
-                    .retain(|id, _| mine(id) || !attended.contains(&(id.clone(), year, month)));
+        .zip(drops)
+        .map(|(mut l, (att, due, rat, help))| {
+            for (i, id) in att {
+                l.meetings[i].attendance.remove(&id);
             }
-            for (id, months) in l.dues.iter_mut() {
-                if !mine(id) {
-                    months.retain(|m, _| !dues.contains(&(id.clone(), year, *m)));
+            for (id, m) in due {
+                if let Some(months) = l.dues.get_mut(&id) {
+                    months.remove(&m);
                 }
             }
             l.dues.retain(|_, months| !months.is_empty());
-            l.ratings
-                .retain(|id, _| mine(id) || !rated.contains(&(id.clone(), year)));
-            l.help.retain(|id, _| mine(id) || !listed.contains(id));
+            for id in rat {
+                l.ratings.remove(&id);
+            }
+            for id in help {
+                l.help.remove(&id);
+            }
             l
         })
         .collect()
@@ -479,5 +538,74 @@ impl Node {
         flags.sort();
         flags.dedup();
         Ok(flags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollmesh_model::ledger::{Attendance, Dues, HelpRecord, Meeting, MeetingKind, Rating};
+    use rollmesh_model::Status;
+
+    fn d(m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, m, day).expect("date")
+    }
+
+    fn paid(m: u32) -> Dues {
+        Dues::Paid {
+            amount: 30_000,
+            date: d(m, 5),
+        }
+    }
+
+    #[test]
+    fn another_cells_book_fills_only_what_the_own_cell_left_blank() {
+        let (a, b) = ("hn.d01.w01.c01", "hn.d01.w01.c02");
+        let members = vec![
+            MemberFacts::new("m1", a, Status::Official),
+            MemberFacts::new("m2", b, Status::Official),
+        ];
+        let unpaid = Dues::Unpaid {
+            reason: None,
+            accepted: false,
+        };
+        let meeting = |month: u32, who: &str, att: Attendance| Meeting {
+            date: d(month, 10),
+            kind: MeetingKind::Regular,
+            topic: String::new(),
+            attendance: [(who.to_string(), att)].into(),
+        };
+        // m1's own cell A: March unpaid, present in March, rated, on the help list.
+        let mut own = Ledger::new(a, 2025);
+        own.dues.insert("m1".into(), [(3, unpaid.clone())].into());
+        own.meetings.push(meeting(3, "m1", Attendance::Present));
+        own.ratings.insert("m1".into(), Rating::Good);
+        own.help.insert("m1".into(), HelpRecord::default());
+        // Cell B writes about m1 too: March and April paid, absent in March and April, another
+        // rating, a help entry; and its own member m2's book untouched.
+        let mut other = Ledger::new(b, 2025);
+        other
+            .dues
+            .insert("m1".into(), [(3, paid(3)), (4, paid(4))].into());
+        other.dues.insert("m2".into(), [(3, unpaid.clone())].into());
+        let absent = Attendance::Absent {
+            reason: None,
+            accepted: false,
+        };
+        other.meetings.push(meeting(3, "m1", absent.clone()));
+        other.meetings.push(meeting(4, "m1", absent.clone()));
+        other.ratings.insert("m1".into(), Rating::NotCompleted);
+        other.help.insert("m1".into(), HelpRecord::default());
+        let kept = keep_own_members(vec![own.clone(), other], &members);
+        assert_eq!(kept[0], own, "the own cell's book is never cut");
+        let b_book = &kept[1];
+        assert_eq!(b_book.dues["m1"].keys().copied().collect::<Vec<_>>(), vec![4]);
+        assert_eq!(b_book.dues["m2"].len(), 1);
+        assert!(b_book.meetings[0].attendance.is_empty(), "March: A recorded it");
+        assert_eq!(b_book.meetings[1].attendance["m1"], absent, "April: A did not");
+        assert!(b_book.ratings.is_empty() && b_book.help.is_empty());
+        // Books holding only their own members come back as they were.
+        let alone = keep_own_members(vec![own.clone()], &members);
+        assert_eq!(alone, vec![own]);
     }
 }

@@ -774,25 +774,21 @@ fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 2]) -> Ledge
         let Some(member) = canonical_member(&item.key) else {
             continue;
         };
-        for (key, values) in member_entries(doc, members_obj, &item.key) {
-            // The value written last in Automerge's order (the same at every node).
-            let Some((_, value)) = values.last() else {
-                continue;
-            };
-            if let Some(meeting) = parse_attendance_key(&key) {
+        let mut take = |key: &str, value: &str| {
+            if let Some(meeting) = parse_attendance_key(key) {
                 if meeting.date.year() != year {
-                    continue;
+                    return;
                 }
-                let Some(a) = decode_attendance(value) else {
-                    continue;
-                };
-                // Attendance always follows its meeting; a key without one still names the date and kind.
-                meetings
-                    .entry(meeting)
-                    .or_insert_with(|| blank(&meeting))
-                    .attendance
-                    .insert(member.clone(), a);
-            } else if let Some(month) = parse_dues_key(&key) {
+                if let Some(a) = decode_attendance(value) {
+                    // Attendance always follows its meeting; a key without one still names the date
+                    // and kind.
+                    meetings
+                        .entry(meeting)
+                        .or_insert_with(|| blank(&meeting))
+                        .attendance
+                        .insert(member.clone(), a);
+                }
+            } else if let Some(month) = parse_dues_key(key) {
                 if let Some(d) = decode_dues(value) {
                     dues.entry(member.clone()).or_default().insert(month, d);
                 }
@@ -800,18 +796,34 @@ fn read(doc: &Automerge, cell: &UnitPath, year: i32, maps: &[ObjId; 2]) -> Ledge
                 if let Some(r) = Rating::ALL.iter().find(|r| r.key() == value) {
                     ratings.insert(member.clone(), *r);
                 }
-            } else if let Some(entry) = parse_help_key(&key) {
+            } else if let Some(entry) = parse_help_key(key) {
                 if entry.date().year() != year {
-                    continue;
+                    return;
                 }
                 let rec = help.entry(member.clone()).or_default();
                 match entry {
                     HelpEntry::Start(d) => rec.start = Some(d),
                     HelpEntry::End(d) => rec.end = Some(d),
                     HelpEntry::Note(d) => {
-                        rec.notes.insert(d, value.clone());
+                        rec.notes.insert(d, value.to_string());
                     }
                 }
+            }
+        };
+        let maps = member_maps(doc, members_obj, &item.key);
+        if let [only] = maps.as_slice() {
+            // One map (the usual case): Automerge's winner of each key is the value shown.
+            for entry in doc.map_range(only, ..) {
+                if let Some(v) = str_of(&entry.value) {
+                    take(&entry.key, v);
+                }
+            }
+            continue;
+        }
+        for (key, values) in member_entries(doc, members_obj, &item.key) {
+            // The value written last in Automerge's order (the same at every node).
+            if let Some((_, value)) = values.last() {
+                take(&key, value);
             }
         }
     }
