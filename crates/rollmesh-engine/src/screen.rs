@@ -160,7 +160,12 @@ pub fn keep_own_members(ledgers: Vec<Ledger>, members: &[MemberFacts]) -> Vec<Le
         }
     }
     // The sets borrow from `ledgers`: decide what to drop first, then drop it.
-    type Drops = (Vec<(usize, String)>, Vec<(String, u32)>, Vec<String>, Vec<String>);
+    type Drops = (
+        Vec<(usize, String)>,
+        Vec<(String, u32)>,
+        Vec<String>,
+        Vec<String>,
+    );
     let drops: Vec<Drops> = ledgers
         .iter()
         .map(|l| {
@@ -599,10 +604,19 @@ mod tests {
         let kept = keep_own_members(vec![own.clone(), other], &members);
         assert_eq!(kept[0], own, "the own cell's book is never cut");
         let b_book = &kept[1];
-        assert_eq!(b_book.dues["m1"].keys().copied().collect::<Vec<_>>(), vec![4]);
+        assert_eq!(
+            b_book.dues["m1"].keys().copied().collect::<Vec<_>>(),
+            vec![4]
+        );
         assert_eq!(b_book.dues["m2"].len(), 1);
-        assert!(b_book.meetings[0].attendance.is_empty(), "March: A recorded it");
-        assert_eq!(b_book.meetings[1].attendance["m1"], absent, "April: A did not");
+        assert!(
+            b_book.meetings[0].attendance.is_empty(),
+            "March: A recorded it"
+        );
+        assert_eq!(
+            b_book.meetings[1].attendance["m1"], absent,
+            "April: A did not"
+        );
         assert!(b_book.ratings.is_empty() && b_book.help.is_empty());
         // Books holding only their own members come back as they were.
         let alone = keep_own_members(vec![own.clone()], &members);
