@@ -327,8 +327,8 @@ impl DocWork {
                 Some(d) => d,
                 None => {
                     let mut next = self.doc.clone();
-                    if let Err(e) = next.apply_changes([vc.change.clone()]) {
-                        let why = Rejection::new(RejectCode::BadChange, e.to_string());
+                    if let Err(e) = crate::ledger::apply_guarded(&mut next, vc.change.clone()) {
+                        let why = Rejection::new(RejectCode::BadChange, e);
                         self.outcomes.push(Outcome::Rejected(vc, why));
                         continue;
                     }

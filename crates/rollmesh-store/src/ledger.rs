@@ -156,22 +156,29 @@ fn judge(
     Ok((policy.keep_unit(&name.cell) || policy.keep_unit(&a.home)).then_some(rights))
 }
 
-/// The most signed changes an attachment book takes: a year of one member at a host is a few dozen.
-/// Past it, changes are refused, so no one can make a node check an unbounded history.
-pub const MAX_BOOK_CHANGES: usize = 400;
+/// Applies one change, turning a panic inside Automerge (a malformed change the checks did not foresee:
+/// an operation on an object that does not exist panics in automerge 0.12) into a refusal: `doc` is a
+/// copy the caller drops on error.
+pub(crate) fn apply_guarded(doc: &mut Automerge, change: automerge::Change) -> Result<(), String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes([change]))) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("the change does not apply (it broke the document library)".into()),
+    }
+}
 
-/// Checks a ledger change, already applied to `after`, operation by operation ([`change_parts`]): each
-/// must be one an edit writes (else `invalid-document`); in an attachment book a change to the grant
-/// needs the home side's right, a change to the entries the host's, and every entry it writes must be
-/// about the book's member and inside the grant as the change itself sees it. Judged from the change
-/// and the objects it names only, so every node decides alike whatever else it holds.
+/// Checks a ledger change before it is applied to `doc` (which holds its dependencies), operation by
+/// operation ([`change_parts`]): each must be one an edit writes, on an object of its own history (else
+/// `invalid-document`); in an attachment book a change to the grant needs the home side's right, a
+/// change to the entries the host's, and every entry it writes must be about the book's member and
+/// inside the grant as the change itself sees it. Judged from the change and its own history only, so
+/// every node decides alike whatever else it holds.
 fn check_ledger_change(
     name: &LedgerName,
-    after: &Automerge,
+    doc: &Automerge,
     vc: &VerifiedChange,
     rights: Rights,
 ) -> Result<(), Rejection> {
-    let parts = change_parts(name, after, &vc.change)
+    let parts = change_parts(name, doc, &vc.change)
         .map_err(|e| Rejection::new(RejectCode::InvalidDocument, e.to_string()))?;
     let refuse = |why: String| Err(Rejection::new(RejectCode::Unauthorized, why));
     if parts.grant && !rights.home {
@@ -471,7 +478,14 @@ impl Store {
             );
         }
         let n = changes.len();
-        doc.apply_changes(changes)
+        // Each change was checked before it was stored; a panic here would still be the library's,
+        // and is reported as a damaged document instead of ending the process.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(changes)))
+            .map_err(|_| {
+                corrupt(format!(
+                    "ledger {id}: its changes break the document library"
+                ))
+            })?
             .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
         Ok((doc, n))
     }
@@ -689,35 +703,21 @@ impl Store {
                     waiting.push(vc);
                     continue;
                 }
-                if let Place::Ledger(LedgerName {
-                    attached: Some(_), ..
-                }) = &place
-                {
-                    if n >= MAX_BOOK_CHANGES {
-                        let why = Rejection::new(
-                            RejectCode::InvalidDocument,
-                            format!("an attachment book takes at most {MAX_BOOK_CHANGES} changes"),
-                        );
+                // A ledger change is judged operation by operation before Automerge sees it.
+                if let Place::Ledger(name) = &place {
+                    let rights = rights_of.get(&hash).copied().unwrap_or(Rights::NONE);
+                    if let Err(why) = check_ledger_change(name, &doc, &vc, rights) {
                         refuse(batch, qseq, &vc, why, source, report)?;
                         continue;
                     }
                 }
                 let mut next = doc.clone();
-                let applied = next
-                    .apply_changes([vc.change.clone()])
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| place.check(&next));
+                let applied =
+                    apply_guarded(&mut next, vc.change.clone()).and_then(|()| place.check(&next));
                 if let Err(e) = applied {
                     let why = Rejection::new(RejectCode::InvalidDocument, e);
                     refuse(batch, qseq, &vc, why, source, report)?;
                     continue;
-                }
-                if let Place::Ledger(name) = &place {
-                    let rights = rights_of.get(&hash).copied().unwrap_or(Rights::NONE);
-                    if let Err(why) = check_ledger_change(name, &next, &vc, rights) {
-                        refuse(batch, qseq, &vc, why, source, report)?;
-                        continue;
-                    }
                 }
                 doc = next;
                 n += 1;

@@ -581,3 +581,41 @@ fn prepared_changes_are_written_only_on_commit() {
     assert_eq!(r.applied.applied.len(), 1);
     assert!(held(&ward, &b));
 }
+
+#[test]
+fn a_dossier_change_naming_an_object_that_does_not_exist_is_refused_not_a_crash() {
+    use automerge::legacy::{ObjectId, OpId};
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let id = c1
+        .add_member(crate::testkit::fields("Vũ Văn Giang", C1), vec![])
+        .expect("member");
+    let mut edit = rollmesh_model::DossierEdit::default();
+    edit.set
+        .insert(rollmesh_model::Field::Phone, "0912345678".into());
+    let honest = crate::testkit::forge_edit(&c1, &org.key(C1), id, &edit);
+    let mut e = honest.change.decode();
+    for op in e.operations.iter_mut() {
+        op.obj = ObjectId::Id(OpId(999, rollmesh_proto::actor_for(&org.key(C1).public())));
+    }
+    e.hash = None;
+    let ghost = VerifiedChange::sign_own(
+        &org.key(C1),
+        DocKind::Member,
+        id,
+        automerge::Change::from(e),
+    )
+    .expect("sign");
+    let ward = {
+        let records = crate::testkit::log_records(&org, &c1, &[C1]);
+        drop(c1);
+        let ward = org.open(crate::testkit::WARD);
+        ward.accept_records(records, "peer:c1").expect("accept");
+        ward
+    };
+    let r = ward
+        .accept_records(vec![crate::testkit::change_record(&ghost)], "peer:c1")
+        .expect("accept");
+    assert_eq!(r.rejected_total(), 1, "{:?}", r.rejected);
+    assert!(ward.store().verify().expect("verify").is_clean());
+}

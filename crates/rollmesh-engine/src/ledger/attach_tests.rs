@@ -482,3 +482,47 @@ fn a_host_cannot_touch_the_grant_by_any_operation() {
     );
     assert!(ward.store().verify().expect("verify").is_clean());
 }
+
+#[test]
+fn a_change_naming_an_object_that_does_not_exist_is_refused_not_a_crash() {
+    use automerge::legacy::{ObjectId, OpId};
+    let org = Org::new();
+    let member = attached_member(&org);
+    let ward = org.open(WARD);
+    sync(&org, C1, &ward);
+    let honest = forge(
+        &ward,
+        &org.key(C2),
+        member,
+        &dues(member, &[4], paid(d(2025, 4, 2))),
+    );
+    let mut e = honest.change.decode();
+    for op in e.operations.iter_mut() {
+        op.obj = ObjectId::Id(OpId(999, actor_for(&org.key(C2).public())));
+    }
+    e.hash = None;
+    let ghost = VerifiedChange::sign_own(
+        &org.key(C2),
+        DocKind::Ledger,
+        honest.envelope.doc(),
+        automerge::Change::from(e),
+    )
+    .expect("sign");
+    let r = ward
+        .accept_records(vec![org.chain_record(C2), change_record(&ghost)], "peer:c2")
+        .expect("accept");
+    assert_eq!(
+        r.applied
+            .rejected
+            .iter()
+            .map(|r| r.code)
+            .collect::<Vec<_>>(),
+        vec![RejectCode::InvalidDocument]
+    );
+    // The honest change still applies after it.
+    let r = ward
+        .accept_records(vec![change_record(&honest)], "peer:c2")
+        .expect("accept");
+    assert_eq!(r.rejected_total(), 0, "{:?}", r.rejected);
+    assert!(ward.store().verify().expect("verify").is_clean());
+}

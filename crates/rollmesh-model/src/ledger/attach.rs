@@ -140,7 +140,7 @@ pub(super) fn read_grant_at(
     obj: &ObjId,
     heads: Option<&[automerge::ChangeHash]>,
 ) -> Option<Grant> {
-    let get = |key: &str| {
+    grant_from(|key| {
         let got = match heads {
             Some(h) => doc.get_at(obj, key, h),
             None => doc.get(obj, key),
@@ -152,7 +152,11 @@ pub(super) fn read_grant_at(
             },
             _ => None,
         }
-    };
+    })
+}
+
+/// A grant from its stored texts (`get` gives the text under a key), if complete and well-formed.
+pub(super) fn grant_from(get: impl Fn(&str) -> Option<String>) -> Option<Grant> {
     let date = |key: &str| grant_date(&get(key)?);
     let reason = AttachReason::from_key(&get("reason")?)?;
     let grant = Grant::new(date("from")?, date("until")?, reason).ok()?;

@@ -26,7 +26,10 @@ fn bad(what: impl Into<String>) -> LedgerError {
     LedgerError::BadOperation(what.into())
 }
 
-fn op_key(id: &ObjId) -> Option<(u64, ActorId)> {
+/// An operation's id: its counter and actor.
+type OpKey = (u64, ActorId);
+
+fn op_key(id: &ObjId) -> Option<OpKey> {
     match id {
         ObjId::Id(counter, actor, _) => Some((*counter, actor.clone())),
         ObjId::Root => None,
@@ -72,37 +75,64 @@ fn check_entry(key: &str, value: &str) -> Result<(), LedgerError> {
     }
 }
 
-/// Judges `change`, already applied to `after` (the book `name`), operation by operation: which parts it
-/// touches and, for an attachment book, which of its entries the grant it sees (at the change itself)
-/// does not allow. An operation no edit writes is an error.
+/// Judges `change` against `doc`, which holds its dependencies but not the change itself (call it
+/// **before** applying: an operation on an object that does not exist, or superseding an operation that
+/// is not there, is refused here rather than handed to Automerge). Every operation must be one an edit
+/// writes, on an object of the change's own history (read at its dependencies, so the verdict is the
+/// same at every node whatever else it holds), superseding only operations visible there at the same
+/// key. Returns which parts the change touches and, for an attachment book, which of its entries the
+/// grant it sees (at its dependencies, with its own grant operations) does not allow.
 pub fn change_parts(
     name: &LedgerName,
-    after: &Automerge,
+    doc: &Automerge,
     change: &Change,
 ) -> Result<ChangeParts, LedgerError> {
-    let ([meetings_obj, members_obj], grant_obj) = check(name, after)?;
+    let ([meetings_obj, members_obj], grant_obj) = check(name, doc)?;
+    let deps = change.deps();
+    if deps.is_empty() {
+        return Err(bad("no dependencies (every edit builds on the genesis)"));
+    }
     let (meetings, members) = (op_key(&meetings_obj), op_key(&members_obj));
     let grant_key = grant_obj.as_ref().and_then(op_key);
-    // Every member's map, by its object, with the member id it is kept under.
-    let mut maps: BTreeMap<(u64, ActorId), String> = BTreeMap::new();
-    for item in after.map_range(&members_obj, ..) {
-        for (v, obj) in after
-            .get_all(&members_obj, item.key.as_ref())
+    // Every member's map in the change's history, by its object, with the member id it is kept under.
+    let mut maps: BTreeMap<(u64, ActorId), (String, ObjId)> = BTreeMap::new();
+    for item in doc.map_range_at(&members_obj, .., deps) {
+        for (v, obj) in doc
+            .get_all_at(&members_obj, item.key.as_ref(), deps)
             .unwrap_or_default()
         {
             if let (Value::Object(ObjType::Map), Some(k)) = (v, op_key(&obj)) {
-                maps.insert(k, item.key.to_string());
+                maps.insert(k, (item.key.to_string(), obj));
             }
         }
     }
-    let heads = [change.hash()];
-    let in_grant = grant_obj
-        .as_ref()
-        .and_then(|g| attach::read_grant_at(after, g, Some(&heads)));
+    // The document's name for an object of the change's history (none for a map made by the change).
+    let object_of = |k: &(u64, ActorId)| -> Option<ObjId> {
+        if Some(k) == meetings.as_ref() {
+            Some(meetings_obj.clone())
+        } else if Some(k) == members.as_ref() {
+            Some(members_obj.clone())
+        } else if Some(k) == grant_key.as_ref() {
+            grant_obj.clone()
+        } else {
+            maps.get(k).map(|(_, o)| o.clone())
+        }
+    };
     let expanded = change.decode();
+    if expanded.operations.is_empty() {
+        return Err(bad("no operation"));
+    }
     let mut parts = ChangeParts::default();
     let start = expanded.start_op.get();
+    // What the change writes: the grant's keys, and (member, entry key) or a meeting.
+    let mut grant_puts: BTreeMap<&str, String> = BTreeMap::new();
+    let mut written: Vec<(Option<String>, String)> = Vec::new();
+    // Operations of this change so far, by (object, key), for preds inside the change.
+    let mut own_ops: BTreeMap<(OpKey, String), Vec<OpKey>> = BTreeMap::new();
+    // Member maps this change makes (with their member id).
+    let mut made: BTreeMap<(u64, ActorId), String> = BTreeMap::new();
     for (i, op) in expanded.operations.iter().enumerate() {
+        let op_id = (start + i as u64, expanded.actor_id.clone());
         let Key::Map(key) = &op.key else {
             return Err(bad("a list operation"));
         };
@@ -116,6 +146,39 @@ pub fn change_parts(
             }
             ObjectId::Id(id) => (id.0, id.1.clone()),
         };
+        // The object must be the ledger's and in the change's history; a member map from there or
+        // made earlier in this change.
+        let member_map = maps
+            .get(&obj)
+            .map(|(m, _)| m)
+            .or_else(|| made.get(&obj))
+            .cloned();
+        let known = object_of(&obj);
+        if known.is_none() && member_map.is_none() {
+            return Err(bad(format!(
+                "{key:?} of an object that is not the ledger's"
+            )));
+        }
+        // Each superseded operation must be visible at that object and key in the change's history,
+        // or an earlier operation of this change there.
+        let slot = (obj.clone(), key.to_string());
+        if !op.pred.is_empty() {
+            let visible: Vec<(u64, ActorId)> = known
+                .as_ref()
+                .and_then(|o| doc.get_all_at(o, key, deps).ok())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(_, id)| op_key(id))
+                .collect();
+            let earlier = own_ops.get(&slot).cloned().unwrap_or_default();
+            for p in op.pred.iter() {
+                let p = (p.0, p.1.clone());
+                if !visible.contains(&p) && !earlier.contains(&p) {
+                    return Err(bad(format!("{key:?} supersedes an operation not there")));
+                }
+            }
+        }
+        own_ops.entry(slot).or_default().push(op_id.clone());
         if Some(&obj) == grant_key.as_ref() {
             parts.grant = true;
             match &op.action {
@@ -127,44 +190,42 @@ pub fn change_parts(
                 },
                 _ => return Err(bad(format!("grant {key:?}: not a text"))),
             }
+            if let OpType::Put(ScalarValue::Str(v)) = &op.action {
+                grant_puts.insert(
+                    match key {
+                        "from" => "from",
+                        "until" => "until",
+                        "reason" => "reason",
+                        _ => "name",
+                    },
+                    v.to_string(),
+                );
+            }
         } else if Some(&obj) == meetings.as_ref() {
             parts.entries = true;
             let Ok(meeting) = key.parse::<MeetingKey>() else {
                 return Err(bad(format!("meeting key {key:?}")));
             };
+            if meeting.date.year() != name.year {
+                return Err(bad(format!("meeting {key:?} outside {}", name.year)));
+            }
             match &op.action {
                 OpType::Put(ScalarValue::Str(v)) => clean("topic", v)?,
                 _ => return Err(bad(format!("meeting {key:?}: not a text"))),
             }
-            if name.attached.is_some()
-                && !in_grant
-                    .as_ref()
-                    .is_some_and(|g| g.covers_day(meeting.date))
-            {
-                parts.outside.push(format!(
-                    "the meeting of {}",
-                    meeting.date.format("%d/%m/%Y")
-                ));
-            }
+            written.push((None, key.to_string()));
         } else if Some(&obj) == members.as_ref() {
             parts.entries = true;
             match &op.action {
                 OpType::Make(ObjType::Map)
                     if op.pred.is_empty() && canonical_member(key).is_some() =>
                 {
-                    maps.insert(
-                        (start + i as u64, expanded.actor_id.clone()),
-                        key.to_string(),
-                    );
+                    made.insert(op_id, key.to_string());
                 }
                 _ => return Err(bad(format!("members {key:?}: not a new member's map"))),
             }
-            if let Some(a) = &name.attached {
-                if key != a.member.to_string() {
-                    parts.outside.push(format!("entries of {key}"));
-                }
-            }
-        } else if let Some(member) = maps.get(&obj).cloned() {
+            written.push((Some(key.to_string()), String::new()));
+        } else if let Some(member) = member_map {
             parts.entries = true;
             match &op.action {
                 OpType::Put(ScalarValue::Str(v)) => check_entry(key, v)?,
@@ -179,17 +240,55 @@ pub fn change_parts(
                 }
                 _ => return Err(bad(format!("member entry {key:?}: not a text"))),
             }
-            if let Some(a) = &name.attached {
-                let g = in_grant.as_ref();
-                if member != a.member.to_string() {
-                    parts.outside.push(format!("entries of {member}"));
-                } else if let Some(m) = parse_attendance_key(key) {
+            let year_of = |d: NaiveDate| d.year() == name.year;
+            if let Some(m) = parse_attendance_key(key) {
+                if !year_of(m.date) {
+                    return Err(bad(format!("attendance {key:?} outside {}", name.year)));
+                }
+            }
+            if let Some(h) = parse_help_key(key) {
+                if !year_of(h.date()) {
+                    return Err(bad(format!("help list {key:?} outside {}", name.year)));
+                }
+            }
+            written.push((Some(member), key.to_string()));
+        }
+    }
+    let Some(a) = &name.attached else {
+        return Ok(parts);
+    };
+    // The grant as this change sees it: at its dependencies, with its own grant operations on top.
+    let grant = grant_obj.as_ref().and_then(|g| {
+        attach::grant_from(|key| match grant_puts.get(key) {
+            Some(v) => Some(v.clone()),
+            None => match doc.get_at(g, key, deps) {
+                Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+                _ => None,
+            },
+        })
+    });
+    let own_member = a.member.to_string();
+    for (member, key) in written {
+        let g = grant.as_ref();
+        match member {
+            None => {
+                let meeting = key.parse::<MeetingKey>().ok();
+                if let Some(m) = meeting.filter(|m| !g.is_some_and(|g| g.covers_day(m.date))) {
+                    parts
+                        .outside
+                        .push(format!("the meeting of {}", m.date.format("%d/%m/%Y")));
+                }
+            }
+            Some(m) if m != own_member => parts.outside.push(format!("entries of {m}")),
+            Some(_) if key.is_empty() => {}
+            Some(_) => {
+                if let Some(m) = parse_attendance_key(&key) {
                     if !g.is_some_and(|g| g.covers_day(m.date)) {
                         parts
                             .outside
                             .push(format!("the meeting of {}", m.date.format("%d/%m/%Y")));
                     }
-                } else if let Some(month) = parse_dues_key(key) {
+                } else if let Some(month) = parse_dues_key(&key) {
                     if !g.is_some_and(|g| g.touches_month(name.year, month)) {
                         parts
                             .outside
@@ -201,10 +300,6 @@ pub fn change_parts(
                     parts.outside.push("an educate-and-help list entry".into());
                 }
             }
-        } else {
-            return Err(bad(format!(
-                "{key:?} of an object that is not the ledger's"
-            )));
         }
     }
     Ok(parts)

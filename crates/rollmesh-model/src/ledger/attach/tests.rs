@@ -287,3 +287,94 @@ fn every_operation_must_be_one_an_edit_writes() {
         );
     }
 }
+
+/// `c` re-encoded after `f` rewrites its operations (a hostile node's bytes).
+fn rewrite(c: &Change, f: impl FnOnce(&mut automerge::ExpandedChange)) -> Change {
+    let mut e = c.decode();
+    f(&mut e);
+    e.hash = None;
+    Change::from(e)
+}
+
+#[test]
+fn an_operation_may_name_only_objects_and_operations_of_its_own_history() {
+    use automerge::legacy::{ObjectId, OpId};
+    let mut b = book();
+    let mut g = LedgerEdit::new();
+    g.set_grant(grant(d(2025, 3, 1), d(2025, 8, 31)));
+    let grant_change = b.edit(actor(1), &g, 1).expect("grant").expect("change");
+    let mut e = LedgerEdit::new();
+    e.set_dues(member(1), 4, paid(d(2025, 4, 2)));
+    let base = b.doc().clone();
+    let dues = b.edit(actor(2), &e, 2).expect("dues").expect("change");
+    assert!(
+        change_parts(&name(), &base, &dues).is_ok(),
+        "the honest change"
+    );
+    // The grant's `until` operation, as a legacy op id.
+    let until = grant_change
+        .decode()
+        .operations
+        .iter()
+        .position(|op| matches!(&op.key, automerge::legacy::Key::Map(k) if k.as_str() == "until"))
+        .expect("until op");
+    let until = OpId(
+        grant_change.decode().start_op.get() + until as u64,
+        grant_change.actor_id().clone(),
+    );
+    // A dues put that claims to supersede the grant's `until`: refused.
+    let pred = rewrite(&dues, |e| {
+        for op in e.operations.iter_mut() {
+            if matches!(&op.action, automerge::legacy::OpType::Put(_)) {
+                op.pred = vec![until.clone()].into_iter().collect();
+            }
+        }
+    });
+    assert!(
+        matches!(
+            change_parts(&name(), &base, &pred),
+            Err(LedgerError::BadOperation(_))
+        ),
+        "a pred from another object"
+    );
+    // An operation on an object that does not exist: refused, not handed to Automerge.
+    let ghost = rewrite(&dues, |e| {
+        for op in e.operations.iter_mut() {
+            op.obj = ObjectId::Id(OpId(999, actor(7)));
+        }
+    });
+    assert!(matches!(
+        change_parts(&name(), &base, &ghost),
+        Err(LedgerError::BadOperation(_))
+    ));
+    // A member's map made concurrently (not in this change's history) cannot be written into, even
+    // at a node that holds it.
+    let mut other = book();
+    other.apply_changes([grant_change.clone()]).expect("grant");
+    let mut e2 = LedgerEdit::new();
+    e2.set_dues(member(1), 5, paid(d(2025, 5, 2)));
+    let concurrent = other.edit(actor(3), &e2, 3).expect("edit").expect("change");
+    let made_by_dues = dues
+        .decode()
+        .operations
+        .iter()
+        .position(|op| matches!(op.action, automerge::legacy::OpType::Make(_)))
+        .expect("make");
+    let their_map = ObjectId::Id(OpId(
+        dues.decode().start_op.get() + made_by_dues as u64,
+        dues.actor_id().clone(),
+    ));
+    let into_theirs = rewrite(&concurrent, |e| {
+        e.operations
+            .retain(|op| !matches!(op.action, automerge::legacy::OpType::Make(_)));
+        for op in e.operations.iter_mut() {
+            op.obj = their_map.clone();
+        }
+    });
+    let mut holds_both = b.doc().clone();
+    holds_both.merge(&mut other.doc().clone()).expect("merge");
+    assert!(matches!(
+        change_parts(&name(), &holds_both, &into_theirs),
+        Err(LedgerError::BadOperation(_))
+    ));
+}
