@@ -119,14 +119,7 @@ pub fn keep_own_members(ledgers: Vec<Ledger>, members: &[MemberFacts]) -> Vec<Le
     // where every book keeps only its own members (the usual case) costs one pass and no copies.
     let mut foreign: HashSet<&str> = HashSet::new();
     for l in &ledgers {
-        let ids = l
-            .meetings
-            .iter()
-            .flat_map(|m| m.attendance.keys())
-            .chain(l.dues.keys())
-            .chain(l.ratings.keys())
-            .chain(l.help.keys());
-        for id in ids {
+        for id in l.member_ids() {
             if !own(id, &l.cell) {
                 foreign.insert(id.as_str());
             }

@@ -138,6 +138,13 @@ pub(crate) fn fields(name: &str, unit: &str) -> BTreeMap<Field, String> {
     f
 }
 
+/// The fields of a member of `unit` admitted on `admitted` (`YYYY-MM-DD`).
+pub(crate) fn admitted(name: &str, unit: &str, admitted: &str) -> BTreeMap<Field, String> {
+    let mut f = fields(name, unit);
+    f.insert(Field::AdmissionDate, admitted.to_string());
+    f
+}
+
 /// The creation change of a new member of `unit` signed by `key`, whatever that key's credential allows.
 pub(crate) fn forge_member(key: &NodeKey, unit: &str, name: &str) -> (MemberId, VerifiedChange) {
     forge_member_id(key, crate::ids::new_member_id(), unit, name)

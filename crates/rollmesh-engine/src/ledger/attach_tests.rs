@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use rollmesh_model::ledger::{AttachReason, Dues, Grant, LedgerEdit, LedgerName};
-use rollmesh_model::{Field, MemberId};
+use rollmesh_model::MemberId;
 use rollmesh_proto::{actor_for, DocKind, NodeKey, RejectCode, VerifiedChange};
 use rollmesh_rules::{RuleId, Subject};
 
@@ -49,9 +49,12 @@ fn dues(member: MemberId, months: &[u32], d: Dues) -> LedgerEdit {
 /// recorded January, February and September; the grant is recorded at C1.
 fn attached_member(org: &Org) -> MemberId {
     let c1 = org.open(C1);
-    let mut f = fields("Trần Văn Bình", C1);
-    f.insert(Field::AdmissionDate, "2012-03-02".into());
-    let member = c1.add_member(f, vec![]).expect("member");
+    let member = c1
+        .add_member(
+            crate::testkit::admitted("Trần Văn Bình", C1, "2012-03-02"),
+            vec![],
+        )
+        .expect("member");
     c1.edit_ledger(&u(C1), 2025, &dues(member, &[1, 2, 9], paid(d(2025, 2, 5))))
         .expect("home dues");
     let grant = Grant::new(d(2025, 3, 1), d(2025, 8, 31), AttachReason::Work).expect("grant");
@@ -291,9 +294,12 @@ fn a_cell_posing_as_a_members_home_changes_nothing_at_the_real_one() {
     let org = Org::new();
     // C1's member with nothing recorded since February: March to May unpaid, flagged at the ward.
     let c1 = org.open(C1);
-    let mut f = fields("Phạm Thị Cúc", C1);
-    f.insert(Field::AdmissionDate, "2012-03-02".into());
-    let member = c1.add_member(f, vec![]).expect("member");
+    let member = c1
+        .add_member(
+            crate::testkit::admitted("Phạm Thị Cúc", C1, "2012-03-02"),
+            vec![],
+        )
+        .expect("member");
     let e = dues(member, &[1, 2], paid(d(2025, 2, 5)));
     c1.edit_ledger(&u(C1), 2025, &e).expect("home dues");
     drop(c1);

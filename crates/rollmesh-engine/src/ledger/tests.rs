@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use rollmesh_model::ledger::{Attendance, Dues, LedgerEdit, LedgerId, MeetingKey, MeetingKind};
-use rollmesh_model::{Field, MemberId};
+use rollmesh_model::MemberId;
 use rollmesh_proto::{actor_for, DocKind, NodeKey, RejectCode, VerifiedChange};
 use rollmesh_rules::{RuleId, Subject};
 use rollmesh_sync::Record;
@@ -64,9 +64,12 @@ fn r1_flags(node: &Node, as_of: NaiveDate) -> Vec<rollmesh_rules::Flag> {
 fn a_cells_ledger_travels_up_and_gives_the_same_flag_everywhere() {
     let org = Org::new();
     let c1 = org.open(C1);
-    let mut f = fields("Lê Thị Hoa", C1);
-    f.insert(Field::AdmissionDate, "2010-05-19".into());
-    let member = c1.add_member(f, vec![]).expect("member");
+    let member = c1
+        .add_member(
+            crate::testkit::admitted("Lê Thị Hoa", C1, "2010-05-19"),
+            vec![],
+        )
+        .expect("member");
     let cell = u(C1);
     assert!(c1
         .edit_ledger(
@@ -288,9 +291,12 @@ fn a_kept_screening_is_reused_until_the_data_changes() {
 fn the_deadline_view_names_what_falls_due_unless_it_is_recorded() {
     let org = Org::new();
     let c1 = org.open(C1);
-    let mut f = fields("Hồ Thị Lan", C1);
-    f.insert(Field::AdmissionDate, "2000-01-01".into());
-    let member = c1.add_member(f, vec![]).expect("member");
+    let member = c1
+        .add_member(
+            crate::testkit::admitted("Hồ Thị Lan", C1, "2000-01-01"),
+            vec![],
+        )
+        .expect("member");
     let mut e = dues_edit(member, &[1, 2], unpaid());
     for m in 3..=5 {
         e.set_dues(member, m, paid(d(2025, m, 5)));
@@ -389,9 +395,12 @@ fn screening_by_groups_of_cells_lists_what_one_evaluation_would() {
 fn a_transferred_member_keeps_the_history_the_old_cell_recorded() {
     let org = Org::new();
     let ward = org.open(WARD);
-    let mut f = fields("Quách Thị Nga", C1);
-    f.insert(Field::AdmissionDate, "2000-01-01".into());
-    let moved = ward.add_member(f, vec![]).expect("member");
+    let moved = ward
+        .add_member(
+            crate::testkit::admitted("Quách Thị Nga", C1, "2000-01-01"),
+            vec![],
+        )
+        .expect("member");
     let stays = ward
         .add_member(fields("Mai Văn Ba", C2), vec![])
         .expect("member");

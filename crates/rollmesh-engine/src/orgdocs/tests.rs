@@ -43,9 +43,12 @@ fn the_citys_rule_set_reaches_every_scope_and_changes_the_screening() {
     let org = Org::new();
     // A cell member with two unpaid months: not flagged under the default threshold of three.
     let c1 = org.open(C1);
-    let mut f = fields("Phạm Thị Dung", C1);
-    f.insert(Field::AdmissionDate, "2001-01-01".into());
-    let m = c1.add_member(f, vec![]).expect("member");
+    let m = c1
+        .add_member(
+            crate::testkit::admitted("Phạm Thị Dung", C1, "2001-01-01"),
+            vec![],
+        )
+        .expect("member");
     let mut e = LedgerEdit::new();
     for month in [1, 2] {
         e.set_dues(

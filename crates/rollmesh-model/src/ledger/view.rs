@@ -194,6 +194,16 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Every member id the ledger's entries name (attendance, dues, ratings, help list), with repeats.
+    pub fn member_ids(&self) -> impl Iterator<Item = &String> {
+        self.meetings
+            .iter()
+            .flat_map(|m| m.attendance.keys())
+            .chain(self.dues.keys())
+            .chain(self.ratings.keys())
+            .chain(self.help.keys())
+    }
+
     /// An empty ledger.
     pub fn new(cell: &str, year: i32) -> Ledger {
         Ledger {

@@ -92,14 +92,7 @@ impl CompactLedger {
     pub(crate) fn from_ledger(l: &Ledger) -> CompactLedger {
         let mut members: Vec<String> = Vec::new();
         let mut index: BTreeMap<String, u32> = BTreeMap::new();
-        let all = l
-            .meetings
-            .iter()
-            .flat_map(|m| m.attendance.keys())
-            .chain(l.dues.keys())
-            .chain(l.ratings.keys())
-            .chain(l.help.keys());
-        for id in all {
+        for id in l.member_ids() {
             if !index.contains_key(id) {
                 index.insert(id.clone(), members.len() as u32);
                 members.push(id.clone());
