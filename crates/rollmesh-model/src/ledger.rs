@@ -296,6 +296,13 @@ impl LedgerDoc {
         })
     }
 
+    /// The grant of a document that should be the attachment book `name` (`None` for a cell's ledger
+    /// and for a book whose grant was not written yet), without taking ownership of it.
+    pub fn grant_of(name: &LedgerName, doc: &Automerge) -> Result<Option<Grant>, LedgerError> {
+        let (_, grant) = check(name, doc)?;
+        Ok(grant.and_then(|g| read_grant(doc, &g)))
+    }
+
     /// The document id.
     pub fn id(&self) -> LedgerId {
         self.id

@@ -243,12 +243,8 @@ impl Place {
             Place::Ledger(name) => {
                 let ledger = LedgerDoc::view_of(name, doc)
                     .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
-                let grant = match name.attached {
-                    Some(_) => LedgerDoc::from_doc_of(name, doc.clone())
-                        .map_err(|e| corrupt(format!("ledger {id}: {e}")))?
-                        .grant(),
-                    None => None,
-                };
+                let grant = LedgerDoc::grant_of(name, doc)
+                    .map_err(|e| corrupt(format!("ledger {id}: {e}")))?;
                 let head = LedgerHead {
                     cell: name.cell.clone(),
                     year: name.year,
@@ -832,9 +828,7 @@ impl Store {
                 problems.push(format!("ledger {id}: state hash is stale"));
             }
             if name.attached.is_some() {
-                let grant = LedgerDoc::from_doc_of(&name, doc.clone())
-                    .ok()
-                    .and_then(|b| b.grant());
+                let grant = LedgerDoc::grant_of(&name, &doc).ok().flatten();
                 if grant != stored_grant {
                     problems.push(format!("attachment book {id}: stored grant is stale"));
                 }
