@@ -657,15 +657,29 @@ pub(super) fn show(
     }
     let dues = l["dues"].as_object().cloned().unwrap_or_default();
     println!("{}", msg!("Đảng phí:", "Dues:"));
-    for (id, months) in &dues {
+    let header: String = (1..=12).map(|m| format!("  {m:02}")).collect();
+    println!("  {:<28}{header}", msg!("tháng", "month"));
+    // Every member of the cell, whether or not the book has dues for them, and anyone else it records:
+    // by name, as on the paper sheet.
+    let mut rows: Vec<(String, String)> = names
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .chain(dues.keys())
+        .map(|id| (name(id), id.clone()))
+        .collect();
+    rows.sort();
+    rows.dedup();
+    for (shown, id) in &rows {
+        let months = dues.get(id);
         let cells: Vec<String> = (1..=12)
-            .map(|m| match months.get(m.to_string()) {
+            .map(|m| match months.and_then(|ms| ms.get(m.to_string())) {
                 None => "  . ".to_string(),
                 Some(Value::Object(o)) if o.contains_key("paid") => "  ✓ ".to_string(),
                 Some(_) => "  ✗ ".to_string(),
             })
             .collect();
-        println!("  {:<28}{}", name(id), cells.concat());
+        println!("  {shown:<28}{}", cells.concat());
     }
     println!(
         "{}",
