@@ -221,13 +221,10 @@ impl Node {
         self.check_scope(cell)?;
         let key = member.to_string();
         for h in self.store.ledgers(Some(cell))? {
+            // An attachment book's view holds only its own member's entries.
             if h.cell == *cell && h.year == year {
                 if let Some(months) = h.ledger.dues.get(&key) {
-                    if h.attached.as_ref().is_some_and(|a| a.member == *member)
-                        || h.attached.is_none()
-                    {
-                        return Ok(Some(months.clone()));
-                    }
+                    return Ok(Some(months.clone()));
                 }
             }
         }

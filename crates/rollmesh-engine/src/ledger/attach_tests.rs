@@ -63,6 +63,11 @@ fn attached_member(org: &Org) -> MemberId {
     member
 }
 
+/// The codes of the changes an accept call refused, in order.
+fn codes(r: &crate::AcceptReport) -> Vec<RejectCode> {
+    r.applied.rejected.iter().map(|r| r.code).collect()
+}
+
 /// Every change `from` holds, delivered to `to` (with the authors' chains).
 fn sync(org: &Org, from: &str, to: &Node) -> crate::AcceptReport {
     let node = org.open(from);
@@ -331,14 +336,7 @@ fn a_cell_posing_as_a_members_home_changes_nothing_at_the_real_one() {
     let r = ward
         .accept_records(vec![change_record(&vc)], "peer:c2")
         .expect("accept");
-    assert_eq!(
-        r.applied
-            .rejected
-            .iter()
-            .map(|r| r.code)
-            .collect::<Vec<_>>(),
-        vec![RejectCode::InvalidDocument]
-    );
+    assert_eq!(codes(&r), vec![RejectCode::InvalidDocument]);
     assert_eq!(r1(&ward, as_of), before);
 }
 
@@ -517,14 +515,7 @@ fn a_change_naming_an_object_that_does_not_exist_is_refused_not_a_crash() {
     let r = ward
         .accept_records(vec![org.chain_record(C2), change_record(&ghost)], "peer:c2")
         .expect("accept");
-    assert_eq!(
-        r.applied
-            .rejected
-            .iter()
-            .map(|r| r.code)
-            .collect::<Vec<_>>(),
-        vec![RejectCode::InvalidDocument]
-    );
+    assert_eq!(codes(&r), vec![RejectCode::InvalidDocument]);
     // The honest change still applies after it.
     let r = ward
         .accept_records(vec![change_record(&honest)], "peer:c2")
