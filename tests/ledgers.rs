@@ -1,5 +1,5 @@
 //! The cell's year over real processes: the demo organisation's mesh (`rollmesh run` per node, QUIC on
-//! 127.0.0.1), the clerk's CLI commands reaching the running nodes through their admin sockets, and the
+//! 127.0.0.1), the clerk's CLI commands reaching the running nodes through their APIs, and the
 //! screening read at the cell, its ward and the city.
 
 mod support;

@@ -20,6 +20,7 @@ mod report;
 mod screen;
 mod status;
 mod trust;
+mod user;
 
 pub use attach::AttachCmd;
 pub use bundle::BundleCmd;
@@ -32,8 +33,9 @@ pub use quarantine::QuarantineCmd;
 pub use report::headcount_table;
 pub use screen::ScreenCmd;
 pub use trust::TrustCmd;
+pub use user::UserCmd;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -98,6 +100,9 @@ pub enum Command {
     /// Credentials: who may write what (request, issue, install, show, revoke).
     #[command(subcommand)]
     Credential(CredentialCmd),
+    /// Tài khoản người dùng của nút: thêm, liệt kê, đổi mật khẩu, khóa (the node's user accounts).
+    #[command(subcommand)]
+    User(UserCmd),
     /// The local audit log of reads and writes of member data (append-only; no command edits it).
     Audit {
         /// Only entries whose action starts with this (member.show, member.add, bundle.import, …).
@@ -289,6 +294,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             dir,
         } => crate::demo::run(once, members_per_cell, dir),
         Command::Keys(KeysCmd::RootInit { out }) => credential::root_init(out, json),
+        Command::User(cmd) => user::run(cmd, json),
         Command::Credential(cmd) => credential::run(cmd, json),
         Command::Audit {
             action,
@@ -318,7 +324,17 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// True when the data directory is held by a running node (then commands go through its admin socket).
-pub(crate) fn held_by_daemon(e: &anyhow::Error, data: &Path) -> bool {
-    crate::admin::held_by_daemon(e, data)
+/// Runs a request on the node of `d` (directly, or through the running node's API) and prints the reply
+/// as JSON with `--json`; otherwise returns it for the command to render.
+pub(crate) fn request(
+    d: &DataDir,
+    req: serde_json::Value,
+    json: bool,
+) -> Result<Option<serde_json::Value>> {
+    let v = crate::ops::call(&d.data, req)?;
+    if json {
+        render::print_json(&v);
+        return Ok(None);
+    }
+    Ok(Some(v))
 }

@@ -3,7 +3,6 @@
 //! pure state machine of `rollmesh-sync`), applying what arrives through the same authority checks as
 //! bundles and pushing its own new changes to every connected peer whose scope covers them.
 
-mod admin_server;
 mod connection;
 
 use std::collections::BTreeMap;
@@ -19,7 +18,6 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use admin_server::admin_server;
 use connection::connection;
 
 /// What `status` shows for one peer. Only two kinds of peer have a row: the peers this node dials (from
@@ -122,7 +120,7 @@ impl Shared {
 
 /// Makes a file the daemon created in the data directory readable and writable by its owner only, like
 /// everything else there (the directory itself is 0700 already).
-fn set_private(path: &Path) {
+pub(crate) fn set_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
         warn!(path = %path.display(), error = %e, "could not make the file private");
@@ -198,7 +196,28 @@ async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result
     set_private(&addr_file);
     info!(node = %node.id(), unit = %node.unit(), %local, "rollmesh node listening");
 
-    let admin = tokio::spawn(admin_server(shared.clone(), data.clone()));
+    let hooks = {
+        let (w, st) = (shared.clone(), shared.clone());
+        crate::api::Hooks {
+            on_write: Box::new(move |req| {
+                if req["cmd"].as_str() == Some("credential.revoke") {
+                    w.revs.send_modify(|v| *v += 1);
+                }
+                w.bump_head();
+            }),
+            status: Box::new(move || status_json(&st)),
+        }
+    };
+    let (api_url, api) = crate::api::start(node.clone(), &data, &settings, hooks).await?;
+    info!(%api_url, "console and API");
+    {
+        use std::io::Write;
+        let line = rollmesh_engine::msg!(
+            "Bảng điều khiển và API: {api_url}/",
+            "Console and API: {api_url}/"
+        );
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
     let acceptor = {
         let shared = shared.clone();
         let ep = endpoint.clone();
@@ -232,13 +251,31 @@ async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result
     endpoint.close(0u32.into(), b"shutdown");
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
     acceptor.abort();
-    admin.abort();
+    api.abort();
     for d in dialers {
         d.abort();
     }
-    let _ = std::fs::remove_file(crate::admin::socket_path(&data));
+    crate::api::remove_addr(&data);
     let _ = std::fs::remove_file(data.join("listen.addr"));
     Ok(())
+}
+
+/// The `status` reply: the node and one row per peer.
+fn status_json(shared: &Shared) -> serde_json::Value {
+    let peers = shared
+        .status
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let node = &shared.node;
+    serde_json::json!({
+        "node_id": node.id().to_string(),
+        "unit": node.unit().to_string(),
+        "members": node.store().member_count(),
+        "log_seq": node.store().last_seq(),
+        "quarantined": node.store().quarantine_count(),
+        "peers": peers.values().collect::<Vec<_>>(),
+    })
 }
 
 async fn wait_for_signal() {

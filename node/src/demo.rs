@@ -248,9 +248,9 @@ impl Mesh {
             .unwrap_or(usize::MAX)
     }
 
-    /// Sends an admin request to a running node.
+    /// Sends a request to a running node through its API.
     pub fn admin(&self, i: usize, req: &Value) -> Result<Value> {
-        crate::admin::call(&self.nodes[i].data, req)
+        crate::api::client::call(&self.nodes[i].data, req)
     }
 
     /// The member count of a running node (None while it does not answer yet).

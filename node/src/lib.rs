@@ -1,7 +1,7 @@
 //! The `rollmesh` binary's library half: the command line (one module per command group), the daemon's
 //! wiring of the engine to QUIC, and rendering for clerks. The decisions live in `rollmesh-engine`.
 
-pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod daemon;
 pub mod demo;

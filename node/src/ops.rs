@@ -1,6 +1,6 @@
 //! The daily work on ledgers and screening as requests that run the same way whoever holds the store:
 //! the CLI builds one JSON request and either runs it here on the node it opened, or — while
-//! `rollmesh run` holds the data directory — sends it over the admin socket, whose server runs it here
+//! `rollmesh run` holds the data directory — sends it to that node's HTTP API, whose handler runs it here
 //! too. One code path, so a command behaves the same with the node running or not.
 //!
 //! Requests (dates ISO `YYYY-MM-DD`; the CLI parses the clerk's `DD/MM/YYYY`):
@@ -18,12 +18,23 @@
 //! - `ledger.show` {cell?, year};
 //! - `screen.run` {as_of?, unit?, rule?, subject?, fresh?};
 //! - `screen.deadlines` {as_of?, days?, unit?}: flags due within `days` unless something is recorded.
+//!
+//! Members, reports and the node itself (`members`, `admin`): `member.add|edit|show|list|search|history`,
+//! `stats`, `changes`, `id`, `audit`, `quarantine.list|show`, `credential.show|revoke`,
+//! `user.list|add|passwd|disable|role`. The HTTP API (`crate::api`) serves every request at its own
+//! route and checks the caller's role first ([`role_for`]).
+
+mod admin;
+mod members;
+
+pub use members::fields_of;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
+use rollmesh_engine::accounts::Role;
 use rollmesh_engine::orgdocs::RulesSource;
 use rollmesh_engine::screen::{default_rules, today_in_vietnam};
 use rollmesh_engine::{msg, Node};
@@ -36,29 +47,72 @@ use rollmesh_rules::{Flag, RuleId, Subject};
 use serde_json::{json, Value};
 
 /// Runs `req` on the node whose data directory is `data`: directly when the store is free, through the
-/// running node otherwise.
+/// running node's API otherwise.
 pub fn call(data: &Path, req: Value) -> Result<Value> {
     let opened = Node::open(data)
         .map_err(anyhow::Error::from)
         .with_context(|| msg!("không mở được nút", "cannot open the node"));
     match opened {
         Ok(node) => handle(&node, &req, "cli"),
-        Err(e) if crate::admin::held_by_daemon(&e, data) => crate::admin::call(data, &req),
+        Err(e) if crate::api::client::held_by_daemon(&e) => crate::api::client::call(data, &req),
         Err(e) => Err(e),
     }
 }
 
-/// Whether a request writes (the daemon then tells its peers there is news).
+/// Whether a request writes signed changes (the daemon then tells its peers there is news).
 pub fn writes(req: &Value) -> bool {
     matches!(
         req["cmd"].as_str(),
-        Some("meeting.record" | "dues.record" | "attach.grant")
+        Some(
+            "meeting.record"
+                | "dues.record"
+                | "attach.grant"
+                | "rating.set"
+                | "help.record"
+                | "sheet.dues"
+                | "sheet.ratings"
+                | "org.publish"
+                | "member.add"
+                | "member.edit"
+                | "member.import"
+        )
     )
+}
+
+/// The lowest role that may make a request (the API refuses anyone below it).
+pub fn role_for(cmd: &str) -> Role {
+    match cmd {
+        "meeting.record" | "dues.record" | "rating.set" | "help.record" | "sheet.dues"
+        | "sheet.ratings" | "member.add" | "member.edit" | "member.import" => Role::Clerk,
+        "attach.grant" | "org.publish" => Role::Approver,
+        "audit" | "quarantine.list" | "quarantine.show" | "credential.revoke" | "user.list"
+        | "user.add" | "user.passwd" | "user.disable" | "user.role" => Role::Admin,
+        _ => Role::Viewer,
+    }
 }
 
 /// Runs one request on an open node; `via` goes into the audit log.
 pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
     match req["cmd"].as_str().unwrap_or("") {
+        "member.add" => members::add(node, req),
+        "member.edit" => members::edit(node, req),
+        "member.show" => members::show(node, req),
+        "member.list" => members::list(node, req),
+        "member.search" => members::search(node, req),
+        "member.history" => members::history(node, req),
+        "stats" => members::stats(node, req),
+        "changes" => members::changes(node, req),
+        "id" => members::id(node),
+        "audit" => admin::audit(node, req),
+        "quarantine.list" => admin::quarantine_list(node),
+        "quarantine.show" => admin::quarantine_show(node, req),
+        "credential.show" => admin::credential_show(node),
+        "credential.revoke" => admin::credential_revoke(node, req),
+        "user.list" => admin::user_list(node),
+        "user.add" => admin::user_add(node, req),
+        "user.passwd" => admin::user_passwd(node, req),
+        "user.disable" => admin::user_disable(node, req),
+        "user.role" => admin::user_role(node, req),
         "meeting.record" => meeting_record(node, req, via),
         "dues.record" => dues_record(node, req, via),
         "rating.set" => rating_set(node, req, via),
@@ -75,11 +129,35 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
     }
 }
 
-/// A request's integer field, refused (not truncated) when out of range.
+/// A request's integer field, refused (not truncated) when out of range. A number given as text (a
+/// query string's `?year=2026`) counts.
 fn int<T: TryFrom<i64>>(v: &Value, what: &str) -> Result<T> {
     v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
         .and_then(|n| T::try_from(n).ok())
         .ok_or_else(|| anyhow!("{what}: missing or out of range"))
+}
+
+/// A request's optional integer field, `default` when absent.
+fn int_or<T: TryFrom<i64>>(req: &Value, key: &str, default: T) -> Result<T> {
+    match &req[key] {
+        Value::Null => Ok(default),
+        v => int(v, key),
+    }
+}
+
+/// A request's text field, `None` when absent or empty.
+fn text<'a>(req: &'a Value, key: &str) -> Option<&'a str> {
+    req[key].as_str().filter(|s| !s.is_empty())
+}
+
+/// A request's boolean field (also the text "true" or "1" of a query string).
+fn flag(req: &Value, key: &str) -> bool {
+    match &req[key] {
+        Value::Bool(b) => *b,
+        Value::String(s) => s == "true" || s == "1",
+        _ => false,
+    }
 }
 
 /// A ledger year: 1900–2200, as ledgers are kept.
@@ -470,7 +548,7 @@ fn sheet(node: &Node, req: &Value, via: &str) -> Result<Value> {
     } else {
         node.ratings_sheet(&bytes, year)?
     };
-    let dry_run = req["dry_run"].as_bool().unwrap_or(false);
+    let dry_run = flag(req, "dry_run");
     let changed = if dry_run {
         0
     } else {
@@ -672,7 +750,7 @@ fn screen_run(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let subject = req["subject"].as_str().map(str::to_string);
     let started = std::time::Instant::now();
     // `screen run` evaluates afresh; listing reuses the kept run while nothing changed.
-    let screening = if req["fresh"].as_bool().unwrap_or(false) {
+    let screening = if flag(req, "fresh") {
         node.screen_run(as_of)?
     } else {
         node.screening(as_of)?

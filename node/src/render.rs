@@ -1,9 +1,8 @@
 //! How records and reports look to a clerk (Vietnamese or English text) and to a script (`--json`).
 
-use automerge::Change;
 use rollmesh_model::{Field, MemberRecord, Status};
-use rollmesh_proto::{RejectCode, SignedChange};
-use serde_json::{json, Map, Value};
+use rollmesh_proto::RejectCode;
+use serde_json::{Map, Value};
 
 use crate::i18n::{field_error, is_en, pick};
 
@@ -121,81 +120,65 @@ pub fn reject_reason(code: &str) -> String {
     pick(vi_en.0, vi_en.1).to_string()
 }
 
-/// One history entry of a document.
-pub struct HistoryEntry {
-    /// Log sequence number at this node.
-    pub seq: u64,
-    /// Change hash, hex.
-    pub hash: String,
-    /// Author node id.
-    pub author: String,
-    /// Author-claimed time (unix seconds).
-    pub time: i64,
-    /// What changed: `create` or the list of field keys (and `+event:kind`, `-field` for removals).
-    pub what: Vec<String>,
+/// An ISO date (`YYYY-MM-DD`) as a clerk writes it, `DD/MM/YYYY`; anything else as it is.
+pub fn date_text(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|_| iso.to_string())
 }
 
-impl HistoryEntry {
-    /// Reads a stored envelope.
-    pub fn from_envelope(seq: u64, env: &SignedChange) -> Option<Self> {
-        let change = Change::from_bytes(env.change_bytes().to_vec()).ok()?;
-        let message = change.message().unwrap_or("").to_string();
-        let what = if message == "create" {
-            vec!["create".to_string()]
-        } else {
-            message
-                .strip_prefix("edit ")
-                .unwrap_or(&message)
-                .split(' ')
-                .map(str::to_string)
-                .collect()
-        };
-        Some(HistoryEntry {
-            seq,
-            hash: rollmesh_proto::identity::hex(&change.hash().0),
-            author: env.author().node_id().to_string(),
-            time: change.timestamp(),
-            what,
-        })
+/// A field value as a clerk reads it: dates DD/MM/YYYY, status and sex translated.
+pub fn clerk_value(f: Field, v: &str) -> String {
+    if f.kind() == rollmesh_model::member::FieldKind::Date {
+        date_text(v)
+    } else {
+        display_value(f, v)
     }
+}
 
-    /// JSON form.
-    pub fn json(&self) -> Value {
-        json!({
-            "seq": self.seq,
-            "hash": self.hash,
-            "author": self.author,
-            "time": time_text(self.time),
-            "changed": self.what,
-        })
+/// One entry of `member.history` as a line: when (local time), who (the person and the node), and what
+/// changed from → to.
+pub fn history_line(e: &Value) -> String {
+    let mut what: Vec<String> = Vec::new();
+    if e["created"].as_bool() == Some(true) {
+        what.push(pick("tạo hồ sơ", "created").to_string());
+    } else {
+        for c in e["changed"].as_array().into_iter().flatten() {
+            let key = c["field"].as_str().unwrap_or("");
+            let Ok(f) = Field::from_key(key) else {
+                continue;
+            };
+            let show = |v: &Value| {
+                v.as_str()
+                    .map(|x| clerk_value(f, x))
+                    .unwrap_or_else(|| pick("(trống)", "(empty)").to_string())
+            };
+            what.push(format!(
+                "{}: {} → {}",
+                label(f),
+                show(&c["old"]),
+                show(&c["new"])
+            ));
+        }
     }
-
-    /// Text form.
-    pub fn line(&self) -> String {
-        let what: Vec<String> = self
-            .what
-            .iter()
-            .map(|w| {
-                if w == "create" {
-                    pick("tạo hồ sơ", "created").to_string()
-                } else if let Some(k) = w.strip_prefix("+event:") {
-                    format!("{} {k}", pick("thêm sự kiện", "added event"))
-                } else if let Some(k) = w.strip_prefix('-') {
-                    let l = Field::from_key(k).map(label).unwrap_or(k);
-                    format!("{} {l}", pick("xóa", "cleared"))
-                } else {
-                    Field::from_key(w).map(label).unwrap_or(w).to_string()
-                }
-            })
-            .collect();
-        format!(
-            "#{:<6} {}  {}  {}",
-            self.seq,
-            time_local(self.time),
-            self.author,
-            what.join(", ")
-        )
+    for ev in e["events"].as_array().into_iter().flatten() {
+        let kind = ev["kind"].as_str().unwrap_or("");
+        let k = rollmesh_model::EventKind::parse(kind)
+            .map(|k| pick(k.label_vi(), k.label_en()).to_string())
+            .unwrap_or_else(|| kind.to_string());
+        what.push(format!("{} {k}", pick("thêm sự kiện", "added event")));
     }
+    let who = match e["person"].as_str() {
+        Some(p) => format!("{p} @ {}", e["node"].as_str().unwrap_or("?")),
+        None => e["node"].as_str().unwrap_or("?").to_string(),
+    };
+    format!(
+        "#{:<6} {}  {}  {}",
+        e["seq"],
+        time_local(e["unix_time"].as_i64().unwrap_or(0)),
+        who,
+        what.join("; ")
+    )
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` UTC.

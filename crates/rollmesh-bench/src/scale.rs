@@ -90,7 +90,7 @@ fn start(bin: &Path, data: &Path) -> Result<Proc> {
 }
 
 fn admin(data: &Path, req: Value) -> Result<Value> {
-    rollmesh::admin::call(data, &req)
+    rollmesh::api::client::call(data, &req)
 }
 
 fn count(data: &Path) -> Option<u64> {

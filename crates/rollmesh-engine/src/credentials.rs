@@ -108,12 +108,41 @@ thread_local! {
 }
 
 /// Runs `f` with `user` as the person audit entries name on this thread: a running node serving a
-/// request from its admin socket acts for the local user who connected, not for itself.
+/// request from its API acts for the person signed in, not for itself.
 pub fn as_user<R>(user: &str, f: impl FnOnce() -> R) -> R {
     let before = ACTING.with(|a| a.replace(Some(user.to_string())));
     let out = f();
     ACTING.with(|a| *a.borrow_mut() = before);
     out
+}
+
+/// The person acting on this thread: the one set by [`as_user`] (a clerk signed in to the node's API),
+/// else the login name of the process (the owner at the command line).
+pub fn acting_person() -> String {
+    ACTING.with(|a| a.borrow().clone()).unwrap_or_else(|| {
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(login_name)
+            .unwrap_or_else(|| "?".to_string())
+    })
+}
+
+/// The login name of the process's user, from `/etc/passwd` (a service started without `$USER`).
+fn login_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+        })
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 impl Node {
@@ -242,11 +271,7 @@ impl Node {
     /// Records a read or write of member data in the audit log, under the acting user (see
     /// [`as_user`](crate::credentials::as_user)) or else the process's login name.
     pub fn audit(&self, action: &str, target: &str, detail: &str) -> Result<(), NodeError> {
-        let user = ACTING.with(|a| a.borrow().clone()).unwrap_or_else(|| {
-            std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "?".to_string())
-        });
+        let user = acting_person();
         self.store
             .audit_append(&user, &self.id().to_string(), action, target, detail)?;
         Ok(())

@@ -6,6 +6,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 static ENGLISH: AtomicBool = AtomicBool::new(false);
 
+thread_local! {
+    /// A per-request language on a server thread, over the process language.
+    static REQUEST: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with messages in `lang` on this thread (a node serving requests in two languages at once).
+pub fn with_lang<R>(lang: Lang, f: impl FnOnce() -> R) -> R {
+    let before = REQUEST.with(|r| r.replace(Some(lang == Lang::En)));
+    let out = f();
+    REQUEST.with(|r| r.set(before));
+    out
+}
+
 /// The two languages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -22,7 +35,9 @@ pub fn set(lang: Lang) {
 
 /// True when messages should be English.
 pub fn is_en() -> bool {
-    ENGLISH.load(Ordering::Relaxed)
+    REQUEST
+        .with(|r| r.get())
+        .unwrap_or_else(|| ENGLISH.load(Ordering::Relaxed))
 }
 
 /// Picks one of two already-formatted texts.
@@ -92,6 +107,12 @@ fn expected_vi(expected: &str) -> &str {
         "a unit path like hn.d01.w01.c01" => "mã đơn vị dạng hn.d01.w01.c01",
         "digits of the right length" => "chỉ chữ số, đúng độ dài",
         "a phone number" => "một số điện thoại (8–15 chữ số)",
+        "a date not in the future" => "một ngày không ở tương lai",
+        "a date after the 16th birthday" => "một ngày sau khi đủ 16 tuổi",
+        "a date on or after the admission date" => "một ngày từ ngày vào Đảng trở đi",
+        "text without control, bidirectional or zero-width characters" => {
+            "văn bản không có ký tự điều khiển, ký tự đảo chiều hay ký tự ẩn"
+        }
         other => other,
     }
 }

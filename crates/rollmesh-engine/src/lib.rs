@@ -4,6 +4,7 @@
 //! our log a peer may see. The `rollmesh` binary is a thin layer over it (CLI, daemon wiring, rendering).
 
 pub mod accept;
+pub mod accounts;
 pub mod authority;
 pub mod credentials;
 pub mod csv_import;
@@ -28,4 +29,4 @@ pub use error::NodeError;
 pub use node::Node;
 pub use peer_auth::{PeerAuth, PeerRefusal};
 pub use peer_log::PeerLog;
-pub use settings::{NodeSettings, PeerSettings};
+pub use settings::{ApiSettings, NodeSettings, PeerSettings};

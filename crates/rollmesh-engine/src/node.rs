@@ -55,6 +55,11 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), NodeError> {
     set_mode(dir, 0o700)
 }
 
+/// Today in Vietnam (UTC+7), the date input is checked against.
+fn today() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(7)).date_naive()
+}
+
 /// Sets the permission bits of `path` to `mode` if they differ (unix; elsewhere nothing).
 pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), NodeError> {
     #[cfg(unix)]
@@ -243,8 +248,19 @@ impl Node {
     /// Like [`Node::new_member`], also returning the document built (for [`Node::commit_created`]).
     pub fn build_member(
         &self,
+        fields: BTreeMap<Field, String>,
+        events: Vec<Event>,
+    ) -> Result<(MemberId, VerifiedChange, Dossier), NodeError> {
+        self.build_member_by(fields, events, &crate::credentials::acting_person())
+    }
+
+    /// [`Node::build_member`] naming `by` as the person (for worker threads, which do not carry the
+    /// acting person of the request).
+    pub fn build_member_by(
+        &self,
         mut fields: BTreeMap<Field, String>,
         events: Vec<Event>,
+        by: &str,
     ) -> Result<(MemberId, VerifiedChange, Dossier), NodeError> {
         let unit = match fields.get(&Field::Unit) {
             Some(u) => UnitPath::parse(u).map_err(|_| {
@@ -255,9 +271,17 @@ impl Node {
         self.check_scope(&unit)?;
         self.check_unit_exists(&unit)?;
         fields.insert(Field::Unit, unit.to_string());
+        rollmesh_model::member::check_dates(|f| fields.get(&f).cloned(), today())
+            .map_err(|e| NodeError::Dossier(e.into()))?;
         let id = crate::ids::new_member_id();
-        let (dossier, change) =
-            Dossier::create(id, actor_for(&self.key.public()), fields, events, now())?;
+        let (dossier, change) = Dossier::create_by(
+            id,
+            actor_for(&self.key.public()),
+            fields,
+            events,
+            now(),
+            Some(by),
+        )?;
         let vc = VerifiedChange::sign_own(&self.key, DocKind::Member, id, change)
             .map_err(|r| NodeError::Internal(r.to_string()))?;
         Ok((id, vc, dossier))
@@ -315,7 +339,34 @@ impl Node {
             .store
             .dossier(&id)?
             .ok_or_else(|| NodeError::NoSuchMember(id.to_string()))?;
-        let Some(change) = d.edit(actor_for(&self.key.public()), edit, now())? else {
+        let current = d.record()?;
+        let after = |f: Field| {
+            if edit.clear.contains(&f) {
+                None
+            } else {
+                edit.set
+                    .get(&f)
+                    .cloned()
+                    .or_else(|| current.get(f).map(str::to_string))
+            }
+        };
+        let dates = [
+            Field::DateOfBirth,
+            Field::YouthUnionDate,
+            Field::AdmissionDate,
+            Field::OfficialDate,
+        ];
+        // Only an edit of a date is checked against the other dates (an older dossier with odd dates
+        // can still have its phone number changed).
+        if dates
+            .iter()
+            .any(|f| edit.set.contains_key(f) || edit.clear.contains(f))
+        {
+            rollmesh_model::member::check_dates(after, today())
+                .map_err(|e| NodeError::Dossier(e.into()))?;
+        }
+        let by = crate::credentials::acting_person();
+        let Some(change) = d.edit_by(actor_for(&self.key.public()), edit, now(), Some(&by))? else {
             return Ok(false);
         };
         let vc = VerifiedChange::sign_own(&self.key, DocKind::Member, id, change)
@@ -332,6 +383,8 @@ impl Node {
         batch: usize,
     ) -> Result<usize, NodeError> {
         use rayon::prelude::*;
+        // The rayon threads do not carry the acting person: read it here.
+        let by = crate::credentials::acting_person();
         let mut changed = 0;
         for chunk in edits.chunks(batch.max(1)) {
             // Loading, editing and signing each dossier is independent: both cores take part.
@@ -341,7 +394,9 @@ impl Node {
                     let Some(mut d) = self.store.dossier(id)? else {
                         return Ok(None);
                     };
-                    let Some(change) = d.edit(actor_for(&self.key.public()), edit, now())? else {
+                    let Some(change) =
+                        d.edit_by(actor_for(&self.key.public()), edit, now(), Some(&by))?
+                    else {
                         return Ok(None);
                     };
                     VerifiedChange::sign_own(&self.key, DocKind::Member, *id, change)

@@ -30,6 +30,28 @@ pub struct NodeSettings {
     /// A credential chain file to present instead of the installed one (for tests and recovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_file: Option<String>,
+    /// The local HTTP API and web console (`[api]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiSettings>,
+}
+
+/// The local HTTP API of `rollmesh run` (`[api]` in `node.toml`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// The TCP address it listens on (default "127.0.0.1:0", any free port; the address is written to
+    /// `api.addr`). An address beyond this machine needs `tls_cert` and `tls_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// A PEM certificate chain for HTTPS (relative to the data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    /// The PEM private key of `tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
+    /// Minutes a session lasts without use (default 480).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_minutes: Option<u64>,
 }
 
 /// One peer to dial.

@@ -63,6 +63,33 @@ pub struct Dossier {
     doc: Automerge,
 }
 
+/// The line of a change message that names the person who made the change.
+const PERSON_PREFIX: &str = "\nby: ";
+
+/// A change message with the person appended (names are single-line: white space collapsed).
+fn with_person(message: String, by: Option<&str>) -> String {
+    match by.map(crate::text::clean) {
+        Some(p) if !p.is_empty() => {
+            let p: String = p
+                .chars()
+                .filter(|c| !crate::text::is_hidden(*c))
+                .take(120)
+                .collect();
+            format!("{message}{PERSON_PREFIX}{p}")
+        }
+        _ => message,
+    }
+}
+
+/// Splits a dossier change message into what changed (`create`, `edit …`) and the person it names, if
+/// any. The person is what the authoring node said; the node itself is proven by the signature.
+pub fn change_person(message: &str) -> (&str, Option<&str>) {
+    match message.split_once(PERSON_PREFIX) {
+        Some((what, by)) => (what, Some(by)),
+        None => (message, None),
+    }
+}
+
 /// Fields every dossier must keep.
 const REQUIRED: [Field; 3] = [Field::FullName, Field::Unit, Field::Status];
 
@@ -72,9 +99,22 @@ impl Dossier {
     pub fn create(
         id: MemberId,
         actor: ActorId,
+        fields: BTreeMap<Field, String>,
+        events: Vec<Event>,
+        time: i64,
+    ) -> Result<(Dossier, Change), DossierError> {
+        Dossier::create_by(id, actor, fields, events, time, None)
+    }
+
+    /// [`Dossier::create`] naming the person who made it in the change's message (see
+    /// [`change_person`]), so every node's history can say who, not only which node.
+    pub fn create_by(
+        id: MemberId,
+        actor: ActorId,
         mut fields: BTreeMap<Field, String>,
         events: Vec<Event>,
         time: i64,
+        by: Option<&str>,
     ) -> Result<(Dossier, Change), DossierError> {
         fields
             .entry(Field::Status)
@@ -115,7 +155,7 @@ impl Dossier {
         doc.transact_with::<_, _, AutomergeError, _>(
             |_| {
                 CommitOptions::default()
-                    .with_message("create")
+                    .with_message(with_person("create".to_string(), by))
                     .with_time(time)
             },
             |tx| tx.init_root_from_hydrate(&root),
@@ -221,6 +261,17 @@ impl Dossier {
         edit: &DossierEdit,
         time: i64,
     ) -> Result<Option<Change>, DossierError> {
+        self.edit_by(actor, edit, time, None)
+    }
+
+    /// [`Dossier::edit`] naming the person who made it in the change's message.
+    pub fn edit_by(
+        &mut self,
+        actor: ActorId,
+        edit: &DossierEdit,
+        time: i64,
+        by: Option<&str>,
+    ) -> Result<Option<Change>, DossierError> {
         for f in REQUIRED {
             if edit.clear.contains(&f) {
                 return Err(FieldError::Required(f.key()).into());
@@ -247,7 +298,7 @@ impl Dossier {
                 .iter()
                 .map(|e| format!("+event:{}", e.kind.key())),
         );
-        let message = format!("edit {}", parts.join(" "));
+        let message = with_person(format!("edit {}", parts.join(" ")), by);
         self.doc.set_actor(actor);
         let events_obj = match self.doc.get(ROOT, "events")? {
             Some((v, obj)) if v.to_objtype() == Some(ObjType::List) => Some(obj),

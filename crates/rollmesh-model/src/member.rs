@@ -390,6 +390,11 @@ impl Field {
         }
         match self.kind() {
             FieldKind::Text => {
+                if v.chars().any(text::is_hidden) {
+                    return Err(invalid(
+                        "text without control, bidirectional or zero-width characters",
+                    ));
+                }
                 if v.chars().count() > 500 {
                     return Err(invalid("at most 500 characters"));
                 }
@@ -434,6 +439,58 @@ impl Field {
 }
 
 /// Parses `YYYY-MM-DD` or the Vietnamese `DD/MM/YYYY`.
+/// Dates that cannot all be true of one member, given the normalised fields a dossier would hold and
+/// today's date: a date in the future (birth, joining the Youth Union or the party, becoming official),
+/// admission before the 16th birthday, becoming official before admission.
+pub fn check_dates(
+    get: impl Fn(Field) -> Option<String>,
+    today: NaiveDate,
+) -> Result<(), FieldError> {
+    let date = |f: Field| get(f).and_then(|v| parse_date(&v).map(|d| (v, d)));
+    for f in [
+        Field::DateOfBirth,
+        Field::YouthUnionDate,
+        Field::AdmissionDate,
+        Field::OfficialDate,
+    ] {
+        if let Some((v, d)) = date(f) {
+            if d > today {
+                return Err(FieldError::Invalid {
+                    field: f.key(),
+                    value: v,
+                    expected: "a date not in the future",
+                });
+            }
+        }
+    }
+    if let (Some((_, born)), Some((v, admitted))) =
+        (date(Field::DateOfBirth), date(Field::AdmissionDate))
+    {
+        if born
+            .checked_add_months(chrono::Months::new(16 * 12))
+            .is_none_or(|sixteen| admitted < sixteen)
+        {
+            return Err(FieldError::Invalid {
+                field: Field::AdmissionDate.key(),
+                value: v,
+                expected: "a date after the 16th birthday",
+            });
+        }
+    }
+    if let (Some((_, admitted)), Some((v, official))) =
+        (date(Field::AdmissionDate), date(Field::OfficialDate))
+    {
+        if official < admitted {
+            return Err(FieldError::Invalid {
+                field: Field::OfficialDate.key(),
+                value: v,
+                expected: "a date on or after the admission date",
+            });
+        }
+    }
+    Ok(())
+}
+
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(s, "%d/%m/%Y"))

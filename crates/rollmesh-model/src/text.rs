@@ -11,6 +11,22 @@ pub fn clean(s: &str) -> String {
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Characters that hide or disguise text and have no place in a name, an address or a note: control
+/// characters, bidirectional formatting characters (which make text display as something else) and
+/// zero-width characters (which make two equal-looking names differ). Input holding one is refused.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
 /// Folds text for search: strips diacritics (including đ/Đ → d), lowercases and collapses white space, so
 /// "nguyen van an" matches "Nguyễn Văn An".
 pub fn fold(s: &str) -> String {

@@ -483,6 +483,45 @@ impl Store {
         Ok(out)
     }
 
+    /// One page of the members in the subtree of `unit`, in unit then id order: skips `offset` members,
+    /// returns at most `limit`, and with `keep` only the members it accepts (the offset then counts
+    /// accepted members). Without a filter only the unit index and the page's projections are read, so a
+    /// page at the city costs about what a page at a cell does; a filter decodes every candidate up to
+    /// the end of the page.
+    pub fn list_page(
+        &self,
+        unit: &UnitPath,
+        offset: usize,
+        limit: usize,
+        keep: Option<&dyn Fn(&MemberRecord) -> bool>,
+    ) -> Result<Vec<MemberRecord>, StoreError> {
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for kv in self.kv.scan_prefix(key(b'U', &[&unit.index_key()])) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = kv?;
+            if keep.is_none() && skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            let id = id_from(&k[k.len().saturating_sub(16)..])?;
+            let Some(r) = self.record(&id)? else {
+                continue;
+            };
+            if keep.is_some_and(|k| !k(&r)) {
+                continue;
+            }
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
     /// Number of members stored.
     pub fn member_count(&self) -> usize {
         read_u64(self.kv.get(index::MEMBERS_KEY).ok().flatten()).unwrap_or(0) as usize

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use rollmesh_model::UnitPath;
-use rollmesh_proto::{roles, Chain, CredentialRequest, NodeId};
+use rollmesh_proto::{roles, Chain, CredentialRequest};
 use serde_json::json;
 
-use super::{held_by_daemon, open, DataDir};
-use crate::render::{self, print_json};
+use super::{open, DataDir};
+use crate::render::print_json;
 use rollmesh_engine::msg;
 use rollmesh_engine::Node;
 
@@ -290,25 +290,12 @@ fn install(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
 
 /// `credential show`: this node's chain and whether it is valid now.
 fn show(data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let chain = node.own_chain()?;
-    let status = match (node.root(), &chain) {
-        (None, _) => Err("no root key configured".to_string()),
-        (_, None) => Err("no credential installed".to_string()),
-        (Some(root), Some(c)) => c
-            .validate(&root, chrono::Utc::now().timestamp(), &node.revocations()?)
-            .map_err(|e| e.to_string()),
-    };
-    let links: Vec<_> = chain.iter().flat_map(|c| c.0.iter()).map(|l| json!({
-        "serial": l.serial, "issuer": l.issuer.node_id().to_string(), "subject": l.subject.node_id().to_string(),
-        "unit": l.unit.to_string(), "roles": roles::names(l.roles),
-        "not_before": render::time_text(l.not_before), "not_after": render::time_text(l.not_after)})).collect();
+    let v = crate::ops::call(&data.data, json!({"cmd": "credential.show"}))?;
+    let valid = v["valid"].as_bool() == Some(true);
     if json {
-        print_json(
-            &json!({"valid": status.is_ok(), "problem": status.as_ref().err(), "links": links}),
-        );
+        print_json(&v);
     } else {
-        for l in &links {
+        for l in v["links"].as_array().into_iter().flatten() {
             println!(
                 "  {} → {}  {}  [{}]  {} … {}  #{}",
                 l["issuer"].as_str().unwrap_or(""),
@@ -320,64 +307,34 @@ fn show(data: DataDir, json: bool) -> Result<u8> {
                 l["serial"]
             );
         }
-        match &status {
-            Ok(()) => {
-                println!("{}", msg!("Chứng nhận hợp lệ.", "The credential is valid."))
-            }
-            Err(e) => println!(
+        if valid {
+            println!("{}", msg!("Chứng nhận hợp lệ.", "The credential is valid."));
+        } else {
+            let e = v["problem"].as_str().unwrap_or("");
+            println!(
                 "{}",
                 msg!(
                     "Chứng nhận không hợp lệ: {e}",
                     "The credential is not valid: {e}"
                 )
-            ),
+            );
         }
     }
-    Ok(if status.is_ok() { 0 } else { 1 })
+    Ok(if valid { 0 } else { 1 })
 }
 
 /// `credential revoke`: revokes a node key or one credential (through the running node if it holds the store).
 fn revoke(node_id: Option<String>, serial: Option<u64>, data: DataDir, json: bool) -> Result<u8> {
-    let node = match open(&data) {
-        Ok(n) => n,
-        Err(e) if held_by_daemon(&e, &data.data) => {
-            let req = json!({"cmd": "credential.revoke", "node_id": node_id, "serial": serial});
-            let v = crate::admin::call(&data.data, &req)?;
-            if json {
-                print_json(&v);
-            } else {
-                let t = v["revoked"].as_str().unwrap_or("");
-                println!(
-                    "{}",
-                    msg!(
-                        "Đã thu hồi khóa {t}; lệnh thu hồi được gửi tới các nút đang kết nối.",
-                        "Revoked key {t}; the revocation goes to every connected node."
-                    )
-                );
-            }
-            return Ok(0);
-        }
-        Err(e) => return Err(e),
+    let req = json!({"cmd": "credential.revoke", "node_id": node_id, "serial": serial});
+    let Some(v) = super::request(&data, req, json)? else {
+        return Ok(0);
     };
-    let id = match node_id {
-        Some(s) => Some(s.parse::<NodeId>()?),
-        None => None,
-    };
-    let r = node.credential_revoke(id, serial)?;
-    node.audit(
-        "credential.revoke",
-        &r.target.node_id().to_string(),
-        &r.unit.to_string(),
-    )?;
-    if json {
-        print_json(
-            &json!({"revoked": r.target.node_id().to_string(), "unit": r.unit.to_string(), "serial": r.serial,
-            "accepted_changes": r.accepted.len()}),
-        );
-    } else {
-        let (t, u, n) = (r.target.node_id(), &r.unit, r.accepted.len());
-        println!("{}", msg!("Đã thu hồi khóa {t} ({u}); giữ {n} thay đổi đã chấp nhận. Lệnh thu hồi sẽ đi kèm mọi gói từ nay.",
-            "Revoked key {t} ({u}); its {n} accepted changes stay. The revocation travels with every bundle from now on."));
-    }
+    let (t, u, n) = (
+        v["revoked"].as_str().unwrap_or(""),
+        v["unit"].as_str().unwrap_or(""),
+        &v["accepted_changes"],
+    );
+    println!("{}", msg!("Đã thu hồi khóa {t} ({u}); giữ {n} thay đổi đã chấp nhận. Lệnh thu hồi sẽ đi kèm mọi gói từ nay.",
+        "Revoked key {t} ({u}); its {n} accepted changes stay. The revocation travels with every bundle from now on."));
     Ok(0)
 }

@@ -8,15 +8,14 @@ pub(crate) use import::RejectedFile;
 
 pub use fields::FieldArgs;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use rollmesh_model::{DossierEdit, Field, Status, UnitPath};
+use rollmesh_model::Field;
 use serde_json::json;
 
-use super::{held_by_daemon, open, DataDir};
+use super::{request, DataDir};
 use crate::i18n;
 use crate::render::{self, print_json};
 use fields::{fields_json, parse_event};
@@ -58,9 +57,9 @@ pub enum MemberCmd {
     },
     /// List members, optionally of one unit's subtree or one status.
     List {
-        /// Only members in this unit's subtree.
+        /// Only members in this unit's subtree (code or name).
         #[arg(long)]
-        unit: Option<UnitPath>,
+        unit: Option<String>,
         /// Only members with this status.
         #[arg(long)]
         status: Option<String>,
@@ -202,32 +201,7 @@ pub(super) fn run(cmd: MemberCmd, json: bool) -> Result<u8> {
 fn add(mut fields: FieldArgs, from_json: Option<PathBuf>, data: DataDir, json: bool) -> Result<u8> {
     // A unit may be named by code or by name: resolved by the node, against the city's tree.
     let unit = fields.unit.take();
-    let node = match open(&data) {
-        Ok(n) => n,
-        Err(e) if held_by_daemon(&e, &data.data) && from_json.is_none() => {
-            let req = json!({"cmd": "member.add", "fields": fields_json(&fields.collect()?),
-                "unit": unit});
-            let v = crate::admin::call(&data.data, &req)?;
-            if json {
-                print_json(&v);
-            } else {
-                let (name, id) = (
-                    v["full_name"].as_str().unwrap_or(""),
-                    v["id"].as_str().unwrap_or(""),
-                );
-                println!(
-                    "{}",
-                    msg!(
-                        "Đã thêm đảng viên {name}, mã {id}.",
-                        "Added member {name}, id {id}."
-                    )
-                );
-            }
-            return Ok(0);
-        }
-        Err(e) => return Err(e),
-    };
-    let mut values = BTreeMap::new();
+    let mut values = serde_json::Map::new();
     if let Some(p) = from_json {
         let text = std::fs::read_to_string(&p).with_context(|| p.display().to_string())?;
         let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
@@ -238,44 +212,30 @@ fn add(mut fields: FieldArgs, from_json: Option<PathBuf>, data: DataDir, json: b
                     "{p} is not a JSON object"
                 )
             })?;
-        for (k, v) in obj {
-            let f = Field::from_key(&k)?;
-            let s = v
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string());
-            values.insert(f, f.normalize(&s)?);
-        }
+        values.extend(obj);
     }
-    values.extend(fields.collect()?);
-    if let Some(u) = unit {
-        values.insert(Field::Unit, node.resolve_unit(&u)?.to_string());
+    if let serde_json::Value::Object(m) = fields_json(&fields.collect()?) {
+        values.extend(m);
     }
-    if !values.contains_key(&Field::FullName) {
-        bail!(msg!(
-            "cần họ tên (--name)",
-            "a full name is required (--name)"
-        ));
-    }
-    let id = node.add_member(values, Vec::new())?;
-    let rec = node.record(&id)?;
-    node.audit("member.add", &id.to_string(), rec.name())?;
-    if json {
-        print_json(&render::record_json(&rec));
-    } else {
-        let name = rec.name();
-        println!(
-            "{}",
-            msg!(
-                "Đã thêm đảng viên {name}, mã {id}.",
-                "Added member {name}, id {id}."
-            )
-        );
-    }
+    let req = json!({"cmd": "member.add", "fields": values, "unit": unit});
+    let Some(v) = request(&data, req, json)? else {
+        return Ok(0);
+    };
+    let (name, id) = (
+        v["full_name"].as_str().unwrap_or(""),
+        v["id"].as_str().unwrap_or(""),
+    );
+    println!(
+        "{}",
+        msg!(
+            "Đã thêm đảng viên {name}, mã {id}.",
+            "Added member {name}, id {id}."
+        )
+    );
     Ok(0)
 }
 
-/// `member edit`: set or clear fields and record events (through the running node if it can).
+/// `member edit`: set or clear fields and record events (through the running node if it holds the store).
 fn edit(
     id: String,
     mut fields: FieldArgs,
@@ -285,57 +245,21 @@ fn edit(
     json: bool,
 ) -> Result<u8> {
     let unit = fields.unit.take();
-    let node = match open(&data) {
-        Ok(n) => n,
-        Err(e) if held_by_daemon(&e, &data.data) && clear.is_empty() && event.is_empty() => {
-            let req = json!({"cmd": "member.edit", "id": id,
-                "fields": fields_json(&fields.collect()?), "unit": unit});
-            let v = crate::admin::call(&data.data, &req)?;
-            if json {
-                print_json(&v);
-            } else {
-                println!(
-                    "{}",
-                    msg!("Đã cập nhật hồ sơ {id}.", "Updated dossier {id}.")
-                );
-            }
-            return Ok(0);
-        }
-        Err(e) => return Err(e),
+    let mut events = Vec::new();
+    for e in &event {
+        let e = parse_event(e)?;
+        events.push(json!({"kind": e.kind.key(), "date": e.date, "detail": e.detail}));
+    }
+    for c in &clear {
+        Field::from_key(c)?;
+    }
+    let req = json!({"cmd": "member.edit", "id": id, "fields": fields_json(&fields.collect()?),
+        "unit": unit, "clear": clear, "events": events});
+    let Some(v) = request(&data, req, json)? else {
+        return Ok(0);
     };
-    let id = node.resolve(&id)?;
-    let mut edit = DossierEdit {
-        set: fields.collect()?,
-        ..DossierEdit::default()
-    };
-    if let Some(u) = unit {
-        edit.set
-            .insert(Field::Unit, node.resolve_unit(&u)?.to_string());
-    }
-    for c in clear {
-        edit.clear.insert(Field::from_key(&c)?);
-    }
-    for e in event {
-        edit.events.push(parse_event(&e)?);
-    }
-    if edit.is_empty() {
-        bail!(msg!(
-            "không có gì để sửa (dùng --phone, --set khóa=giá_trị, --clear, --event)",
-            "nothing to change (use --phone, --set key=value, --clear, --event)"
-        ));
-    }
-    let changed = node.edit_member(id, &edit)?;
-    let rec = node.record(&id)?;
-    let keys: Vec<&str> = edit
-        .set
-        .keys()
-        .chain(edit.clear.iter())
-        .map(|f| f.key())
-        .collect();
-    node.audit("member.edit", &id.to_string(), &keys.join(","))?;
-    if json {
-        print_json(&json!({"changed": changed, "member": render::record_json(&rec)}));
-    } else if changed {
+    if v["changed"].as_bool() == Some(true) {
+        let id = v["member"]["id"].as_str().unwrap_or(&id);
         println!(
             "{}",
             msg!("Đã cập nhật hồ sơ {id}.", "Updated dossier {id}.")
@@ -354,130 +278,90 @@ fn edit(
 
 /// `member show`: the dossier, with concurrent values and events.
 fn show(id: String, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let id = node.resolve(&id)?;
-    let rec = node.record(&id)?;
-    node.audit("member.show", &id.to_string(), "")?;
-    let dossier = node.store().dossier(&id)?.context("dossier missing")?;
-    let conflicts = dossier.conflicts()?;
-    let heads: Vec<String> = dossier
-        .doc()
-        .get_heads()
-        .iter()
-        .map(|h| rollmesh_proto::identity::hex(&h.0))
-        .collect();
-    if json {
-        let mut v = render::record_json(&rec);
-        if let Some(o) = v.as_object_mut() {
-            o.insert(
-                "conflicts".into(),
-                json!(conflicts
-                    .iter()
-                    .map(|(f, vals)| (f.key().to_string(), vals.clone()))
-                    .collect::<BTreeMap<_, _>>()),
-            );
-            o.insert(
-                "events".into(),
-                json!(rec
-                    .events
-                    .iter()
-                    .map(|e| json!({"kind": e.kind.key(), "date": e.date, "detail": e.detail}))
-                    .collect::<Vec<_>>()),
-            );
-            o.insert("heads".into(), json!(heads));
-        }
-        print_json(&v);
-    } else {
-        println!("{}: {id}", i18n::pick("Mã", "Id"));
-        for (f, v) in &rec.fields {
+    let Some(v) = request(&data, json!({"cmd": "member.show", "id": id}), json)? else {
+        return Ok(0);
+    };
+    println!(
+        "{}: {}",
+        i18n::pick("Mã", "Id"),
+        v["id"].as_str().unwrap_or("")
+    );
+    for f in Field::ALL {
+        if let Some(val) = v[f.key()].as_str() {
             println!(
                 "  {:<24} {}",
                 render::label(*f),
-                render::display_value(*f, v)
+                render::clerk_value(*f, val)
             );
         }
-        for (f, vals) in &conflicts {
-            let shown: Vec<String> = vals.iter().map(|v| render::display_value(*f, v)).collect();
-            let label = render::label(*f);
-            let list = shown.join(" | ");
+    }
+    for (k, vals) in v["conflicts"].as_object().into_iter().flatten() {
+        let Ok(f) = Field::from_key(k) else { continue };
+        let shown: Vec<String> = vals
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str())
+            .map(|x| render::display_value(f, x))
+            .collect();
+        let label = render::label(f);
+        let list = shown.join(" | ");
+        println!(
+            "  ! {}",
+            msg!(
+                "{label} có giá trị đồng thời khác nhau: {list} (giá trị đầu đang được dùng)",
+                "{label} has concurrent values: {list} (the first is in use)"
+            )
+        );
+    }
+    let events = v["events"].as_array().cloned().unwrap_or_default();
+    if !events.is_empty() {
+        println!("  {}", i18n::pick("Sự kiện:", "Events:"));
+        for e in &events {
+            let kind = e["kind"].as_str().unwrap_or("");
+            let label = rollmesh_model::EventKind::parse(kind)
+                .map(|k| i18n::pick(k.label_vi(), k.label_en()).to_string())
+                .unwrap_or_else(|| kind.to_string());
             println!(
-                "  ! {}",
-                msg!(
-                    "{label} có giá trị đồng thời khác nhau: {list} (giá trị đầu đang được dùng)",
-                    "{label} has concurrent values: {list} (the first is in use)"
-                )
+                "    {} {} {}",
+                e["date"]
+                    .as_str()
+                    .map(render::date_text)
+                    .unwrap_or_else(|| "-".into()),
+                label,
+                e["detail"].as_str().unwrap_or("")
             );
-        }
-        if !rec.events.is_empty() {
-            println!("  {}", i18n::pick("Sự kiện:", "Events:"));
-            for e in &rec.events {
-                println!(
-                    "    {} {} {}",
-                    e.date.as_deref().unwrap_or("-"),
-                    i18n::pick(e.kind.label_vi(), e.kind.label_en()),
-                    e.detail
-                );
-            }
         }
     }
     Ok(0)
 }
 
 /// `member list`: optionally one unit's subtree or one status.
-fn list(unit: Option<UnitPath>, status: Option<String>, data: DataDir, json: bool) -> Result<u8> {
-    let node = match open(&data) {
-        Ok(n) => n,
-        Err(e) if held_by_daemon(&e, &data.data) && unit.is_none() && status.is_none() => {
-            let v = crate::admin::call(&data.data, &json!({"cmd": "member.list"}))?;
-            let list = v["members"].clone();
-            if json {
-                print_json(&list);
-            } else {
-                let rows = list.as_array().cloned().unwrap_or_default();
-                for r in &rows {
-                    println!("{}", render::record_line_json(r));
-                }
-                let n = rows.len();
-                println!(
-                    "{}",
-                    msg!(
-                        "({n} đảng viên, qua nút đang chạy)",
-                        "({n} members, via the running node)"
-                    )
-                );
-            }
-            return Ok(0);
-        }
-        Err(e) => return Err(e),
-    };
-    let status = match status {
-        Some(s) => Some(
-            Status::parse(&s)
-                .with_context(|| msg!("trạng thái không rõ: {s}", "unknown status: {s}"))?,
-        ),
-        None => None,
-    };
-    let mut list = node.store().list(unit.as_ref())?;
-    if let Some(s) = status {
-        list.retain(|r| r.status() == Some(s));
+fn list(unit: Option<String>, status: Option<String>, data: DataDir, json: bool) -> Result<u8> {
+    let req = json!({"cmd": "member.list", "unit": unit, "status": status, "limit": 0});
+    let v = crate::ops::call(&data.data, req)?;
+    let rows = v["members"].as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(&serde_json::Value::Array(rows));
+        return Ok(0);
     }
-    let target = unit
-        .as_ref()
-        .map(|u| u.to_string())
-        .unwrap_or_else(|| "*".into());
-    node.audit("member.list", &target, &format!("{} records", list.len()))?;
-    print_records(&list, json);
+    print_rows(&rows);
     Ok(0)
 }
 
 /// `member search`: by name, ignoring case and diacritics.
 fn search(text: String, limit: usize, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let (list, total) = node.store().search_page(&text, limit)?;
-    node.audit("member.search", &text, &format!("{} records", list.len()))?;
-    print_records(&list, json);
-    if total > list.len() {
-        let shown = list.len();
+    let req = json!({"cmd": "member.search", "text": text, "limit": limit});
+    let v = crate::ops::call(&data.data, req)?;
+    let rows = v["members"].as_array().cloned().unwrap_or_default();
+    if json {
+        print_json(&serde_json::Value::Array(rows.clone()));
+    } else {
+        print_rows(&rows);
+    }
+    let total = v["total"].as_u64().unwrap_or(0) as usize;
+    if total > rows.len() {
+        let shown = rows.len();
         eprintln!(
             "{}",
             msg!(
@@ -489,26 +373,17 @@ fn search(text: String, limit: usize, data: DataDir, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-/// `member history`: the member's signed change log.
+/// `member history`: who changed what from → to, when, and which node signed it.
 fn history(id: String, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let id = node.resolve(&id)?;
-    node.audit("member.history", &id.to_string(), "")?;
-    let entries: Vec<render::HistoryEntry> = node
-        .store()
-        .history(&id)?
-        .iter()
-        .filter_map(|(seq, env)| render::HistoryEntry::from_envelope(*seq, env))
-        .collect();
+    let req = json!({"cmd": "member.history", "id": id});
+    let v = crate::ops::call(&data.data, req)?;
+    let entries = v["entries"].as_array().cloned().unwrap_or_default();
     if json {
-        print_json(&json!(entries
-            .iter()
-            .map(render::HistoryEntry::json)
-            .collect::<Vec<_>>()));
-    } else {
-        for e in &entries {
-            println!("{}", e.line());
-        }
+        print_json(&serde_json::Value::Array(entries));
+        return Ok(0);
+    }
+    for e in &entries {
+        println!("{}", render::history_line(e));
     }
     Ok(0)
 }
@@ -528,17 +403,10 @@ fn list_fields(json: bool) -> Result<u8> {
     Ok(0)
 }
 
-fn print_records(list: &[rollmesh_model::MemberRecord], json: bool) {
-    if json {
-        print_json(&json!(list
-            .iter()
-            .map(render::record_json)
-            .collect::<Vec<_>>()));
-    } else {
-        for r in list {
-            println!("{}", render::record_line(r));
-        }
-        let n = list.len();
-        println!("{}", msg!("({n} đảng viên)", "({n} members)"));
+fn print_rows(rows: &[serde_json::Value]) {
+    for r in rows {
+        println!("{}", render::record_line_json(r));
     }
+    let n = rows.len();
+    println!("{}", msg!("({n} đảng viên)", "({n} members)"));
 }

@@ -8,7 +8,7 @@ use rollmesh_model::{OrgTree, UnitPath};
 use serde_json::json;
 
 use super::credential::parse_root;
-use super::{open, DataDir};
+use super::DataDir;
 use crate::render::print_json;
 use rollmesh_engine::msg;
 use rollmesh_engine::Node;
@@ -73,14 +73,8 @@ pub(super) fn init(
 
 /// `id`: prints this node's id.
 pub(super) fn id(data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    if json {
-        print_json(
-            &json!({"node_id": node.id().to_string(), "unit": node.unit().to_string(),
-            "public_key": node.store().meta().public_key().to_hex()}),
-        );
-    } else {
-        println!("{}", node.id());
+    if let Some(v) = super::request(&data, json!({"cmd": "id"}), json)? {
+        println!("{}", v["node_id"].as_str().unwrap_or(""));
     }
     Ok(0)
 }

@@ -1,11 +1,11 @@
 //! `quarantine list|show`: changes that were refused, with the reason.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{open, DataDir};
-use crate::render::{self, print_json};
+use super::DataDir;
+use crate::render;
 use rollmesh_engine::msg;
 
 #[derive(Subcommand, Debug)]
@@ -34,12 +34,11 @@ pub(super) fn run(cmd: QuarantineCmd, json: bool) -> Result<u8> {
 
 /// `quarantine list`.
 fn list(data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let list = node.store().quarantine_list()?;
-    if json {
-        print_json(&json!(list.iter().map(|q| json!({"seq": q.seq, "at": render::time_text(q.at), "code": q.code,
-            "detail": q.detail, "source": q.source, "author": q.author, "doc": q.doc.map(|d| d.to_string())})).collect::<Vec<_>>()));
-    } else if list.is_empty() {
+    let Some(v) = super::request(&data, json!({"cmd": "quarantine.list"}), json)? else {
+        return Ok(0);
+    };
+    let list = v.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
         println!(
             "{}",
             msg!(
@@ -47,41 +46,27 @@ fn list(data: DataDir, json: bool) -> Result<u8> {
                 "Nothing is quarantined."
             )
         );
-    } else {
-        for q in &list {
-            println!(
-                "#{:<4} {}  {}  {}  {}",
-                q.seq,
-                render::time_local(q.at),
-                render::reject_reason(&q.code),
-                q.author.as_deref().unwrap_or("?"),
-                q.source
-            );
-        }
+    }
+    for q in &list {
+        println!(
+            "#{:<4} {}  {}  {}  {}",
+            q["seq"],
+            render::time_local(q["unix_time"].as_i64().unwrap_or(0)),
+            q["reason"].as_str().unwrap_or(""),
+            q["author"].as_str().unwrap_or("?"),
+            q["source"].as_str().unwrap_or("")
+        );
     }
     Ok(0)
 }
 
 /// `quarantine show`.
 fn show(seq: u64, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let Some(q) = node
-        .store()
-        .quarantine_list()?
-        .into_iter()
-        .find(|q| q.seq == seq)
+    let Some(v) = super::request(&data, json!({"cmd": "quarantine.show", "seq": seq}), json)?
     else {
-        bail!(msg!(
-            "không có mục cách ly số {seq}",
-            "no quarantine entry {seq}"
-        ));
+        return Ok(0);
     };
-    let v = json!({"seq": q.seq, "at": render::time_text(q.at), "code": q.code, "reason": render::reject_reason(&q.code),
-        "detail": q.detail, "source": q.source, "author": q.author, "doc": q.doc.map(|d| d.to_string()),
-        "bytes": q.bytes.len()});
-    if json {
-        print_json(&v);
-    } else if let Some(o) = v.as_object() {
+    if let Some(o) = v.as_object() {
         for (k, val) in o {
             println!(
                 "  {k:<8} {}",

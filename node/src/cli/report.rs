@@ -18,92 +18,78 @@ pub(super) fn audit(
     data: DataDir,
     json: bool,
 ) -> Result<u8> {
-    let node = open(&data)?;
-    let entries = node.store().audit_list()?;
-    let intact = node.store().audit_check()?;
-    let shown: Vec<_> = entries
-        .iter()
-        .filter(|e| action.as_deref().is_none_or(|a| e.action.starts_with(a)))
-        .filter(|e| member.as_deref().is_none_or(|m| e.target.starts_with(m)))
-        .collect();
+    let req = json!({"cmd": "audit", "action": action, "member": member});
+    let v = crate::ops::call(&data.data, req)?;
+    let intact = v["intact"].as_bool() == Some(true);
     if json {
-        print_json(
-            &json!({"intact": intact.is_ok(), "entries": shown.iter().map(|e| json!({"seq": e.seq,
-            "at": render::time_text(e.at), "user": e.user, "node": e.node, "action": e.action,
-            "target": e.target, "detail": e.detail})).collect::<Vec<_>>()}),
-        );
+        print_json(&v);
     } else {
-        for e in &shown {
+        for e in v["entries"].as_array().into_iter().flatten() {
+            let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
             println!(
                 "#{:<5} {}  {:<8} {:<16} {:<28} {}",
-                e.seq,
-                render::time_local(e.at),
-                e.user,
-                e.action,
-                e.target,
-                e.detail
+                e["seq"],
+                render::time_local(e["unix_time"].as_i64().unwrap_or(0)),
+                s("user"),
+                s("action"),
+                s("target"),
+                s("detail")
             );
         }
-        match intact {
-            Ok(n) => println!(
+        let n = v["entries"].as_array().map_or(0, Vec::len);
+        if intact {
+            println!(
                 "{}",
                 msg!(
                     "Nhật ký nguyên vẹn ({n} mục).",
                     "The log is intact ({n} entries)."
                 )
-            ),
-            Err(seq) => println!(
+            );
+        } else {
+            let seq = &v["altered_at"];
+            println!(
                 "{}",
                 msg!(
                     "CẢNH BÁO: nhật ký bị sửa từ mục {seq}.",
                     "WARNING: the log was altered at entry {seq}."
                 )
-            ),
+            );
         }
     }
-    Ok(if intact.is_ok() {
-        0
-    } else {
-        EXIT_VERIFY_PROBLEMS
-    })
+    Ok(if intact { 0 } else { EXIT_VERIFY_PROBLEMS })
 }
 
 /// `stats`: headcount by unit, status and sector.
 pub(super) fn stats(unit: Option<String>, depth: usize, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let scope = match unit {
-        Some(u) => UnitPath::parse(&u)?,
-        None => node.unit().clone(),
-    };
-    let table = headcount_table(&node, &scope, depth)?;
-    node.audit(
-        "stats",
-        &scope.to_string(),
-        &format!("{} rows", table.len()),
-    )?;
+    let req = json!({"cmd": "stats", "unit": unit, "depth": depth});
+    let v = crate::ops::call(&data.data, req)?;
+    let rows = v["rows"].as_array().cloned().unwrap_or_default();
     if json {
-        print_json(&json!(table
-            .iter()
-            .map(|((u, st, se), n)| json!({"unit": u, "status": st, "sector": se, "count": n}))
-            .collect::<Vec<_>>()));
-    } else {
-        let total: u64 = table.values().sum();
-        println!(
-            "{}",
-            msg!(
-                "Số đảng viên trong {scope}: {total}",
-                "Members in {scope}: {total}"
-            )
+        print_json(&serde_json::Value::Array(rows));
+        return Ok(0);
+    }
+    let scope = v["unit"].as_str().unwrap_or("");
+    let total: u64 = rows.iter().filter_map(|r| r["count"].as_u64()).sum();
+    println!(
+        "{}",
+        msg!(
+            "Số đảng viên trong {scope}: {total}",
+            "Members in {scope}: {total}"
+        )
+    );
+    for r in &rows {
+        let (u, st, se) = (
+            r["unit"].as_str().unwrap_or(""),
+            r["status"].as_str().unwrap_or(""),
+            r["sector"].as_str().unwrap_or(""),
         );
-        for ((u, st, se), n) in &table {
-            let st = Status::parse(st)
-                .map(|s| label(s.label_vi(), s.label_en()))
-                .unwrap_or(st);
-            let se = Sector::parse(se)
-                .map(|s| label(s.label_vi(), s.label_en()))
-                .unwrap_or(se);
-            println!("{u}\t{st}\t{se}\t{n}");
-        }
+        let st = Status::parse(st)
+            .map(|s| label(s.label_vi(), s.label_en()))
+            .unwrap_or(st);
+        let se = Sector::parse(se)
+            .map(|s| label(s.label_vi(), s.label_en()))
+            .unwrap_or(se);
+        println!("{u}\t{st}\t{se}\t{}", r["count"]);
     }
     Ok(0)
 }

@@ -1,4 +1,4 @@
-//! Running a node: `run` (the sync daemon) and `status` (asking a running node over its admin socket).
+//! Running a node: `run` (the sync daemon) and `status` (asking a running node over its API).
 
 use std::path::PathBuf;
 
@@ -25,7 +25,7 @@ pub(super) fn run_node(config: PathBuf) -> Result<u8> {
 
 /// `status`: per-peer sync state of a running node.
 pub(super) fn status(data: DataDir, json: bool) -> Result<u8> {
-    let v = crate::admin::call(&data.data, &json!({"cmd": "status"})).with_context(|| {
+    let v = crate::api::client::call(&data.data, &json!({"cmd": "status"})).with_context(|| {
         msg!(
             "nút chưa chạy (rollmesh run)?",
             "is the node running (rollmesh run)?"

@@ -65,16 +65,8 @@ pub(super) fn canonical_member(s: &str) -> Option<String> {
     (text == s).then_some(text)
 }
 
-/// Bidirectional formatting characters, which can make stored text display as something else.
-pub(super) fn is_bidi_control(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
-}
-
 /// Cleans a topic or reason: [`text::clean`] (NFC, collapsed white space), then refuses control and
-/// bidirectional formatting characters and overlong text.
+/// bidirectional formatting and zero-width characters ([`text::is_hidden`]) and overlong text.
 pub(super) fn clean_text(what: &'static str, raw: &str) -> Result<String, LedgerError> {
     let v = text::clean(raw);
     let refuse = |expected| LedgerError::Text {
@@ -82,7 +74,7 @@ pub(super) fn clean_text(what: &'static str, raw: &str) -> Result<String, Ledger
         value: raw.to_string(),
         expected,
     };
-    if v.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+    if v.chars().any(text::is_hidden) {
         return Err(refuse(
             "free of control and bidirectional formatting characters",
         ));

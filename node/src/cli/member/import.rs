@@ -385,6 +385,8 @@ fn pipeline<R: std::io::Read + Send>(
                 let _ = rows_tx.send(chunk);
             }
         });
+        // Worker threads do not carry the acting person: read it here.
+        let by = rollmesh_engine::credentials::acting_person();
         let builder = scope.spawn(move || {
             use rayon::prelude::*;
             for chunk in rows_rx {
@@ -392,7 +394,8 @@ fn pipeline<R: std::io::Read + Send>(
                     .creates
                     .par_iter()
                     .map(|row| {
-                        let (_, vc, doc) = node.build_member(row.fields.clone(), Vec::new())?;
+                        let (_, vc, doc) =
+                            node.build_member_by(row.fields.clone(), Vec::new(), &by)?;
                         Ok((vc, doc))
                     })
                     .collect::<Result<Vec<_>>>();

@@ -1,0 +1,448 @@
+//! Who is calling: the owner's token, a session (cookie plus CSRF header, or bearer), or nobody; sign-in
+//! with its slow-down after failures; and running a request as its caller.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rollmesh_engine::accounts::{same_secret, Accounts, Role, SignInError};
+use rollmesh_engine::i18n::Lang;
+use rollmesh_engine::{msg, Node, NodeError};
+use serde_json::{json, Value};
+
+use super::Hooks;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "rollmesh_session";
+/// The header a cookie session's writes must carry (the session's CSRF token).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The header the owner's CLI names its local login in.
+pub const USER_HEADER: &str = "x-rollmesh-user";
+/// Failed sign-ins allowed before each further attempt must wait.
+const FREE_FAILURES: u32 = 3;
+/// The longest wait after failures.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+struct Session {
+    login: String,
+    csrf: String,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    until: Option<Instant>,
+}
+
+/// The API's state: the node, the owner's token, sessions and sign-in failures (in memory: a restart
+/// signs everyone out).
+pub struct ApiState {
+    pub(super) node: Arc<Node>,
+    pub(super) data: PathBuf,
+    owner_token: String,
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<HashMap<String, Failures>>,
+    ttl: Duration,
+    pub(super) secure: bool,
+    pub(super) hooks: Hooks,
+}
+
+/// The caller of a request, once authenticated.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// How audit entries and dossier changes name the person.
+    pub person: String,
+    /// The account's login (`owner` for the token).
+    pub login: String,
+    /// What the caller may do.
+    pub role: Role,
+    /// The language replies are in.
+    pub lang: Lang,
+}
+
+/// An API error: a status and a message in the caller's language.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+/// The language a request asks for: `?lang=en` or an `Accept-Language` starting with `en`.
+pub fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    let q = query.unwrap_or("");
+    if q.split('&').any(|p| p == "lang=en") {
+        return Lang::En;
+    }
+    if q.split('&').any(|p| p == "lang=vi") {
+        return Lang::Vi;
+    }
+    match headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(l) if l.trim_start().starts_with("en") => Lang::En,
+        _ => Lang::Vi,
+    }
+}
+
+fn pick(lang: Lang, vi: &str, en: &str) -> String {
+    if lang == Lang::En { en } else { vi }.to_string()
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+impl ApiState {
+    pub(super) fn new(
+        node: Arc<Node>,
+        data: PathBuf,
+        owner_token: String,
+        session_minutes: u64,
+        secure: bool,
+        hooks: Hooks,
+    ) -> ApiState {
+        ApiState {
+            node,
+            data,
+            owner_token,
+            sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            ttl: Duration::from_secs(session_minutes.clamp(1, 7 * 24 * 60) * 60),
+            secure,
+            hooks,
+        }
+    }
+
+    /// The caller of a request, or why there is none.
+    fn caller(&self, parts: &Parts) -> Result<Caller, ApiError> {
+        let lang = lang_of(&parts.headers, parts.uri.query());
+        let unauthorized = || {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                pick(
+                    lang,
+                    "cần đăng nhập (phiên hết hạn hoặc chưa đăng nhập)",
+                    "sign-in required (no session, or it expired)",
+                ),
+            )
+        };
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if let Some(t) = bearer {
+            if same_secret(t, &self.owner_token) {
+                // The owner: whoever can read the 0600 token file owns the data directory anyway.
+                let login = parts
+                    .headers
+                    .get(USER_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|s| s.chars().filter(|c| !c.is_control()).take(64).collect())
+                    .unwrap_or_else(|| "owner".to_string());
+                return Ok(Caller {
+                    person: login,
+                    login: "owner".into(),
+                    role: Role::Admin,
+                    lang,
+                });
+            }
+            return self.session_caller(t, lang).ok_or_else(unauthorized);
+        }
+        let Some(t) = cookie_token(&parts.headers) else {
+            return Err(unauthorized());
+        };
+        let caller = self.session_caller(&t, lang).ok_or_else(unauthorized)?;
+        // A cookie is sent by the browser whatever page asks: writes must prove they come from ours.
+        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            let csrf = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&t)
+                .map(|s| s.csrf.clone())
+                .unwrap_or_default();
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same_secret(sent, &csrf) {
+                return Err(ApiError(
+                    StatusCode::FORBIDDEN,
+                    pick(
+                        lang,
+                        "thiếu hoặc sai mã chống giả mạo (X-CSRF-Token)",
+                        "missing or wrong anti-forgery token (X-CSRF-Token)",
+                    ),
+                ));
+            }
+        }
+        Ok(caller)
+    }
+
+    /// The caller of a live session whose account is still enabled (sliding expiry).
+    fn session_caller(&self, token: &str, lang: Lang) -> Option<Caller> {
+        let login = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            sessions.retain(|_, s| s.expires > now);
+            let s = sessions.get_mut(token)?;
+            s.expires = now + self.ttl;
+            s.login.clone()
+        };
+        let account = Accounts::of(&self.data).get(&login).ok().flatten()?;
+        if account.disabled {
+            self.sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(token);
+            return None;
+        }
+        Some(Caller {
+            person: account.person(),
+            login: account.login,
+            role: account.role,
+            lang,
+        })
+    }
+
+    /// Signs in: a session, or an error. After [`FREE_FAILURES`] failures for a login, each further
+    /// attempt must wait twice as long as the last (up to [`MAX_WAIT`]); attempts during the wait are
+    /// answered 429 without checking the password.
+    pub(super) async fn sign_in(
+        self: &Arc<Self>,
+        login: String,
+        password: String,
+        lang: Lang,
+    ) -> Result<(String, String, Caller), ApiError> {
+        let key = login.to_lowercase();
+        {
+            let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(until) = f.get(&key).and_then(|f| f.until) {
+                let now = Instant::now();
+                if until > now {
+                    let secs = (until - now).as_secs() + 1;
+                    return Err(ApiError(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        pick(
+                            lang,
+                            &format!("đăng nhập sai nhiều lần; hãy thử lại sau {secs} giây"),
+                            &format!("too many failed sign-ins; try again in {secs} s"),
+                        ),
+                    ));
+                }
+            }
+        }
+        let state = self.clone();
+        let (l, p) = (login.clone(), password);
+        let outcome =
+            tokio::task::spawn_blocking(move || Accounts::of(&state.data).sign_in(&l, &p))
+                .await
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let account = match outcome {
+            Ok(a) => {
+                self.failures
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
+                a
+            }
+            Err(e) => {
+                let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+                let entry = f.entry(key).or_default();
+                entry.count += 1;
+                if entry.count >= FREE_FAILURES {
+                    let wait = Duration::from_secs(1 << (entry.count - FREE_FAILURES).min(9));
+                    entry.until = Some(Instant::now() + wait.min(MAX_WAIT));
+                }
+                drop(f);
+                let _ = self.node.store().audit_append(
+                    &login,
+                    &self.node.id().to_string(),
+                    "login.failed",
+                    &login,
+                    "",
+                );
+                return Err(ApiError(
+                    StatusCode::UNAUTHORIZED,
+                    match e {
+                        SignInError::Wrong => pick(
+                            lang,
+                            "sai tên đăng nhập hoặc mật khẩu",
+                            "wrong login or password",
+                        ),
+                        SignInError::Disabled => {
+                            pick(lang, "tài khoản đã bị khóa", "the account is disabled")
+                        }
+                    },
+                ));
+            }
+        };
+        let token = rollmesh_engine::accounts::random_token();
+        let csrf = rollmesh_engine::accounts::random_token();
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                token.clone(),
+                Session {
+                    login: account.login.clone(),
+                    csrf: csrf.clone(),
+                    expires: Instant::now() + self.ttl,
+                },
+            );
+        let _ = self.node.store().audit_append(
+            &account.person(),
+            &self.node.id().to_string(),
+            "login",
+            &account.login,
+            account.role.key(),
+        );
+        let caller = Caller {
+            person: account.person(),
+            login: account.login,
+            role: account.role,
+            lang,
+        };
+        Ok((token, csrf, caller))
+    }
+
+    /// Ends a session.
+    pub(super) fn sign_out(&self, parts_headers: &HeaderMap) {
+        let bearer = parts_headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|s| s.trim().to_string());
+        if let Some(t) = bearer.or_else(|| cookie_token(parts_headers)) {
+            self.sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&t);
+        }
+    }
+
+    /// The session cookie for a token.
+    pub(super) fn cookie(&self, token: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+            self.ttl.as_secs()
+        )
+    }
+
+    /// Session lifetime, in seconds.
+    pub(super) fn ttl_secs(&self) -> u64 {
+        self.ttl.as_secs()
+    }
+
+    /// Runs one request of [`crate::ops`] as `caller`, if its role allows: on a blocking thread, in
+    /// the caller's language, audited under the caller's name.
+    pub async fn run(self: &Arc<Self>, caller: Caller, req: Value) -> Result<Value, ApiError> {
+        let cmd = req["cmd"].as_str().unwrap_or("").to_string();
+        let needed = crate::ops::role_for(&cmd);
+        if caller.role < needed {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                pick(
+                    caller.lang,
+                    &format!(
+                        "tài khoản {} ({}) không được làm việc này (cần vai trò {})",
+                        caller.login,
+                        caller.role.label_vi(),
+                        needed.label_vi()
+                    ),
+                    &format!(
+                        "account {} ({}) may not do this (needs role {})",
+                        caller.login,
+                        caller.role.key(),
+                        needed.key()
+                    ),
+                ),
+            ));
+        }
+        let state = self.clone();
+        let lang = caller.lang;
+        let out = tokio::task::spawn_blocking(move || {
+            rollmesh_engine::i18n::with_lang(lang, || {
+                rollmesh_engine::credentials::as_user(&caller.person, || {
+                    crate::ops::handle(&state.node, &req, "api").map(|v| (v, req))
+                })
+            })
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        match out {
+            Ok((v, req)) => {
+                if crate::ops::writes(&req) || cmd == "credential.revoke" {
+                    (self.hooks.on_write)(&req);
+                }
+                Ok(v)
+            }
+            Err(e) => Err(ApiError(
+                status_of(&e),
+                crate::render::explain_lang(&e, lang == Lang::En),
+            )),
+        }
+    }
+}
+
+/// The status of a failed request: 404 for an unknown member, 400 for the rest (refused input).
+fn status_of(e: &anyhow::Error) -> StatusCode {
+    let missing = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<NodeError>(),
+            Some(NodeError::NoSuchMember(_))
+        )
+    });
+    if missing {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+impl FromRequestParts<Arc<ApiState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ApiState>,
+    ) -> Result<Self, Self::Rejection> {
+        state.caller(parts)
+    }
+}
+
+/// The message for a body that is not the JSON expected.
+pub fn bad_body(lang: Lang, detail: &str) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        if lang == Lang::En {
+            format!("the request body is not the JSON expected: {detail}")
+        } else {
+            msg!(
+                "nội dung yêu cầu không đúng JSON mong đợi: {detail}",
+                "the request body is not the JSON expected: {detail}"
+            )
+        },
+    )
+}

@@ -1,0 +1,606 @@
+//! The node's HTTP API over a real running node (`rollmesh run`, real HTTP on 127.0.0.1): roles allowed
+//! and refused, sessions, CSRF, the slow-down after failed sign-ins, the audit and history naming the
+//! person, the OpenAPI document checked by an independent validator, the changes feed across pages and a
+//! restart, and the CLI printing the same with the node running as with it stopped.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::*;
+
+/// A bootstrapped organisation in a temp dir; the cell's data directory.
+fn cell() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["org", "bootstrap", "--out", &arg(dir.path(), "org")]);
+    let data = dir.path().join("org").join("hn.d01.w01.c01");
+    (dir, data)
+}
+
+/// Starts the node and waits for its API address.
+fn start(data: &Path) -> (ChildGuard, String) {
+    let _ = std::fs::remove_file(data.join("api.addr"));
+    let guard = spawn_node(data);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(a) = std::fs::read_to_string(data.join("api.addr")) {
+            if !a.trim().is_empty() {
+                return (guard, a.trim().to_string());
+            }
+        }
+        assert!(Instant::now() < deadline, "the node's API did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops a node and waits until its store is free.
+fn stop(mut g: ChildGuard) {
+    if let Some(c) = g.0.as_mut() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = c.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    drop(g);
+}
+
+use std::process::Command;
+
+/// Adds an account through the CLI (password on stdin).
+fn add_user(data: &Path, login: &str, name: &str, role: &str, password: &str) {
+    let mut cmd = command(&[
+        "user",
+        "add",
+        login,
+        "--name",
+        name,
+        "--role",
+        role,
+        "--password-stdin",
+        "--data",
+        &data.to_string_lossy(),
+    ]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{password}").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "user add {login}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A tiny HTTP client over ureq: status and JSON body, never an error for a 4xx.
+struct Http {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Http {
+    fn new(base: &str) -> Http {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Http {
+            base: base.to_string(),
+            agent,
+        }
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let resp = match (method, body) {
+            ("GET", _) => {
+                let mut r = self.agent.get(&url);
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                r.call()
+            }
+            (m, b) => {
+                let mut r = if m == "PATCH" {
+                    self.agent.patch(&url)
+                } else {
+                    self.agent.post(&url)
+                };
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                r.send_json(b.unwrap_or(json!({})))
+            }
+        };
+        let mut resp = resp.expect("HTTP request");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Signs in; returns the bearer token (and the cookie's CSRF token).
+    fn login(&self, login: &str, password: &str) -> (u16, Value) {
+        self.send(
+            "POST",
+            "/api/login",
+            &[],
+            Some(json!({"login": login, "password": password})),
+        )
+    }
+
+    fn token(&self, login: &str, password: &str) -> String {
+        let (s, v) = self.login(login, password);
+        assert_eq!(s, 200, "login {login}: {v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+}
+
+fn bearer(t: &str) -> String {
+    format!("Bearer {t}")
+}
+
+#[test]
+fn each_role_is_allowed_and_refused_where_it_should_be() {
+    let (_dir, data) = cell();
+    add_user(&data, "xem", "Lê Văn Xem", "viewer", "mat-khau-xem");
+    add_user(&data, "hoa", "Trần Thị Hoa", "clerk", "mat-khau-hoa");
+    add_user(&data, "quantri", "Phạm Quản Trị", "admin", "mat-khau-qt");
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    let viewer = bearer(&http.token("xem", "mat-khau-xem"));
+    let clerk = bearer(&http.token("hoa", "mat-khau-hoa"));
+    let admin = bearer(&http.token("quantri", "mat-khau-qt"));
+    let add = json!({"fields": {"full_name": "Nguyễn Văn An", "dob": "01/05/1990"}});
+
+    // A viewer reads but cannot write.
+    let (s, v) = http.send("GET", "/api/members", &[("Authorization", &viewer)], None);
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = http.send(
+        "POST",
+        "/api/members",
+        &[("Authorization", &viewer)],
+        Some(add.clone()),
+    );
+    assert_eq!(s, 403, "a viewer wrote: {v}");
+    assert!(v["error"].as_str().unwrap().contains("vai trò"), "{v}");
+    // A clerk writes, but reads neither the audit log nor the accounts.
+    let (s, v) = http.send(
+        "POST",
+        "/api/members",
+        &[("Authorization", &clerk)],
+        Some(add),
+    );
+    assert_eq!(s, 200, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let edit = json!({"fields": {"phone": "0912345678"}, "clear": ["dob"]});
+    let (s, v) = http.send(
+        "PATCH",
+        &format!("/api/members/{id}"),
+        &[("Authorization", &clerk)],
+        Some(edit),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["member"]["phone"], "0912345678");
+    assert!(
+        v["member"].get("dob").is_none(),
+        "the field was not cleared: {v}"
+    );
+    for path in ["/api/audit", "/api/users", "/api/quarantine"] {
+        let (s, _) = http.send("GET", path, &[("Authorization", &clerk)], None);
+        assert_eq!(s, 403, "a clerk read {path}");
+        let (s, v) = http.send("GET", path, &[("Authorization", &admin)], None);
+        assert_eq!(s, 200, "admin {path}: {v}");
+    }
+    let (s, _) = http.send(
+        "POST",
+        "/api/users",
+        &[("Authorization", &clerk)],
+        Some(json!({"login": "ke-gian", "role": "admin", "password": "12345678"})),
+    );
+    assert_eq!(s, 403, "a clerk made an account");
+    // An approver decision is above a clerk.
+    let (s, _) = http.send(
+        "POST",
+        "/api/org/rules",
+        &[("Authorization", &clerk)],
+        Some(json!({"text": ""})),
+    );
+    assert_eq!(s, 403);
+    // Errors name the field, in English on request.
+    let (s, v) = http.send(
+        "POST",
+        "/api/members",
+        &[("Authorization", &clerk), ("Accept-Language", "en")],
+        Some(json!({"fields": {"full_name": "A", "dob": "31/02/1990"}})),
+    );
+    assert_eq!(s, 400);
+    assert!(v["error"].as_str().unwrap().contains("dob"), "{v}");
+    // A disabled account's session stops working at once.
+    let (s, _) = http.send(
+        "POST",
+        "/api/users/hoa/disable",
+        &[("Authorization", &admin)],
+        Some(json!({})),
+    );
+    assert_eq!(s, 200);
+    let (s, _) = http.send("GET", "/api/members", &[("Authorization", &clerk)], None);
+    assert_eq!(s, 401, "a disabled account kept its session");
+    stop(node);
+}
+
+#[test]
+fn a_request_without_a_session_is_refused_and_a_cookie_write_needs_the_csrf_token() {
+    let (_dir, data) = cell();
+    add_user(&data, "hoa", "Trần Thị Hoa", "clerk", "mat-khau-hoa");
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    for path in [
+        "/api/members",
+        "/api/members/search?text=an",
+        "/api/stats",
+        "/api/changes",
+        "/api/me",
+    ] {
+        let (s, v) = http.send("GET", path, &[], None);
+        assert_eq!(s, 401, "{path} without a session: {v}");
+        let (s, _) = http.send("GET", path, &[("Authorization", "Bearer 00")], None);
+        assert_eq!(s, 401, "{path} with a made-up token");
+    }
+    let (s, v) = http.login("hoa", "mat-khau-hoa");
+    assert_eq!(s, 200);
+    let cookie = format!("rollmesh_session={}", v["token"].as_str().unwrap());
+    let csrf = v["csrf"].as_str().unwrap().to_string();
+    let body = json!({"fields": {"full_name": "Nguyễn Văn An"}});
+    // A browser's cookie alone reads, but does not write: another site's page could send it.
+    let (s, _) = http.send("GET", "/api/members", &[("Cookie", &cookie)], None);
+    assert_eq!(s, 200);
+    let (s, v) = http.send(
+        "POST",
+        "/api/members",
+        &[("Cookie", &cookie)],
+        Some(body.clone()),
+    );
+    assert_eq!(s, 403, "a cookie write without the CSRF token: {v}");
+    let (s, _) = http.send(
+        "POST",
+        "/api/members",
+        &[("Cookie", &cookie), ("X-CSRF-Token", "0000")],
+        Some(body.clone()),
+    );
+    assert_eq!(s, 403);
+    let (s, v) = http.send(
+        "POST",
+        "/api/members",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        Some(body),
+    );
+    assert_eq!(s, 200, "{v}");
+    // Signing out ends the session.
+    let (s, _) = http.send(
+        "POST",
+        "/api/logout",
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        None,
+    );
+    assert_eq!(s, 200);
+    let (s, _) = http.send("GET", "/api/members", &[("Cookie", &cookie)], None);
+    assert_eq!(s, 401);
+    stop(node);
+}
+
+#[test]
+fn ten_wrong_passwords_are_slowed_down() {
+    let (_dir, data) = cell();
+    add_user(&data, "hoa", "Trần Thị Hoa", "clerk", "mat-khau-hoa");
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        codes.push(http.login("hoa", "doan-mo").0);
+    }
+    assert_eq!(&codes[..3], &[401, 401, 401], "{codes:?}");
+    assert!(
+        codes[3..].iter().filter(|c| **c == 429).count() >= 6,
+        "no slow-down after failures: {codes:?}"
+    );
+    // During the wait even the right password is not tried.
+    let (s, v) = http.login("hoa", "mat-khau-hoa");
+    assert_eq!(s, 429, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("giây"), "{v}");
+    // Another account is not held up.
+    add_user(&data, "lan", "Vũ Thị Lan", "viewer", "mat-khau-lan");
+    assert_eq!(http.login("lan", "mat-khau-lan").0, 200);
+    stop(node);
+}
+
+#[test]
+fn the_audit_and_the_history_name_the_person() {
+    let (_dir, data) = cell();
+    add_user(&data, "hoa", "Trần Thị Hoa", "clerk", "mat-khau-hoa");
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    let clerk = bearer(&http.token("hoa", "mat-khau-hoa"));
+    let (_, v) = http.send(
+        "POST",
+        "/api/members",
+        &[("Authorization", &clerk)],
+        Some(json!({"fields": {"full_name": "Nguyễn Văn An", "phone": "0911111111"}})),
+    );
+    let id = v["id"].as_str().unwrap().to_string();
+    http.send(
+        "PATCH",
+        &format!("/api/members/{id}"),
+        &[("Authorization", &clerk)],
+        Some(json!({"fields": {"phone": "0922222222"}})),
+    );
+    let (s, h) = http.send(
+        "GET",
+        &format!("/api/members/{id}/history"),
+        &[("Authorization", &clerk)],
+        None,
+    );
+    assert_eq!(s, 200);
+    let entries = h["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{h}");
+    for e in entries {
+        assert_eq!(e["person"], "hoa (Trần Thị Hoa)", "{e}");
+        assert!(!e["node"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(
+        entries[1]["changed"],
+        json!([{"field": "phone", "old": "0911111111", "new": "0922222222"}])
+    );
+    // The CLI shows the same, in local time, while the node runs.
+    let o = ok(&["member", "history", &id, "--data", &data.to_string_lossy()]);
+    assert!(o.stdout.contains("hoa (Trần Thị Hoa) @"), "{}", o.stdout);
+    assert!(o.stdout.contains("0911111111 → 0922222222"), "{}", o.stdout);
+    // Reads of member data are audited too, under the person.
+    http.send(
+        "GET",
+        &format!("/api/members/{id}"),
+        &[("Authorization", &clerk)],
+        None,
+    );
+    let o = ok(&["audit", "--json", "--data", &data.to_string_lossy()]);
+    let entries = o.json()["entries"].as_array().unwrap().clone();
+    for action in ["member.add", "member.edit", "member.history", "member.show"] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["action"] == action && e["user"] == "hoa (Trần Thị Hoa)"),
+            "no {action} by the clerk in the audit: {entries:?}"
+        );
+    }
+    stop(node);
+}
+
+#[test]
+fn the_openapi_document_validates_and_lists_every_route() {
+    let (_dir, data) = cell();
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    // The document is public: a client needs it before signing in.
+    let (s, doc) = http.send("GET", "/api/openapi.json", &[], None);
+    assert_eq!(s, 200);
+    let paths = doc["paths"].as_object().expect("paths");
+    // A document path's `{param}` segment stands for any value (`/api/sheets/{what}` serves
+    // `/api/sheets/dues`).
+    let matches = |doc: &str, path: &str| {
+        let (d, p): (Vec<&str>, Vec<&str>) = (doc.split('/').collect(), path.split('/').collect());
+        d.len() == p.len() && d.iter().zip(&p).all(|(a, b)| a == b || a.starts_with('{'))
+    };
+    for (_, method, path) in rollmesh::api::routes() {
+        let item = paths
+            .iter()
+            .find(|(doc, _)| matches(doc, path))
+            .map(|(_, item)| item)
+            .unwrap_or_else(|| panic!("{path} is not in the document"));
+        assert!(
+            item.get(method.to_lowercase()).is_some(),
+            "{method} {path} is not in the document"
+        );
+    }
+    let file = data.join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    // An independent validator (openapi-spec-validator, installed by .ci/run).
+    let out = Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "the OpenAPI document does not validate:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop(node);
+}
+
+#[test]
+fn the_changes_feed_returns_each_change_once_and_resumes_after_a_restart() {
+    let (_dir, data) = cell();
+    let d = data.to_string_lossy().into_owned();
+    for i in 0..7 {
+        ok(&[
+            "member",
+            "add",
+            "--data",
+            &d,
+            "--name",
+            &format!("Đảng viên {i}"),
+        ]);
+    }
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    let token = std::fs::read_to_string(data.join("api.token")).unwrap();
+    let auth = bearer(token.trim());
+    let mut seen: Vec<String> = Vec::new();
+    let mut since = 0u64;
+    for _ in 0..20 {
+        let (s, v) = http.send(
+            "GET",
+            &format!("/api/changes?since={since}&limit=3"),
+            &[("Authorization", &auth)],
+            None,
+        );
+        assert_eq!(s, 200, "{v}");
+        for r in v["results"].as_array().unwrap() {
+            seen.push(r["id"].as_str().unwrap().to_string());
+        }
+        since = v["last_seq"].as_u64().unwrap();
+        if v["pending"] == false {
+            break;
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(unique.len(), 7, "a change came twice: {seen:?}");
+    stop(node);
+    // An edit while the poller is away; after a restart the cursor still holds.
+    let id = &seen[2];
+    ok(&["member", "edit", id, "--data", &d, "--phone", "0933333333"]);
+    let (node, base) = start(&data);
+    let http = Http::new(&base);
+    let (s, v) = http.send(
+        "GET",
+        &format!("/api/changes?since={since}"),
+        &[("Authorization", &auth)],
+        None,
+    );
+    assert_eq!(s, 200);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{v}");
+    assert_eq!(&results[0]["id"], id);
+    assert_eq!(results[0]["member"]["phone"], "0933333333");
+    stop(node);
+}
+
+/// The README's walk-through commands that read, with the node stopped and then running: the same output.
+#[test]
+fn the_cli_prints_the_same_with_the_node_running_as_stopped() {
+    let (_dir, data) = cell();
+    let d = data.to_string_lossy().into_owned();
+    let add = ok(&[
+        "member",
+        "add",
+        "--data",
+        &d,
+        "--name",
+        "Nguyễn Văn An",
+        "--dob",
+        "1990-05-01",
+        "--sex",
+        "nam",
+        "--phone",
+        "0912345678",
+        "--json",
+    ]);
+    let id = add.json()["id"].as_str().unwrap().to_string();
+    ok(&[
+        "member",
+        "edit",
+        &id,
+        "--data",
+        &d,
+        "--residence",
+        "Số 1 Hàng Bài",
+        "--event",
+        "rating:2025-12-31:Hoàn thành tốt nhiệm vụ",
+    ]);
+    let commands: Vec<Vec<String>> = [
+        vec!["member", "search", "nguyen van an"],
+        vec!["member", "show", &id],
+        vec!["member", "history", &id],
+        vec!["member", "list"],
+        vec!["stats"],
+        vec!["id"],
+        vec!["credential", "show"],
+        vec!["quarantine", "list"],
+        vec!["member", "show", &id, "--json"],
+        vec!["member", "list", "--json"],
+        vec!["member", "edit", &id, "--phone", "0912345678"],
+        vec!["member", "show", "khong-co"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .collect();
+    let run_all = || -> Vec<(i32, String, String)> {
+        commands
+            .iter()
+            .map(|c| {
+                let mut args: Vec<&str> = c.iter().map(String::as_str).collect();
+                args.extend(["--data", &d]);
+                let o = run(&args);
+                (o.code, o.stdout, o.stderr)
+            })
+            .collect()
+    };
+    let stopped = run_all();
+    let (node, _) = start(&data);
+    let running = run_all();
+    stop(node);
+    for (c, (a, b)) in commands.iter().zip(stopped.iter().zip(running.iter())) {
+        assert_eq!(
+            a,
+            b,
+            "`rollmesh {}` differs with the node running",
+            c.join(" ")
+        );
+    }
+    // And writes go through the running node with the same messages.
+    let (node, _) = start(&data);
+    let o = ok(&[
+        "member",
+        "add",
+        "--data",
+        &d,
+        "--name",
+        "Trần Thị Bình",
+        "--unit",
+        "hn.d01.w01.c01",
+    ]);
+    assert!(
+        o.stdout.starts_with("Đã thêm đảng viên Trần Thị Bình"),
+        "{}",
+        o.stdout
+    );
+    let o = run(&[
+        "member",
+        "add",
+        "--data",
+        &d,
+        "--name",
+        "X",
+        "--dob",
+        "2990-01-01",
+    ]);
+    assert_ne!(o.code, 0);
+    stop(node);
+}
