@@ -442,7 +442,7 @@ fn two_city_replicas_sync_without_a_central_server() {
         .unwrap_or_else(|e| dump(&m, e));
     let _guard = support::spawn_node(&standby);
     let count = |d: &std::path::Path| {
-        rollmesh::api::client::call(d, &json!({"cmd": "status"}))
+        rollmesh::client::call(d, &json!({"cmd": "status"}))
             .ok()
             .and_then(|v| v["members"].as_u64())
     };
@@ -454,7 +454,7 @@ fn two_city_replicas_sync_without_a_central_server() {
         .as_str()
         .expect("id")
         .to_string();
-    rollmesh::api::client::call(
+    rollmesh::client::call(
         &standby,
         &json!({"cmd": "member.edit", "id": id, "fields": {"phone": "0977000333"}}),
     )

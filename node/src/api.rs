@@ -10,12 +10,11 @@
 //! message. The API listens on 127.0.0.1 unless configured otherwise, and only with TLS beyond it.
 
 pub mod auth;
-pub mod client;
 mod routes;
 mod tls;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
@@ -25,8 +24,7 @@ use tracing::info;
 
 pub use auth::ApiState;
 
-/// The file where a running node writes its API's address (`http://127.0.0.1:PORT`), for the CLI.
-pub const ADDR_FILE: &str = "api.addr";
+pub use crate::client::{read_addr, ADDR_FILE};
 
 /// Hooks the daemon gives the API: what to do after a write, and its per-peer status.
 pub struct Hooks {
@@ -117,9 +115,12 @@ pub async fn start(
 }
 
 fn write_addr(data: &Path, url: &str) -> Result<()> {
+    use std::io::Write;
     let path = data.join(ADDR_FILE);
-    std::fs::write(&path, format!("{url}\n"))?;
-    crate::daemon::set_private(&path);
+    let _ = std::fs::remove_file(&path);
+    let mut f = rollmesh_engine::csv_import::create_private_file(&path)
+        .with_context(|| path.display().to_string())?;
+    f.write_all(format!("{url}\n").as_bytes())?;
     Ok(())
 }
 
@@ -128,25 +129,7 @@ pub fn remove_addr(data: &Path) {
     let _ = std::fs::remove_file(data.join(ADDR_FILE));
 }
 
-/// The API address a running node wrote in `data`, if any.
-pub fn read_addr(data: &Path) -> Option<String> {
-    std::fs::read_to_string(data.join(ADDR_FILE))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-/// Every request's route: (request, method, path), as the CLI's client uses them.
-pub fn routes() -> &'static [(&'static str, &'static str, &'static str)] {
-    routes::ROUTES
-}
-
 /// The OpenAPI document, as the node serves it.
 pub fn openapi_json() -> String {
     routes::openapi_json()
-}
-
-/// Where the data directory of a settings file is (for callers that have only the path).
-pub fn data_of(config: &Path) -> Result<PathBuf> {
-    Ok(crate::daemon::load(config)?.0)
 }

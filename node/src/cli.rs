@@ -30,7 +30,6 @@ pub use member::{ExportFormat, FieldArgs, MemberCmd};
 pub use org::OrgCmd;
 pub use orgdocs::OrgDocCmd;
 pub use quarantine::QuarantineCmd;
-pub use report::headcount_table;
 pub use screen::ScreenCmd;
 pub use trust::TrustCmd;
 pub use user::UserCmd;

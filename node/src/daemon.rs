@@ -120,7 +120,7 @@ impl Shared {
 
 /// Makes a file the daemon created in the data directory readable and writable by its owner only, like
 /// everything else there (the directory itself is 0700 already).
-pub(crate) fn set_private(path: &Path) {
+fn set_private(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
         warn!(path = %path.display(), error = %e, "could not make the file private");

@@ -59,6 +59,15 @@ fn free_port() -> Result<u16> {
     Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+fn free_tcp_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The demo's sign-in, at the city and every cell (admin role, so every page and request works).
+pub const DEMO_LOGIN: (&str, &str) = ("demo", "rollmesh-demo");
+
 const FAMILY: [&str; 12] = [
     "Nguyễn", "Nguyễn", "Nguyễn", "Trần", "Trần", "Lê", "Lê", "Phạm", "Hoàng", "Huỳnh", "Vũ",
     "Đặng",
@@ -103,6 +112,11 @@ impl Mesh {
             let addr = format!("127.0.0.1:{}", free_port()?);
             let mut s = node.settings().clone();
             s.listen = Some(addr.clone());
+            // A fixed API port, so the console's address stays the same when a node is restarted.
+            s.api = Some(rollmesh_engine::ApiSettings {
+                listen: Some(format!("127.0.0.1:{}", free_tcp_port()?)),
+                ..Default::default()
+            });
             if let Some(parent) = info.path.parent() {
                 let (paddr, pid) = addrs.get(&parent).context("parent before child")?.clone();
                 s.peers = vec![PeerSettings {
@@ -250,7 +264,7 @@ impl Mesh {
 
     /// Sends a request to a running node through its API.
     pub fn admin(&self, i: usize, req: &Value) -> Result<Value> {
-        crate::api::client::call(&self.nodes[i].data, req)
+        crate::client::call(&self.nodes[i].data, req)
     }
 
     /// The member count of a running node (None while it does not answer yet).
@@ -308,6 +322,19 @@ fn demo(once: bool, per_cell: usize, dir: &Path) -> Result<u8> {
     let bin = std::env::current_exe()?;
     let mut mesh = Mesh::create(&bin, &dir, &tree)?;
     let total = mesh.seed(&tree, per_cell)? as u64;
+    let deepest = tree.levels.len() - 1;
+    for n in mesh
+        .nodes
+        .iter()
+        .filter(|n| n.unit.depth() == 0 || n.unit.depth() == deepest)
+    {
+        rollmesh_engine::accounts::Accounts::of(&n.data).add(
+            DEMO_LOGIN.0,
+            "Cán bộ Demo",
+            rollmesh_engine::accounts::Role::Admin,
+            DEMO_LOGIN.1,
+        )?;
+    }
     let d = dir.display();
     let k = mesh.nodes.len();
     println!("{}", msg!("Tạo tổ chức mẫu 4 cấp ({k} nút) trong {d}; mỗi chi bộ có {per_cell} đảng viên ({total} tất cả).",
@@ -384,7 +411,7 @@ fn demo(once: bool, per_cell: usize, dir: &Path) -> Result<u8> {
         .map(|(_, idx)| idx.clone())
         .unwrap_or_default();
     for (n, cell) in cells.iter().take(3).enumerate() {
-        let list = mesh.admin(*cell, &json!({"cmd": "member.list"}))?;
+        let list = mesh.admin(*cell, &json!({"cmd": "member.list", "limit": 0}))?;
         let Some(id) = list["members"]
             .get(n)
             .and_then(|m| m["id"].as_str())
@@ -413,6 +440,23 @@ fn demo(once: bool, per_cell: usize, dir: &Path) -> Result<u8> {
             )
         );
     }
+    let api = |i: usize| crate::api::read_addr(&mesh.nodes[i].data).unwrap_or_default();
+    let (city_api, cell_api) = (
+        api(city),
+        cells.first().map(|c| api(*c)).unwrap_or_default(),
+    );
+    let cell_unit = cells
+        .first()
+        .map(|c| mesh.nodes[*c].unit.to_string())
+        .unwrap_or_default();
+    let (login, password) = DEMO_LOGIN;
+    println!(
+        "{}",
+        msg!(
+            "API của thành phố: {city_api}/  · của chi bộ {cell_unit}: {cell_api}/  (đăng nhập: {login} / {password})",
+            "The city's API: {city_api}/  · cell {cell_unit}'s: {cell_api}/  (sign in: {login} / {password})"
+        )
+    );
     if once {
         mesh.stop_all();
         println!("{}", msg!("Xong (--once).", "Done (--once)."));

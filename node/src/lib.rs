@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod i18n;
+pub mod import;
 pub mod ops;
 pub mod render;
 

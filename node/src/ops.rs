@@ -21,13 +21,14 @@
 //!
 //! Members, reports and the node itself (`members`, `admin`): `member.add|edit|show|list|search|history`,
 //! `stats`, `changes`, `id`, `audit`, `quarantine.list|show`, `credential.show|revoke`,
-//! `user.list|add|passwd|disable|role`. The HTTP API (`crate::api`) serves every request at its own
+//! `user.list|add|passwd|disable|role`. The HTTP API (the `api` module) serves every request at its own
 //! route and checks the caller's role first ([`role_for`]).
 
 mod admin;
+mod files;
 mod members;
 
-pub use members::fields_of;
+pub use members::{fields_of, headcount_table};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,7 +55,7 @@ pub fn call(data: &Path, req: Value) -> Result<Value> {
         .with_context(|| msg!("không mở được nút", "cannot open the node"));
     match opened {
         Ok(node) => handle(&node, &req, "cli"),
-        Err(e) if crate::api::client::held_by_daemon(&e) => crate::api::client::call(data, &req),
+        Err(e) if crate::client::held_by_daemon(&e) => crate::client::call(data, &req),
         Err(e) => Err(e),
     }
 }
@@ -100,6 +101,8 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "member.list" => members::list(node, req),
         "member.search" => members::search(node, req),
         "member.history" => members::history(node, req),
+        "member.export" => files::export(node, req),
+        "member.import" => files::import(node, req),
         "stats" => members::stats(node, req),
         "changes" => members::changes(node, req),
         "id" => members::id(node),

@@ -140,10 +140,13 @@ pub fn clerk_value(f: Field, v: &str) -> String {
 /// changed from → to.
 pub fn history_line(e: &Value) -> String {
     let mut what: Vec<String> = Vec::new();
-    if e["created"].as_bool() == Some(true) {
+    let created = e["changed"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|k| k == "create"));
+    if created {
         what.push(pick("tạo hồ sơ", "created").to_string());
     } else {
-        for c in e["changed"].as_array().into_iter().flatten() {
+        for c in e["changes"].as_array().into_iter().flatten() {
             let key = c["field"].as_str().unwrap_or("");
             let Ok(f) = Field::from_key(key) else {
                 continue;
@@ -168,9 +171,10 @@ pub fn history_line(e: &Value) -> String {
             .unwrap_or_else(|| kind.to_string());
         what.push(format!("{} {k}", pick("thêm sự kiện", "added event")));
     }
+    let node = e["author"].as_str().unwrap_or("?");
     let who = match e["person"].as_str() {
-        Some(p) => format!("{p} @ {}", e["node"].as_str().unwrap_or("?")),
-        None => e["node"].as_str().unwrap_or("?").to_string(),
+        Some(p) => format!("{p} @ {node}"),
+        None => node.to_string(),
     };
     format!(
         "#{:<6} {}  {}  {}",

@@ -73,6 +73,19 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The local API at a city of about `--members`: member search and list latency (p50/p99 over
+    /// `--requests` each) and a district's export to xlsx.
+    Api {
+        /// About how many members.
+        #[arg(long, default_value_t = 470_000)]
+        members: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Requests per measurement.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+    },
     /// What a node's store holds per key prefix, per member, against its size on disk.
     Disk {
         /// The node's data directory.
@@ -96,6 +109,7 @@ enum Cmd {
 
 const LIMIT: Duration = Duration::from_secs(300);
 
+mod api;
 mod scale;
 
 // The bench runs nodes as processes of this binary (`run`, `rm`): the same allocator as `rollmesh`.
@@ -141,6 +155,11 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Ledgers { members, seed } => scale::ledgers(members, seed),
+        Cmd::Api {
+            members,
+            seed,
+            requests,
+        } => api::run(members, seed, requests),
         Cmd::Disk { data } => {
             let members = rollmesh::Node::open(&data)?.store().member_count().max(1);
             scale::print_key_stats(&data, members)

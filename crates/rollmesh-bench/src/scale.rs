@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rollmesh::{Node, PeerSettings};
-use rollmesh_engine::{issue_credential, root_init, Issuer};
+pub(crate) use rollmesh_engine::root_init;
+use rollmesh_engine::{issue_credential, Issuer};
 use rollmesh_model::{DossierEdit, Event, EventKind, Field, UnitPath};
 use serde_json::{json, Value};
 
@@ -33,13 +34,13 @@ fn row(rows: &mut Vec<Row>, what: impl Into<String>, figure: impl Into<String>, 
 }
 
 /// A node process with its peak-RSS watcher.
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
-    peak_kb: u64,
+    pub(crate) peak_kb: u64,
 }
 
 impl Proc {
-    fn poll_rss(&mut self) -> u64 {
+    pub(crate) fn poll_rss(&mut self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         for l in status.lines() {
@@ -76,7 +77,7 @@ impl Drop for Proc {
     }
 }
 
-fn start(bin: &Path, data: &Path) -> Result<Proc> {
+pub(crate) fn start(bin: &Path, data: &Path) -> Result<Proc> {
     let log = std::fs::File::create(data.join("node.log"))?;
     let child = Command::new(bin)
         .args(["run", "--config"])
@@ -90,7 +91,7 @@ fn start(bin: &Path, data: &Path) -> Result<Proc> {
 }
 
 fn admin(data: &Path, req: Value) -> Result<Value> {
-    rollmesh::api::client::call(data, &req)
+    rollmesh::client::call(data, &req)
 }
 
 fn count(data: &Path) -> Option<u64> {
@@ -123,7 +124,7 @@ fn port() -> Result<String> {
 }
 
 /// Creates a node for `unit` with a credential from `issuer` (None: the root) and the given peers.
-fn make_node(
+pub(crate) fn make_node(
     base: &Path,
     name: &str,
     unit: &str,
@@ -243,7 +244,7 @@ fn dir_size(p: &Path) -> u64 {
 
 /// Imports `csv` into the node at `data` with the real command, polling its memory; returns the seconds
 /// it took and the finished process (for its peak RSS).
-fn bulk_import(bin: &Path, csv: &Path, data: &Path) -> Result<(f64, Proc)> {
+pub(crate) fn bulk_import(bin: &Path, csv: &Path, data: &Path) -> Result<(f64, Proc)> {
     let t = Instant::now();
     let mut import = Proc {
         child: Command::new(bin)
@@ -621,7 +622,7 @@ pub fn run(members: usize, seed: u64, dir: Option<PathBuf>, replica_only: bool) 
     // 7. Statistics and search at the city (its store, read in this process).
     let node = Node::open(&city)?;
     let t = Instant::now();
-    let table = rollmesh::cli::headcount_table(&node, &UnitPath::parse("hn")?, 1)?;
+    let table = rollmesh::ops::headcount_table(&node, &UnitPath::parse("hn")?, 1)?;
     let headcount: u64 = table.values().sum();
     if headcount != n as u64 {
         bail!("the headcount says {headcount} members, the import wrote {n}");

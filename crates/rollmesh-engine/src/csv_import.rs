@@ -23,12 +23,14 @@ mod duplicates;
 mod encoding;
 mod header;
 mod sheet;
+mod xlsx;
 
 pub use cells::*;
 pub use duplicates::*;
 pub use encoding::*;
 pub use header::*;
 pub use sheet::*;
+pub use xlsx::*;
 
 /// A valid row, ready to become a dossier or to update one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,8 +22,7 @@ use super::Hooks;
 pub const COOKIE: &str = "rollmesh_session";
 /// The header a cookie session's writes must carry (the session's CSRF token).
 pub const CSRF_HEADER: &str = "x-csrf-token";
-/// The header the owner's CLI names its local login in.
-pub const USER_HEADER: &str = "x-rollmesh-user";
+pub use crate::client::USER_HEADER;
 /// Failed sign-ins allowed before each further attempt must wait.
 const FREE_FAILURES: u32 = 3;
 /// The longest wait after failures.

@@ -152,6 +152,56 @@ async fn members_add(State(s): St, c: Caller, b: Body) -> Reply {
     post_op(&s, c, "member.add", b, &[]).await
 }
 
+/// Members as a file: `format` = xlsx (default), csv (for Excel; `keys` for the machine form, `sep`) or
+/// json. With `Accept: application/json` the reply is `{name, mime, count, data (base64)}`.
+#[utoipa::path(get, path = "/api/members/export", tag = "members",
+    params(("format" = Option<String>, Query), ("keys" = Option<bool>, Query),
+        ("sep" = Option<String>, Query), ("unit" = Option<String>, Query)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream")))]
+async fn members_export(State(s): St, c: Caller, headers: HeaderMap, mut q: Q) -> Response {
+    q.0.entry("format".into()).or_insert_with(|| "xlsx".into());
+    let v = match get_op(&s, c, "member.export", q, &[]).await {
+        Ok(Json(v)) => v,
+        Err(e) => return e.into_response(),
+    };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.starts_with("application/json"));
+    if wants_json {
+        return Json(v).into_response();
+    }
+    let bytes = data_encoding::BASE64
+        .decode(v["data"].as_str().unwrap_or("").as_bytes())
+        .unwrap_or_default();
+    let name = v["name"].as_str().unwrap_or("export");
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                v["mime"]
+                    .as_str()
+                    .unwrap_or("application/octet-stream")
+                    .to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Imports members from a file: `{name, data (base64 of an .xlsx or CSV), dry_run?}`; the reply counts
+/// what was imported and carries the rejected rows as a CSV file (base64), if any.
+#[utoipa::path(post, path = "/api/members/import", tag = "members", request_body = Object,
+    responses((status = 200, body = Object), (status = 400)))]
+async fn members_import(State(s): St, c: Caller, b: Body) -> Reply {
+    post_op(&s, c, "member.import", b, &[]).await
+}
+
 /// Name search, ignoring case and diacritics.
 #[utoipa::path(get, path = "/api/members/search", tag = "members",
     params(("text" = String, Query), ("limit" = Option<u64>, Query)),
@@ -406,7 +456,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "rollmesh node API", description = "The local API of a rollmesh node: members, the cell's year, screening, reports, accounts. Sign in at /api/login, or present the node's api.token as a bearer token."),
-    paths(login, logout, me, members_list, members_add, members_search, member_show, member_edit,
+    paths(login, logout, me, members_list, members_add, members_export, members_import, members_search, member_show, member_edit,
         member_history, changes, stats, meetings, dues, ratings, help_list, sheets, attachments,
         attach_grant, ledger, org_show, org_publish, flags, deadlines, node_id, status, audit,
         quarantine, quarantine_show, credential, credential_revoke, users, user_add, user_passwd,
@@ -430,6 +480,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/me", get(me))
         .route("/api/members", get(members_list).post(members_add))
         .route("/api/members/search", get(members_search))
+        .route("/api/members/export", get(members_export))
+        .route("/api/members/import", post(members_import))
         .route("/api/members/{id}", get(member_show).patch(member_edit))
         .route("/api/members/{id}/history", get(member_history))
         .route("/api/changes", get(changes))
@@ -459,41 +511,3 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(state)
 }
-
-/// The route of each request, for the CLI's client: method, path (with `{param}` taken from the request)
-/// and whether the rest goes in the query (GET) or the body.
-pub const ROUTES: &[(&str, &str, &str)] = &[
-    ("member.list", "GET", "/api/members"),
-    ("member.add", "POST", "/api/members"),
-    ("member.search", "GET", "/api/members/search"),
-    ("member.show", "GET", "/api/members/{id}"),
-    ("member.edit", "PATCH", "/api/members/{id}"),
-    ("member.history", "GET", "/api/members/{id}/history"),
-    ("changes", "GET", "/api/changes"),
-    ("stats", "GET", "/api/stats"),
-    ("meeting.record", "POST", "/api/meetings"),
-    ("dues.record", "POST", "/api/dues"),
-    ("rating.set", "POST", "/api/ratings"),
-    ("help.record", "POST", "/api/help-list"),
-    ("sheet.dues", "POST", "/api/sheets/dues"),
-    ("sheet.ratings", "POST", "/api/sheets/ratings"),
-    ("attach.list", "GET", "/api/attachments"),
-    ("attach.grant", "POST", "/api/attachments"),
-    ("ledger.show", "GET", "/api/ledgers"),
-    ("org.show", "GET", "/api/org/{what}"),
-    ("org.publish", "POST", "/api/org/{what}"),
-    ("screen.run", "GET", "/api/flags"),
-    ("screen.deadlines", "GET", "/api/deadlines"),
-    ("id", "GET", "/api/node"),
-    ("status", "GET", "/api/status"),
-    ("audit", "GET", "/api/audit"),
-    ("quarantine.list", "GET", "/api/quarantine"),
-    ("quarantine.show", "GET", "/api/quarantine/{seq}"),
-    ("credential.show", "GET", "/api/credential"),
-    ("credential.revoke", "POST", "/api/credential/revoke"),
-    ("user.list", "GET", "/api/users"),
-    ("user.add", "POST", "/api/users"),
-    ("user.passwd", "POST", "/api/users/{login}/password"),
-    ("user.disable", "POST", "/api/users/{login}/disable"),
-    ("user.role", "POST", "/api/users/{login}/role"),
-];

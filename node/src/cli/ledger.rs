@@ -361,7 +361,7 @@ fn sheet(data: &DataDir, mut req: Value, file: &Path, json: bool) -> Result<u8> 
             .unwrap_or_default();
         let delimiter = v["delimiter"].as_u64().unwrap_or(u64::from(b',')) as u8;
         // Its first column must not be a column the sheet reader knows ("Lý do" is the dues reason).
-        let mut out = super::member::RejectedFile::new(file, &header, delimiter)
+        let mut out = crate::import::RejectedFile::new(file, &header, delimiter)
             .labelled(msg!("Lỗi", "Error"));
         for b in &bad {
             out.add(&rollmesh_engine::csv_import::BadRow {

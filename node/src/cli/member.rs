@@ -4,7 +4,6 @@
 mod export;
 mod fields;
 mod import;
-pub(crate) use import::RejectedFile;
 
 pub use fields::FieldArgs;
 
@@ -86,9 +85,10 @@ pub enum MemberCmd {
     /// Import members from a CSV file whose header names fields (full_name, dob, sex, … or their labels);
     /// a row with an id (a file from `member export`) updates that member.
     Import {
-        /// The CSV file (UTF-8, or Windows-1258 as Excel saves it; separated by commas, semicolons or
-        /// tabs). Rejected rows are written beside it to <name>.rejected.csv.
-        #[arg(long, value_name = "FILE")]
+        /// The file: an Excel workbook (.xlsx) or CSV (UTF-8, or Windows-1258 as Excel saves it;
+        /// separated by commas, semicolons or tabs). Rejected rows are written beside it to
+        /// <name>.rejected.csv.
+        #[arg(long, value_name = "FILE", alias = "file", alias = "xlsx")]
         csv: PathBuf,
         /// Validate and report only; write nothing.
         #[arg(long)]
@@ -99,9 +99,9 @@ pub enum MemberCmd {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Export members as CSV or JSON (stdout, or --out).
+    /// Export members as an Excel workbook, CSV or JSON (stdout, or --out).
     Export {
-        /// csv or json.
+        /// xlsx, csv or json.
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
         /// CSV in the machine form: field keys as the header, values as stored (ISO dates, enum keys),
@@ -155,6 +155,8 @@ impl CsvSeparator {
 pub enum ExportFormat {
     /// CSV for Excel, one column per field (see --keys and --sep).
     Csv,
+    /// An Excel workbook (.xlsx): labels, DD/MM/YYYY dates, phone and citizen id as text.
+    Xlsx,
     /// A JSON array of objects.
     Json,
 }

@@ -1,15 +1,12 @@
 //! Reports on a node's data: `stats` (headcount), `verify` (re-check signatures) and `audit` (the access log).
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
-use rollmesh_model::{Sector, Status, UnitPath};
+use rollmesh_model::{Sector, Status};
 use serde_json::json;
 
 use super::{open, DataDir, EXIT_VERIFY_PROBLEMS};
 use crate::render::{self, print_json};
 use rollmesh_engine::msg;
-use rollmesh_engine::Node;
 
 /// `audit`: the local audit log, filtered, and whether its hash chain is intact.
 pub(super) fn audit(
@@ -122,23 +119,6 @@ pub(super) fn verify(data: DataDir, json: bool) -> Result<u8> {
     } else {
         EXIT_VERIFY_PROBLEMS
     })
-}
-
-/// Headcount of `scope` by (unit `depth` levels below it, status, sector), from the store's counters.
-pub fn headcount_table(
-    node: &Node,
-    scope: &UnitPath,
-    depth: usize,
-) -> Result<BTreeMap<(String, String, String), u64>> {
-    let keep = scope.depth() + 1 + depth;
-    let mut table = BTreeMap::new();
-    for h in node.store().headcount(scope)? {
-        let unit: Vec<&str> = h.unit.segments().take(keep).collect();
-        *table
-            .entry((unit.join("."), h.status, h.sector))
-            .or_default() += h.count;
-    }
-    Ok(table)
 }
 
 fn label<'a>(vi: &'a str, en: &'a str) -> &'a str {

@@ -25,7 +25,7 @@ pub(super) fn run_node(config: PathBuf) -> Result<u8> {
 
 /// `status`: per-peer sync state of a running node.
 pub(super) fn status(data: DataDir, json: bool) -> Result<u8> {
-    let v = crate::api::client::call(&data.data, &json!({"cmd": "status"})).with_context(|| {
+    let v = crate::client::call(&data.data, &json!({"cmd": "status"})).with_context(|| {
         msg!(
             "nút chưa chạy (rollmesh run)?",
             "is the node running (rollmesh run)?"

@@ -206,8 +206,9 @@ fn values_of(id: rollmesh_model::MemberId, doc: &Automerge) -> Option<MemberReco
     Dossier::from_doc(id, doc.clone()).ok()?.record().ok()
 }
 
-/// `member.history` {id}: each change in the order this node applied it, with what it changed from → to,
-/// the person its message names and the node that signed it.
+/// `member.history` {id}: each change in the order this node applied it: the node that signed it
+/// (`author`), the person its message names, when, the keys it changed (`changed`, as its message lists
+/// them) and each field from → to (`changes`).
 pub(super) fn history(node: &Node, req: &Value) -> Result<Value> {
     let id = node.resolve(text(req, "id").unwrap_or(""))?;
     node.audit("member.history", &id.to_string(), "")?;
@@ -243,15 +244,24 @@ pub(super) fn history(node: &Node, req: &Value) -> Result<Value> {
                     .collect()
             })
             .unwrap_or_default();
+        // What the message says changed: `create`, field keys, `-key` for removals, `+event:kind`.
+        let keys: Vec<&str> = if what == "create" {
+            vec!["create"]
+        } else {
+            what.strip_prefix("edit ")
+                .unwrap_or(what)
+                .split(' ')
+                .collect()
+        };
         out.push(json!({
             "seq": seq,
             "hash": rollmesh_proto::identity::hex(&change.hash().0),
-            "node": env.author().node_id().to_string(),
+            "author": env.author().node_id().to_string(),
             "person": person,
             "time": render::time_text(change.timestamp()),
             "unix_time": change.timestamp(),
-            "created": what == "create",
-            "changed": changed,
+            "changed": keys,
+            "changes": changed,
             "events": events,
         }));
         if after.is_some() {
@@ -268,7 +278,7 @@ pub(super) fn stats(node: &Node, req: &Value) -> Result<Value> {
         None => node.unit().clone(),
     };
     let depth: usize = int_or(req, "depth", 1)?;
-    let table = crate::cli::headcount_table(node, &scope, depth)?;
+    let table = headcount_table(node, &scope, depth)?;
     node.audit(
         "stats",
         &scope.to_string(),
@@ -321,4 +331,21 @@ pub(super) fn changes(node: &Node, req: &Value) -> Result<Value> {
         "last_seq": last,
         "pending": last < node.store().last_seq(),
     }))
+}
+
+/// Headcount of `scope` by (unit `depth` levels below it, status, sector), from the store's counters.
+pub fn headcount_table(
+    node: &Node,
+    scope: &UnitPath,
+    depth: usize,
+) -> Result<BTreeMap<(String, String, String), u64>> {
+    let keep = scope.depth() + 1 + depth;
+    let mut table = BTreeMap::new();
+    for h in node.store().headcount(scope)? {
+        let unit: Vec<&str> = h.unit.segments().take(keep).collect();
+        *table
+            .entry((unit.join("."), h.status, h.sector))
+            .or_default() += h.count;
+    }
+    Ok(table)
 }

@@ -1,52 +1,21 @@
-//! `member import`: members from a CSV file, read, signed and committed durably in chunks.
-//!
-//! The file may come straight from a clerk's Excel (UTF-8 with or without BOM, UTF-16, Windows-1258;
-//! comma, semicolon or tab separated; see `csv_import`). A row that repeats a member already in the store
-//! or an earlier row is refused as a duplicate, so re-running an interrupted import adds only what is
-//! missing; a row with an `id` (a file from `member export`) updates that member. Every refused row goes
-//! to `<name>.rejected.csv` beside the input, with its reason, for the clerk to fix and import again.
+//! `member import`: the command's side — the file imported on the node the CLI opened, or sent to the
+//! running node — and the closing report. The import itself is `crate::import`.
 
-use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use rollmesh_model::DossierEdit;
 use serde_json::json;
 
 use crate::cli::{open, DataDir, EXIT_ROWS_REJECTED};
-use crate::render::{self, print_json};
-use rollmesh_engine::csv_import::{self, BadRow, DupIndex, Origin, Row};
+use crate::import::{outcome_json, run_import};
+use crate::render::print_json;
+use rollmesh_engine::csv_import;
 use rollmesh_engine::msg;
-use rollmesh_engine::Node;
-
-/// What an import did (or, in a dry run, would do).
-#[derive(Default)]
-struct Outcome {
-    /// New members committed (a dry run: rows that would create one).
-    created: usize,
-    /// Members changed by a row with their id (a dry run: rows that would change one).
-    updated: usize,
-    /// Rows with an id that hold what the member already has.
-    unchanged: usize,
-    /// Refused rows, in the order they were refused (their cell values dropped once written out).
-    bad: Vec<BadRow>,
-    /// Where the refused rows were written.
-    rejected_file: Option<PathBuf>,
-}
-
-impl Outcome {
-    fn total(&self) -> usize {
-        self.created + self.updated + self.unchanged + self.bad.len()
-    }
-
-    fn duplicates(&self) -> usize {
-        self.bad.iter().filter(|b| b.duplicate.is_some()).count()
-    }
-}
 
 /// `member import`: validates every row; unless `dry_run`, writes the valid ones in chunks of `batch`
-/// and the refused ones to the rejected-rows file. Exits 3 if some rows were rejected.
+/// and the refused ones to the rejected-rows file. Exits 3 if some rows were rejected. While the node
+/// runs, the file goes to it through its API and the rejected rows come back to be written here.
 pub(super) fn import(
     path: &Path,
     dry_run: bool,
@@ -54,402 +23,77 @@ pub(super) fn import(
     data: &DataDir,
     json: bool,
 ) -> Result<u8> {
-    let node = open(data)?;
-    let opened = || std::fs::File::open(path).with_context(|| path.display().to_string());
-    let encoding = csv_import::detect_encoding(std::io::BufReader::new(opened()?))
-        .with_context(|| path.display().to_string())?;
-    let file = opened()?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let reader = csv_import::Reader::new(file, encoding, node.unit(), node.unit())?
-        .with_index(known_members(&node)?);
-    let mut out = Outcome::default();
-    if dry_run {
-        check_rows(&node, reader, &mut out)?;
-    } else {
-        let rejected = RejectedFile::new(path, reader.header(), reader.delimiter());
-        write_rows(&node, reader, rejected, path, size, batch, json, &mut out)?;
-    }
-    print_summary(&out, dry_run, json);
-    Ok(if !out.bad.is_empty() {
-        EXIT_ROWS_REJECTED
-    } else {
-        0
-    })
-}
-
-/// Every member of the node's scope, for recognising duplicates and the ids of updates. The store has
-/// no index by citizen id, dossier or card number, so this reads every projection once per import
-/// (nothing when the store is empty): one at a time, after listing only ids and units, because
-/// `Store::list` would hold all of them at once (about 1 GB at a city's 470,000 members, against about
-/// 100 bytes a member for the index).
-fn known_members(node: &Node) -> Result<DupIndex> {
-    let mut index = DupIndex::new();
-    if node.store().member_count() == 0 {
-        return Ok(index);
-    }
-    for (id, unit, _) in node.store().states()? {
-        if !unit
-            .as_ref()
-            .is_some_and(|us| us.iter().any(|u| node.unit().covers(u)))
-        {
-            continue;
+    let summary = match open(data) {
+        Ok(node) => {
+            let out = run_import(&node, path, dry_run, batch, json, false)?;
+            outcome_json(&out)
         }
-        if let Some(rec) = node.store().record(&id)? {
-            index.add_member(&rec);
+        Err(e) if crate::client::held_by_daemon(&e) => {
+            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let req = json!({"cmd": "member.import", "name": name, "dry_run": dry_run,
+                "data": data_encoding::BASE64.encode(&bytes)});
+            let mut v = crate::client::call(&data.data, &req)?;
+            if let (Some(b64), Some(n)) = (v["rejected_csv"].as_str(), v["rejected_name"].as_str())
+            {
+                let content = data_encoding::BASE64
+                    .decode(b64.as_bytes())
+                    .context("rejected rows")?;
+                let target = path.with_file_name(n);
+                let _ = std::fs::remove_file(&target);
+                let mut f = csv_import::create_private_file(&target)
+                    .with_context(|| target.display().to_string())?;
+                f.write_all(&content)?;
+                v["rejected_file"] = json!(target.display().to_string());
+            }
+            v
         }
-    }
-    Ok(index)
-}
-
-/// The fields of an update row that differ from what the member holds. Empty cells change nothing.
-fn changed_fields(node: &Node, row: &Row, id: &rollmesh_model::MemberId) -> Result<DossierEdit> {
-    let rec = node.record(id)?;
-    let set: BTreeMap<_, _> = row
-        .fields
-        .iter()
-        .filter(|(f, v)| rec.get(**f) != Some(v.as_str()))
-        .map(|(f, v)| (*f, v.clone()))
-        .collect();
-    Ok(DossierEdit {
-        set,
-        ..DossierEdit::default()
-    })
-}
-
-/// Applies an update row; `Ok(false)` when it changes nothing, `Err` with the reason when refused.
-fn apply_update(node: &Node, row: &Row, dry_run: bool) -> std::result::Result<bool, String> {
-    let Some(id) = row.id else {
-        return Ok(false);
+        Err(e) => return Err(e),
     };
-    let explain = |e: anyhow::Error| render::explain(&e);
-    let edit = changed_fields(node, row, &id).map_err(explain)?;
-    if edit.is_empty() {
-        return Ok(false);
-    }
-    if dry_run {
-        return Ok(true);
-    }
-    node.edit_member(id, &edit)
-        .map_err(|e| explain(anyhow::Error::new(e)))
-}
-
-/// Counts an update row's outcome; a refused update becomes a bad row (returned for the rejected file).
-fn count_update(node: &Node, row: Row, dry_run: bool, out: &mut Outcome) -> Option<BadRow> {
-    match apply_update(node, &row, dry_run) {
-        Ok(true) => out.updated += 1,
-        Ok(false) => out.unchanged += 1,
-        Err(reason) => {
-            return Some(BadRow {
-                line: row.line,
-                reason,
-                duplicate: None,
-                values: row.values,
-            })
-        }
-    }
-    None
-}
-
-/// A dry run: reads and validates every row and works out each update, writing nothing.
-fn check_rows<R: std::io::Read>(
-    node: &Node,
-    mut reader: csv_import::Reader<R>,
-    out: &mut Outcome,
-) -> Result<()> {
-    while let Some(row) = reader.next_row() {
-        match row {
-            Ok(r) if r.id.is_some() => {
-                if let Some(mut b) = count_update(node, r, true, out) {
-                    b.values = Vec::new();
-                    out.bad.push(b);
-                }
-            }
-            Ok(_) => out.created += 1,
-            Err(mut b) => {
-                b.values = Vec::new();
-                out.bad.push(b);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The rejected-rows file, `<name>.rejected.csv` beside the input: UTF-8 with a BOM (Excel opens it as
-/// such), the input's separator, a reason column then the input's header, and each refused row's cells
-/// as read. Written to `<name>.rejected.csv.part` and renamed when the import ends; not created at all
-/// when no row is refused. Private to its owner (it holds member data).
-pub(crate) struct RejectedFile {
-    path: PathBuf,
-    part: PathBuf,
-    header: Vec<String>,
-    delimiter: u8,
-    /// The added first column's title.
-    label: String,
-    writer: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
-}
-
-impl RejectedFile {
-    pub(crate) fn new(input: &Path, header: &[String], delimiter: u8) -> Self {
-        let mut name = input
-            .file_stem()
-            .map(|s| s.to_os_string())
-            .unwrap_or_else(|| "import".into());
-        name.push(".rejected.csv");
-        let path = input.with_file_name(&name);
-        name.push(".part");
-        RejectedFile {
-            part: input.with_file_name(name),
-            path,
-            header: header.to_vec(),
-            delimiter,
-            label: msg!("Lý do", "Reason"),
-            writer: None,
-        }
-    }
-
-    /// Titles the added reason column `label` (a sheet with a reason column of its own needs another).
-    pub(crate) fn labelled(mut self, label: String) -> Self {
-        self.label = label;
-        self
-    }
-
-    pub(crate) fn add(&mut self, row: &BadRow) -> Result<()> {
-        let w = match &mut self.writer {
-            Some(w) => w,
-            None => {
-                let file = csv_import::create_private_file(&self.part)
-                    .with_context(|| self.part.display().to_string())?;
-                let mut buf = std::io::BufWriter::new(file);
-                buf.write_all(b"\xEF\xBB\xBF")?;
-                let mut w = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .delimiter(self.delimiter)
-                    .from_writer(buf);
-                let head = std::iter::once(self.label.as_str())
-                    .chain(self.header.iter().map(String::as_str))
-                    .map(|c| csv_import::neutralise(c).into_owned());
-                w.write_record(head)?;
-                self.writer.insert(w)
-            }
-        };
-        let cells = std::iter::once(row.reason.as_str())
-            .chain(row.values.iter().map(String::as_str))
-            .map(|c| csv_import::neutralise(c).into_owned());
-        w.write_record(cells)?;
-        Ok(())
-    }
-
-    /// Closes the file and gives it its final name; `None` when no row was refused.
-    pub(crate) fn finish(mut self) -> Result<Option<PathBuf>> {
-        let Some(w) = self.writer.take() else {
-            return Ok(None);
-        };
-        let file = w
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("{}", e.error()))?
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-        file.sync_all()?;
-        std::fs::rename(&self.part, &self.path).with_context(|| self.path.display().to_string())?;
-        Ok(Some(self.path.clone()))
-    }
-}
-
-impl Drop for RejectedFile {
-    fn drop(&mut self) {
-        // An import that failed part-way leaves no half-written file behind.
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.part);
-        }
-    }
-}
-
-/// Writes the valid rows with a progress bar, reporting each durable commit on stdout, and the refused
-/// ones to `rejected`; fills `out`.
-#[allow(clippy::too_many_arguments)]
-fn write_rows<R: std::io::Read + Send>(
-    node: &Node,
-    reader: csv_import::Reader<R>,
-    mut rejected: RejectedFile,
-    path: &Path,
-    size: u64,
-    batch: usize,
-    json: bool,
-    out: &mut Outcome,
-) -> Result<()> {
-    let stdout = std::io::stdout();
-    let bar = indicatif::ProgressBar::new(size);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {percent}% {msg} ETA {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut on_chunk = |chunk: Chunk| -> Result<()> {
-        let mut refused = chunk.bad;
-        for row in chunk.updates {
-            refused.extend(count_update(node, row, false, out));
-        }
-        for mut b in refused {
-            rejected.add(&b)?;
-            b.values = Vec::new();
-            out.bad.push(b);
-        }
-        bar.set_position(chunk.read);
-        if chunk.creates.is_empty() {
-            return Ok(());
-        }
-        out.created += chunk.creates.len();
-        let committed = out.created;
-        bar.set_message(msg!("{committed} đảng viên", "{committed} members"));
-        let (first, last) = (
-            chunk.creates[0].line,
-            chunk.creates[chunk.creates.len() - 1].line,
-        );
-        let mut o = stdout.lock();
-        if json {
-            writeln!(
-                o,
-                "{}",
-                json!({"event": "committed", "first_line": first, "last_line": last, "rows": chunk.creates.len(), "total_committed": committed})
-            )?;
+    print_summary(&summary, dry_run, json);
+    Ok(
+        if summary["bad"].as_array().is_some_and(|b| !b.is_empty()) {
+            EXIT_ROWS_REJECTED
         } else {
-            writeln!(
-                o,
-                "{}",
-                msg!(
-                    "Đã ghi bền vững các dòng {first}–{last} ({committed} đảng viên đến nay)",
-                    "Durably committed lines {first}–{last} ({committed} members so far)"
-                )
-            )?;
-        }
-        o.flush()?;
-        Ok(())
-    };
-    pipeline(node, reader, batch, &mut on_chunk)?;
-    bar.finish_and_clear();
-    out.rejected_file = rejected.finish()?;
-    let (created, updated, refused) = (out.created, out.updated, out.bad.len());
-    node.audit(
-        "member.import",
-        &path.display().to_string(),
-        &format!("{created} records, {updated} updated, {refused} rejected"),
-    )?;
-    Ok(())
-}
-
-/// Rows read together: new members (committed in one durable write), updates and refused rows.
-#[derive(Default)]
-struct Chunk {
-    creates: Vec<Row>,
-    updates: Vec<Row>,
-    bad: Vec<BadRow>,
-    /// Bytes of the file read by then.
-    read: u64,
-}
-
-impl Chunk {
-    fn len(&self) -> usize {
-        self.creates.len() + self.updates.len() + self.bad.len()
-    }
-}
-
-/// Three stages, so the serial parts overlap: one thread reads and validates rows, one builds and
-/// signs each chunk's new dossiers (on both cores), and this one writes them durably and then the
-/// chunk's updates, calling `on_chunk` after each chunk's creations are durable. An error stops the
-/// writer, which closes the channels and so stops the other two at their next send.
-fn pipeline<R: std::io::Read + Send>(
-    node: &Node,
-    mut reader: csv_import::Reader<R>,
-    batch: usize,
-    on_chunk: &mut dyn FnMut(Chunk) -> Result<()>,
-) -> Result<()> {
-    let (rows_tx, rows_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
-    let (built_tx, built_rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::scope(|scope| -> Result<()> {
-        let parser = scope.spawn(move || {
-            let mut chunk = Chunk::default();
-            while let Some(row) = reader.next_row() {
-                match row {
-                    Ok(r) if r.id.is_some() => chunk.updates.push(r),
-                    Ok(r) => chunk.creates.push(r),
-                    Err(b) => chunk.bad.push(b),
-                }
-                if chunk.len() >= batch {
-                    chunk.read = reader.bytes_read();
-                    if rows_tx.send(std::mem::take(&mut chunk)).is_err() {
-                        return;
-                    }
-                }
-            }
-            if chunk.len() > 0 {
-                chunk.read = reader.bytes_read();
-                let _ = rows_tx.send(chunk);
-            }
-        });
-        // Worker threads do not carry the acting person: read it here.
-        let by = rollmesh_engine::credentials::acting_person();
-        let builder = scope.spawn(move || {
-            use rayon::prelude::*;
-            for chunk in rows_rx {
-                let built = chunk
-                    .creates
-                    .par_iter()
-                    .map(|row| {
-                        let (_, vc, doc) =
-                            node.build_member_by(row.fields.clone(), Vec::new(), &by)?;
-                        Ok((vc, doc))
-                    })
-                    .collect::<Result<Vec<_>>>();
-                let failed = built.is_err();
-                if built_tx.send((chunk, built)).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        let written = built_rx.into_iter().try_for_each(|(chunk, built)| {
-            let built = built?;
-            if !built.is_empty() {
-                node.commit_created(built)?;
-            }
-            on_chunk(chunk)
-        });
-        let built = builder.join();
-        let parsed = parser.join();
-        written?;
-        built.map_err(|_| anyhow::anyhow!("the import's builder thread failed"))?;
-        parsed.map_err(|_| anyhow::anyhow!("the import's reader thread failed"))
-    })
+            0
+        },
+    )
 }
 
 /// At most this many refused rows are listed on the terminal; the rejected-rows file has them all.
 const LISTED: usize = 100;
 
 /// The closing report: the rejected rows, then the totals and where the rejected rows went.
-fn print_summary(out: &Outcome, dry_run: bool, json: bool) {
-    let total = out.total();
-    let valid = total - out.bad.len();
-    let rejected = out.bad.len();
-    let duplicates = out.duplicates();
-    let file = out.rejected_file.as_ref().map(|p| p.display().to_string());
+fn print_summary(out: &serde_json::Value, dry_run: bool, json: bool) {
+    let n = |k: &str| out[k].as_u64().unwrap_or(0) as usize;
+    let (created, updated, unchanged) = (n("created"), n("updated"), n("unchanged"));
+    let bad = out["bad"].as_array().cloned().unwrap_or_default();
+    let total = created + updated + unchanged + bad.len();
+    let valid = total - bad.len();
+    let rejected = bad.len();
+    let duplicates = bad
+        .iter()
+        .filter(|b| b.get("duplicate_of").is_some() || b.get("duplicate_of_line").is_some())
+        .count();
+    let file = out["rejected_file"].as_str().map(str::to_string);
     if json {
-        let (imported, updated) = if dry_run {
-            (0, 0)
-        } else {
-            (out.created, out.updated)
-        };
+        let (imported, updated) = if dry_run { (0, 0) } else { (created, updated) };
         let mut v = json!({"event": "summary", "rows": total, "valid": valid,
-            "imported": imported, "updated": updated, "unchanged": out.unchanged,
-            "duplicates": duplicates,
-            "rejected": out.bad.iter().map(bad_json).collect::<Vec<_>>(),
+            "imported": imported, "updated": updated, "unchanged": unchanged,
+            "duplicates": duplicates, "rejected": bad,
             "rejected_file": file, "dry_run": dry_run});
         if dry_run {
-            v["would_import"] = json!(out.created);
-            v["would_update"] = json!(out.updated);
+            v["would_import"] = json!(created);
+            v["would_update"] = json!(n("updated"));
         }
         print_json(&v);
         return;
     }
-    for b in out.bad.iter().take(LISTED) {
-        let (line, reason) = (b.line, &b.reason);
+    for b in bad.iter().take(LISTED) {
+        let (line, reason) = (&b["line"], b["reason"].as_str().unwrap_or(""));
         println!(
             "{}",
             msg!(
@@ -468,7 +112,6 @@ fn print_summary(out: &Outcome, dry_run: bool, json: bool) {
             )
         );
     }
-    let (created, updated, unchanged) = (out.created, out.updated, out.unchanged);
     if dry_run {
         println!(
             "{}",
@@ -530,14 +173,4 @@ fn print_summary(out: &Outcome, dry_run: bool, json: bool) {
             )
         );
     }
-}
-
-fn bad_json(b: &BadRow) -> serde_json::Value {
-    let mut v = json!({"line": b.line, "reason": b.reason});
-    match b.duplicate.map(|d| d.of) {
-        Some(Origin::Member(id)) => v["duplicate_of"] = json!(id.to_string()),
-        Some(Origin::Line(n)) => v["duplicate_of_line"] = json!(n),
-        None => {}
-    }
-    v
 }

@@ -9,7 +9,59 @@ use anyhow::{anyhow, bail, Context, Result};
 use rollmesh_engine::msg;
 use serde_json::Value;
 
-use super::routes::ROUTES;
+/// The header the owner's CLI names its local login in (the API trusts it only with the owner's token).
+pub const USER_HEADER: &str = "x-rollmesh-user";
+
+/// The file where a running node writes its API's address (`http://127.0.0.1:PORT`).
+pub const ADDR_FILE: &str = "api.addr";
+
+/// The API address a running node wrote in `data`, if any.
+pub fn read_addr(data: &Path) -> Option<String> {
+    std::fs::read_to_string(data.join(ADDR_FILE))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The route of each request: (request, method, path). A `{param}` of the path is taken from the
+/// request's field of that name; the other fields go in the query string (GET) or the JSON body.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    ("member.list", "GET", "/api/members"),
+    ("member.add", "POST", "/api/members"),
+    ("member.search", "GET", "/api/members/search"),
+    ("member.export", "GET", "/api/members/export"),
+    ("member.import", "POST", "/api/members/import"),
+    ("member.show", "GET", "/api/members/{id}"),
+    ("member.edit", "PATCH", "/api/members/{id}"),
+    ("member.history", "GET", "/api/members/{id}/history"),
+    ("changes", "GET", "/api/changes"),
+    ("stats", "GET", "/api/stats"),
+    ("meeting.record", "POST", "/api/meetings"),
+    ("dues.record", "POST", "/api/dues"),
+    ("rating.set", "POST", "/api/ratings"),
+    ("help.record", "POST", "/api/help-list"),
+    ("sheet.dues", "POST", "/api/sheets/dues"),
+    ("sheet.ratings", "POST", "/api/sheets/ratings"),
+    ("attach.list", "GET", "/api/attachments"),
+    ("attach.grant", "POST", "/api/attachments"),
+    ("ledger.show", "GET", "/api/ledgers"),
+    ("org.show", "GET", "/api/org/{what}"),
+    ("org.publish", "POST", "/api/org/{what}"),
+    ("screen.run", "GET", "/api/flags"),
+    ("screen.deadlines", "GET", "/api/deadlines"),
+    ("id", "GET", "/api/node"),
+    ("status", "GET", "/api/status"),
+    ("audit", "GET", "/api/audit"),
+    ("quarantine.list", "GET", "/api/quarantine"),
+    ("quarantine.show", "GET", "/api/quarantine/{seq}"),
+    ("credential.show", "GET", "/api/credential"),
+    ("credential.revoke", "POST", "/api/credential/revoke"),
+    ("user.list", "GET", "/api/users"),
+    ("user.add", "POST", "/api/users"),
+    ("user.passwd", "POST", "/api/users/{login}/password"),
+    ("user.disable", "POST", "/api/users/{login}/disable"),
+    ("user.role", "POST", "/api/users/{login}/role"),
+];
 
 /// True when opening the node failed because another process (a running node) holds its store.
 pub fn held_by_daemon(e: &anyhow::Error) -> bool {
@@ -40,7 +92,7 @@ pub fn call(data: &Path, req: &Value) -> Result<Value> {
         .iter()
         .find(|(c, _, _)| *c == cmd)
         .ok_or_else(|| anyhow!("no API route for {cmd:?}"))?;
-    let base = super::read_addr(data).ok_or_else(|| {
+    let base = read_addr(data).ok_or_else(|| {
         let d = data.display();
         anyhow!(msg!(
             "thư mục dữ liệu {d} đang được một tiến trình khác dùng nhưng không thấy địa chỉ API (api.addr); nút có đang khởi động không?",
@@ -55,6 +107,10 @@ pub fn call(data: &Path, req: &Value) -> Result<Value> {
     })?;
     let mut fields = req.as_object().cloned().unwrap_or_default();
     fields.remove("cmd");
+    // The API pages member lists (100 by default); a request made for the node itself means all of them.
+    if cmd == "member.list" && !fields.contains_key("limit") {
+        fields.insert("limit".into(), Value::from(0));
+    }
     let mut url_path = String::new();
     for part in path.split('/') {
         if part.is_empty() {
@@ -92,7 +148,8 @@ pub fn call(data: &Path, req: &Value) -> Result<Value> {
                 .get(&url)
                 .header("Authorization", &auth)
                 .header("Accept-Language", lang)
-                .header(super::auth::USER_HEADER, &person);
+                .header("Accept", "application/json")
+                .header(USER_HEADER, &person);
             for (k, v) in &fields {
                 if let Some(t) = as_text(v) {
                     r = r.query(k, &t);
@@ -104,13 +161,13 @@ pub fn call(data: &Path, req: &Value) -> Result<Value> {
             .patch(&url)
             .header("Authorization", &auth)
             .header("Accept-Language", lang)
-            .header(super::auth::USER_HEADER, &person)
+            .header(USER_HEADER, &person)
             .send_json(Value::Object(fields)),
         _ => agent
             .post(&url)
             .header("Authorization", &auth)
             .header("Accept-Language", lang)
-            .header(super::auth::USER_HEADER, &person)
+            .header(USER_HEADER, &person)
             .send_json(Value::Object(fields)),
     };
     let mut resp = sent.map_err(|e| {

@@ -1,0 +1,158 @@
+//! Files for Excel and other systems: `member.export` (a workbook, a CSV for Excel, a machine CSV or
+//! JSON, returned base64 with its type) and `member.import` (a file sent base64, imported like
+//! `member import` does it locally, with the rejected rows returned as a file).
+
+use anyhow::{anyhow, Context, Result};
+use rollmesh_engine::csv_import::{self, neutralise, XlsxCell};
+use rollmesh_engine::{i18n, Node};
+use rollmesh_model::member::{parse_date, FieldKind};
+use rollmesh_model::{Field, MemberRecord};
+use serde_json::{json, Value};
+
+use super::{flag, text};
+use crate::render;
+
+/// The members an export covers: a unit's subtree (default: the node's scope), in unit then id order.
+fn members_of(node: &Node, req: &Value) -> Result<Vec<MemberRecord>> {
+    let unit = match text(req, "unit") {
+        Some(u) => node.resolve_unit(u)?,
+        None => node.unit().clone(),
+    };
+    Ok(node.store().list_page(&unit, 0, usize::MAX, None)?)
+}
+
+/// `member.export` {format: xlsx|csv|json, keys?, sep?, unit?} → {name, mime, count, data (base64)}.
+/// `xlsx` and the default CSV are for Excel (labels, DD/MM/YYYY, Vietnamese values; the CSV with a UTF-8
+/// BOM); `keys` gives the machine CSV (field keys, values as stored). Every text cell that a spreadsheet
+/// would run as a formula starts with `'`; each form imports back (its id column updates members).
+pub(super) fn export(node: &Node, req: &Value) -> Result<Value> {
+    let format = text(req, "format").unwrap_or("csv");
+    let keys = flag(req, "keys");
+    let list = members_of(node, req)?;
+    node.audit("member.export", format, &format!("{} records", list.len()))?;
+    let id_header = if keys { "id" } else { i18n::pick("Mã", "Id") };
+    let header: Vec<String> = std::iter::once(id_header.to_string())
+        .chain(Field::ALL.iter().map(|f| {
+            if keys {
+                f.key().to_string()
+            } else {
+                render::label(*f).to_string()
+            }
+        }))
+        .collect();
+    let (bytes, mime, ext) = match format {
+        "json" => {
+            let arr: Vec<_> = list.iter().map(render::record_json).collect();
+            let mut buf = serde_json::to_vec_pretty(&arr)?;
+            buf.push(b'\n');
+            (buf, "application/json", "json")
+        }
+        "xlsx" => {
+            let rows: Vec<Vec<XlsxCell>> = list
+                .iter()
+                .map(|r| {
+                    std::iter::once(XlsxCell::Text(r.id.to_string()))
+                        .chain(Field::ALL.iter().map(|f| match r.get(*f) {
+                            Some(v) if f.kind() == FieldKind::Date => match parse_date(v) {
+                                Some(d) => XlsxCell::Date(d),
+                                None => XlsxCell::Text(neutralise(v).into_owned()),
+                            },
+                            Some(v) => XlsxCell::Text(
+                                neutralise(&csv_import::display_cell(*f, v)).into_owned(),
+                            ),
+                            None => XlsxCell::Text(String::new()),
+                        }))
+                        .collect()
+                })
+                .collect();
+            let sheet = i18n::pick("Đảng viên", "Members");
+            let bytes = csv_import::write_xlsx(sheet, &header, &rows).map_err(|e| anyhow!(e))?;
+            (
+                bytes,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            )
+        }
+        "csv" => {
+            let sep = match text(req, "sep").unwrap_or(",") {
+                ";" | "semicolon" => b';',
+                "\t" | "tab" => b'\t',
+                _ => b',',
+            };
+            let mut buf: Vec<u8> = Vec::new();
+            if !keys {
+                buf.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            let mut w = csv::WriterBuilder::new()
+                .delimiter(sep)
+                .from_writer(&mut buf);
+            w.write_record(header.iter().map(|h| neutralise(h).into_owned()))?;
+            for r in &list {
+                let cells = Field::ALL.iter().map(|f| match r.get(*f) {
+                    Some(v) if !keys => csv_import::display_cell(*f, v),
+                    Some(v) => v.to_string(),
+                    None => String::new(),
+                });
+                let row = std::iter::once(r.id.to_string()).chain(cells);
+                w.write_record(row.map(|c| neutralise(&c).into_owned()))?;
+            }
+            w.flush()?;
+            drop(w);
+            (buf, "text/csv; charset=utf-8", "csv")
+        }
+        other => anyhow::bail!(rollmesh_engine::msg!(
+            "định dạng không rõ: {other:?} (xlsx, csv, json)",
+            "unknown format: {other:?} (xlsx, csv, json)"
+        )),
+    };
+    Ok(json!({
+        "name": format!("dang-vien.{ext}"),
+        "mime": mime,
+        "count": list.len(),
+        "data": data_encoding::BASE64.encode(&bytes),
+    }))
+}
+
+/// `member.import` {name, data (base64), dry_run?} → the import's summary and, when rows were refused,
+/// the rejected-rows file (base64) for the caller to save beside its input.
+pub(super) fn import(node: &Node, req: &Value) -> Result<Value> {
+    let bytes = data_encoding::BASE64
+        .decode(text(req, "data").unwrap_or("").as_bytes())
+        .context("data: not base64")?;
+    let name = text(req, "name").unwrap_or("import.csv");
+    // Only the file's own name: the temporary copy stays inside its private directory.
+    let name: String = std::path::Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.is_empty())
+        .unwrap_or_else(|| "import.csv".into());
+    let dir = node.dir().join(format!(
+        "import-{}",
+        rollmesh_engine::accounts::random_token()
+    ));
+    std::fs::create_dir(&dir).with_context(|| dir.display().to_string())?;
+    let guard = RemoveDir(dir.clone());
+    let path = dir.join(&name);
+    {
+        let mut f = csv_import::create_private_file(&path)?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+    }
+    let dry_run = flag(req, "dry_run");
+    let (mut v, rejected) = crate::import::import_summary(node, &path, dry_run)?;
+    if let Some(p) = rejected {
+        let content = std::fs::read(&p)?;
+        v["rejected_csv"] = json!(data_encoding::BASE64.encode(&content));
+        v["rejected_name"] = json!(p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    }
+    drop(guard);
+    Ok(v)
+}
+
+/// Removes a temporary directory when dropped.
+struct RemoveDir(std::path::PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
