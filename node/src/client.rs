@@ -61,6 +61,13 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("user.passwd", "POST", "/api/users/{login}/password"),
     ("user.disable", "POST", "/api/users/{login}/disable"),
     ("user.role", "POST", "/api/users/{login}/role"),
+    ("member.export-doc", "GET", "/api/members/{id}/document"),
+    ("bundle.export", "GET", "/api/bundle"),
+    ("bundle.import", "POST", "/api/bundle"),
+    ("verify", "GET", "/api/verify"),
+    ("trust.list", "GET", "/api/trust"),
+    ("trust.add", "POST", "/api/trust"),
+    ("trust.remove", "POST", "/api/trust/{node_id}/remove"),
 ];
 
 /// True when opening the node failed because another process (a running node) holds its store.

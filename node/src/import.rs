@@ -34,6 +34,8 @@ pub(crate) struct Outcome {
     bad: Vec<BadRow>,
     /// Where the refused rows were written.
     rejected_file: Option<PathBuf>,
+    /// Each durable commit of new members: first line, last line, rows, members committed so far.
+    commits: Vec<(u64, u64, usize, usize)>,
 }
 
 /// Imports `path` on an open node without progress output; returns the summary (as `member.import`
@@ -94,7 +96,36 @@ pub(crate) fn run_import(
 pub(crate) fn outcome_json(out: &Outcome) -> serde_json::Value {
     json!({"created": out.created, "updated": out.updated, "unchanged": out.unchanged,
         "bad": out.bad.iter().map(bad_json).collect::<Vec<_>>(),
-        "rejected_file": out.rejected_file.as_ref().map(|p| p.display().to_string())})
+        "rejected_file": out.rejected_file.as_ref().map(|p| p.display().to_string()),
+        "commits": out.commits.iter().map(|(first, last, rows, total)| json!({"first_line": first,
+            "last_line": last, "rows": rows, "total_committed": total})).collect::<Vec<_>>()})
+}
+
+/// One durable commit of an import, as the clerk's terminal (or `--json`) shows it.
+pub(crate) fn print_commit(
+    o: &mut impl Write,
+    first: u64,
+    last: u64,
+    rows: usize,
+    committed: usize,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        writeln!(
+            o,
+            "{}",
+            json!({"event": "committed", "first_line": first, "last_line": last, "rows": rows, "total_committed": committed})
+        )
+    } else {
+        writeln!(
+            o,
+            "{}",
+            msg!(
+                "Đã ghi bền vững các dòng {first}–{last} ({committed} đảng viên đến nay)",
+                "Durably committed lines {first}–{last} ({committed} members so far)"
+            )
+        )
+    }
 }
 
 /// Every member of the node's scope, for recognising duplicates and the ids of updates. The store has
@@ -324,31 +355,18 @@ fn write_rows<R: std::io::Read + Send>(
         }
         out.created += chunk.creates.len();
         let committed = out.created;
-        if quiet {
-            return Ok(());
-        }
-        bar.set_message(msg!("{committed} đảng viên", "{committed} members"));
         let (first, last) = (
             chunk.creates[0].line,
             chunk.creates[chunk.creates.len() - 1].line,
         );
-        let mut o = stdout.lock();
-        if json {
-            writeln!(
-                o,
-                "{}",
-                json!({"event": "committed", "first_line": first, "last_line": last, "rows": chunk.creates.len(), "total_committed": committed})
-            )?;
-        } else {
-            writeln!(
-                o,
-                "{}",
-                msg!(
-                    "Đã ghi bền vững các dòng {first}–{last} ({committed} đảng viên đến nay)",
-                    "Durably committed lines {first}–{last} ({committed} members so far)"
-                )
-            )?;
+        out.commits
+            .push((first, last, chunk.creates.len(), committed));
+        if quiet {
+            return Ok(());
         }
+        bar.set_message(msg!("{committed} đảng viên", "{committed} members"));
+        let mut o = stdout.lock();
+        print_commit(&mut o, first, last, chunk.creates.len(), committed, json)?;
         o.flush()?;
         Ok(())
     };

@@ -76,6 +76,7 @@ pub fn writes(req: &Value) -> bool {
                 | "member.add"
                 | "member.edit"
                 | "member.import"
+                | "bundle.import"
         )
     )
 }
@@ -84,10 +85,12 @@ pub fn writes(req: &Value) -> bool {
 pub fn role_for(cmd: &str) -> Role {
     match cmd {
         "meeting.record" | "dues.record" | "rating.set" | "help.record" | "sheet.dues"
-        | "sheet.ratings" | "member.add" | "member.edit" | "member.import" => Role::Clerk,
+        | "sheet.ratings" | "member.add" | "member.edit" | "member.import" | "bundle.export"
+        | "bundle.import" => Role::Clerk,
         "attach.grant" | "org.publish" => Role::Approver,
         "audit" | "quarantine.list" | "quarantine.show" | "credential.revoke" | "user.list"
-        | "user.add" | "user.passwd" | "user.disable" | "user.role" => Role::Admin,
+        | "user.add" | "user.passwd" | "user.disable" | "user.role" | "trust.add"
+        | "trust.list" | "trust.remove" | "verify" => Role::Admin,
         _ => Role::Viewer,
     }
 }
@@ -103,6 +106,11 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "member.history" => members::history(node, req),
         "member.export" => files::export(node, req),
         "member.import" => files::import(node, req),
+        "member.export-doc" => files::export_doc(node, req),
+        "bundle.export" => files::bundle_export(node, req),
+        "bundle.import" => files::bundle_import(node, req),
+        "verify" => files::verify(node),
+        "trust.add" | "trust.list" | "trust.remove" => files::trust(node, req),
         "stats" => members::stats(node, req),
         "changes" => members::changes(node, req),
         "id" => members::id(node),

@@ -431,6 +431,53 @@ async fn user_role(State(s): St, c: Caller, Path(login): Path<String>, b: Body) 
     post_op(&s, c, "user.role", b, &[("login", login)]).await
 }
 
+/// A member's raw Automerge document (base64 in `data`).
+#[utoipa::path(get, path = "/api/members/{id}/document", tag = "members",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404)))]
+async fn member_document(State(s): St, c: Caller, Path(id): Path<String>, q: Q) -> Reply {
+    get_op(&s, c, "member.export-doc", q, &[("id", id)]).await
+}
+
+/// A bundle of this node's signed changes after log position `since` (base64 in `data`).
+#[utoipa::path(get, path = "/api/bundle", tag = "node", params(("since" = Option<u64>, Query)),
+    responses((status = 200, body = Object), (status = 403)))]
+async fn bundle_export(State(s): St, c: Caller, q: Q) -> Reply {
+    get_op(&s, c, "bundle.export", q, &[]).await
+}
+
+/// Verifies and applies a bundle file: `{data (base64), name?}`.
+#[utoipa::path(post, path = "/api/bundle", tag = "node", request_body = Object,
+    responses((status = 200, body = Object), (status = 400), (status = 403)))]
+async fn bundle_import(State(s): St, c: Caller, b: Body) -> Reply {
+    post_op(&s, c, "bundle.import", b, &[]).await
+}
+
+/// Re-checks every stored signature and document (admin).
+#[utoipa::path(get, path = "/api/verify", tag = "node", responses((status = 200, body = Object), (status = 403)))]
+async fn verify(State(s): St, c: Caller, q: Q) -> Reply {
+    get_op(&s, c, "verify", q, &[]).await
+}
+
+/// The hand-kept trust list (admin).
+#[utoipa::path(get, path = "/api/trust", tag = "node", responses((status = 200, body = Object), (status = 403)))]
+async fn trust_list(State(s): St, c: Caller, q: Q) -> Reply {
+    get_op(&s, c, "trust.list", q, &[]).await
+}
+
+/// Trusts a node id (admin): `{node_id, note?}`.
+#[utoipa::path(post, path = "/api/trust", tag = "node", request_body = Object,
+    responses((status = 200, body = Object), (status = 403)))]
+async fn trust_add(State(s): St, c: Caller, b: Body) -> Reply {
+    post_op(&s, c, "trust.add", b, &[]).await
+}
+
+/// Stops trusting a node id (admin).
+#[utoipa::path(post, path = "/api/trust/{node_id}/remove", tag = "node", params(("node_id" = String, Path)),
+    responses((status = 200, body = Object), (status = 403)))]
+async fn trust_remove(State(s): St, c: Caller, Path(id): Path<String>, b: Body) -> Reply {
+    post_op(&s, c, "trust.remove", b, &[("node_id", id)]).await
+}
+
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "node", responses((status = 200, body = Object)))]
 async fn openapi() -> Response {
@@ -460,7 +507,8 @@ impl Modify for Security {
         member_history, changes, stats, meetings, dues, ratings, help_list, sheets, attachments,
         attach_grant, ledger, org_show, org_publish, flags, deadlines, node_id, status, audit,
         quarantine, quarantine_show, credential, credential_revoke, users, user_add, user_passwd,
-        user_disable, user_role, openapi),
+        user_disable, user_role, member_document, bundle_export, bundle_import, verify, trust_list,
+        trust_add, trust_remove, openapi),
     components(schemas(Login)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
@@ -507,6 +555,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/users/{login}/password", post(user_passwd))
         .route("/api/users/{login}/disable", post(user_disable))
         .route("/api/users/{login}/role", post(user_role))
+        .route("/api/members/{id}/document", get(member_document))
+        .route("/api/bundle", get(bundle_export).post(bundle_import))
+        .route("/api/verify", get(verify))
+        .route("/api/trust", get(trust_list).post(trust_add))
+        .route("/api/trust/{node_id}/remove", post(trust_remove))
         .route("/api/openapi.json", get(openapi))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(state)

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{open, DataDir, EXIT_CHANGES_REJECTED};
+use super::{DataDir, EXIT_CHANGES_REJECTED};
 use crate::i18n;
 use crate::render::{self, print_json};
 use rollmesh_engine::msg;
@@ -44,13 +44,12 @@ pub(super) fn run(cmd: BundleCmd, json: bool) -> Result<u8> {
 
 /// `bundle export`.
 fn export(out: PathBuf, since: u64, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let (count, last) = node.export_bundle(&out, since)?;
-    node.audit(
-        "bundle.export",
-        &out.display().to_string(),
-        &format!("{count} changes"),
-    )?;
+    let v = crate::ops::call(&data.data, json!({"cmd": "bundle.export", "since": since}))?;
+    let bytes = data_encoding::BASE64
+        .decode(v["data"].as_str().unwrap_or("").as_bytes())
+        .context("bundle")?;
+    std::fs::write(&out, &bytes).with_context(|| out.display().to_string())?;
+    let (count, last) = (&v["changes"], &v["last_seq"]);
     if json {
         print_json(
             &json!({"out": out.display().to_string(), "changes": count, "since": since, "last_seq": last}),
@@ -66,41 +65,46 @@ fn export(out: PathBuf, since: u64, data: DataDir, json: bool) -> Result<u8> {
 /// `bundle import`: verifies and applies a bundle; exits 4 if changes, revocations or chains were refused
 /// or the file is cut short.
 fn import(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let r = node.import_bundle(&file)?;
-    node.audit(
-        "bundle.import",
-        &file.display().to_string(),
-        &format!("{} applied", r.applied.applied.len()),
-    )?;
-    let rejected = r.rejected_total();
+    let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
+    let name = file.display().to_string();
+    let req = json!({"cmd": "bundle.import", "name": name,
+        "data": data_encoding::BASE64.encode(&bytes)});
+    let v = crate::ops::call(&data.data, req)?;
+    let reasons = v["rejected"].as_array().cloned().unwrap_or_default();
+    let refused_credentials: Vec<String> = v["refused_credentials"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            c.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| c.to_string())
+        })
+        .collect();
+    let complete = v["complete"].as_bool() != Some(false);
+    let rejected = reasons.len();
     if json {
-        let reasons: Vec<_> = r
-            .rejected
-            .iter()
-            .chain(r.applied.rejected.iter())
-            .map(|x| json!({"code": x.code.key(), "detail": x.detail}))
-            .collect();
-        print_json(
-            &json!({"received": r.received, "applied": r.applied.applied.len(),
-            "duplicates": r.applied.duplicates, "waiting": r.applied.pending,
-            "outside_scope": r.applied.skipped, "revocations": r.revocations, "chains": r.chains,
-            "refused_credentials": r.refused_credentials,
-            "rejected": reasons, "complete": r.complete}),
-        );
+        print_json(&v);
     } else {
         let (n, a, d, w) = (
-            r.received,
-            r.applied.applied.len(),
-            r.applied.duplicates,
-            r.applied.pending,
+            &v["received"],
+            &v["applied"],
+            &v["duplicates"],
+            &v["waiting"],
         );
         println!("{}", msg!("Đã đọc {n} thay đổi: áp dụng {a}, đã có {d}, chờ thay đổi trước {w}, bị từ chối {rejected}.",
             "Read {n} changes: {a} applied, {d} already present, {w} waiting for earlier changes, {rejected} rejected."));
-        for x in r.rejected.iter().chain(r.applied.rejected.iter()) {
-            println!("  ! {} ({})", render::reject_reason(x.code.key()), x.detail);
+        for x in &reasons {
+            println!(
+                "  ! {} ({})",
+                render::reject_reason(x["code"].as_str().unwrap_or("")),
+                x["detail"].as_str().unwrap_or("")
+            );
         }
-        let (s, rv) = (r.applied.skipped, r.revocations);
+        let (s, rv) = (
+            v["outside_scope"].as_u64().unwrap_or(0),
+            v["revocations"].as_u64().unwrap_or(0),
+        );
         if s > 0 {
             println!(
                 "{}",
@@ -119,7 +123,7 @@ fn import(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
                 )
             );
         }
-        for c in &r.refused_credentials {
+        for c in &refused_credentials {
             println!(
                 "  ! {} {c}",
                 i18n::pick("chứng nhận bị từ chối:", "credential refused:")
@@ -134,7 +138,7 @@ fn import(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
                 )
             );
         }
-        if !r.complete {
+        if !complete {
             println!(
                 "{}",
                 msg!("Cảnh báo: tệp gói bị cắt cụt hoặc hỏng phần cuối; hãy chép lại tệp.",
@@ -145,7 +149,7 @@ fn import(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
     // A refused revocation or chain counts like a refused change: a forged revocation or a chain under
     // another root is something the clerk must see, not a clean import.
     Ok(
-        if rejected > 0 || !r.refused_credentials.is_empty() || !r.complete {
+        if rejected > 0 || !refused_credentials.is_empty() || !complete {
             EXIT_CHANGES_REJECTED
         } else {
             0

@@ -4,7 +4,7 @@ use anyhow::Result;
 use rollmesh_model::{Sector, Status};
 use serde_json::json;
 
-use super::{open, DataDir, EXIT_VERIFY_PROBLEMS};
+use super::{DataDir, EXIT_VERIFY_PROBLEMS};
 use crate::render::{self, print_json};
 use rollmesh_engine::msg;
 
@@ -93,32 +93,31 @@ pub(super) fn stats(unit: Option<String>, depth: usize, data: DataDir, json: boo
 
 /// `verify`: re-checks every stored signature and document.
 pub(super) fn verify(data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let r = node.store().verify()?;
+    let v = crate::ops::call(&data.data, json!({"cmd": "verify"}))?;
+    let clean = v["clean"].as_bool() == Some(true);
     if json {
-        print_json(
-            &json!({"clean": r.is_clean(), "changes": r.changes, "documents": r.documents,
-            "pending": r.pending, "quarantined": r.quarantined, "problems": r.problems}),
-        );
+        print_json(&v);
     } else {
-        let (c, d, p, q) = (r.changes, r.documents, r.pending, r.quarantined);
+        let (c, d, p, q) = (
+            &v["changes"],
+            &v["documents"],
+            &v["pending"],
+            &v["quarantined"],
+        );
         println!("{}", msg!("Đã kiểm tra {c} thay đổi có chữ ký và {d} hồ sơ; {p} thay đổi chờ, {q} bị cách ly.",
             "Checked {c} signed changes and {d} dossiers; {p} waiting, {q} quarantined."));
-        for problem in &r.problems {
-            println!("  ! {problem}");
+        let problems = v["problems"].as_array().cloned().unwrap_or_default();
+        for problem in &problems {
+            println!("  ! {}", problem.as_str().unwrap_or(""));
         }
-        if r.is_clean() {
+        if clean {
             println!("{}", msg!("Kho dữ liệu toàn vẹn.", "The store is clean."));
         } else {
-            let n = r.problems.len();
+            let n = problems.len();
             println!("{}", msg!("Phát hiện {n} lỗi.", "Found {n} problems."));
         }
     }
-    Ok(if r.is_clean() {
-        0
-    } else {
-        EXIT_VERIFY_PROBLEMS
-    })
+    Ok(if clean { 0 } else { EXIT_VERIFY_PROBLEMS })
 }
 
 fn label<'a>(vi: &'a str, en: &'a str) -> &'a str {

@@ -5,8 +5,8 @@ use clap::Subcommand;
 use rollmesh_proto::NodeId;
 use serde_json::json;
 
-use super::{open, DataDir};
-use crate::render::{self, print_json};
+use super::DataDir;
+use crate::render;
 use rollmesh_engine::msg;
 
 #[derive(Subcommand, Debug)]
@@ -50,12 +50,12 @@ pub(super) fn run(cmd: TrustCmd, json: bool) -> Result<u8> {
 
 /// `trust add`.
 fn add(node_id: String, note: String, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
     let id: NodeId = node_id.parse()?;
-    let new = node.store().trust_add(id, &note)?;
-    if json {
-        print_json(&json!({"node_id": id.to_string(), "added": new}));
-    } else if new {
+    let req = json!({"cmd": "trust.add", "node_id": id.to_string(), "note": note});
+    let Some(v) = super::request(&data, req, json)? else {
+        return Ok(0);
+    };
+    if v["added"].as_bool() == Some(true) {
         println!(
             "{}",
             msg!("Đã tin cậy nút {id}.", "Now trusting node {id}.")
@@ -74,15 +74,11 @@ fn add(node_id: String, note: String, data: DataDir, json: bool) -> Result<u8> {
 
 /// `trust list`.
 fn list(data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let list = node.store().trust_list()?;
-    if json {
-        print_json(&json!(list
-            .iter()
-            .map(|t| json!({"node_id": t.node_id, "note": t.note,
-            "added_at": render::time_text(t.added_at)}))
-            .collect::<Vec<_>>()));
-    } else if list.is_empty() {
+    let Some(v) = super::request(&data, json!({"cmd": "trust.list"}), json)? else {
+        return Ok(0);
+    };
+    let list = v.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
         println!(
             "{}",
             msg!("Chưa tin cậy nút nào khác.", "No other node is trusted.")
@@ -91,9 +87,9 @@ fn list(data: DataDir, json: bool) -> Result<u8> {
         for t in list {
             println!(
                 "{}  {}  {}",
-                t.node_id,
-                render::time_text(t.added_at),
-                t.note
+                t["node_id"].as_str().unwrap_or(""),
+                render::time_local(t["unix_time"].as_i64().unwrap_or(0)),
+                t["note"].as_str().unwrap_or("")
             );
         }
     }
@@ -102,12 +98,12 @@ fn list(data: DataDir, json: bool) -> Result<u8> {
 
 /// `trust remove`.
 fn remove(node_id: String, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
     let id: NodeId = node_id.parse()?;
-    let was = node.store().trust_remove(id)?;
-    if json {
-        print_json(&json!({"node_id": id.to_string(), "removed": was}));
-    } else if was {
+    let req = json!({"cmd": "trust.remove", "node_id": id.to_string()});
+    let Some(v) = super::request(&data, req, json)? else {
+        return Ok(0);
+    };
+    if v["removed"].as_bool() == Some(true) {
         println!(
             "{}",
             msg!("Đã thôi tin cậy nút {id}.", "No longer trusting node {id}.")

@@ -126,13 +126,8 @@ pub(super) fn import(node: &Node, req: &Value) -> Result<Value> {
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.starts_with('.') && !n.is_empty())
         .unwrap_or_else(|| "import.csv".into());
-    let dir = node.dir().join(format!(
-        "import-{}",
-        rollmesh_engine::accounts::random_token()
-    ));
-    std::fs::create_dir(&dir).with_context(|| dir.display().to_string())?;
-    let guard = RemoveDir(dir.clone());
-    let path = dir.join(&name);
+    let guard = scratch(node)?;
+    let path = guard.0.join(&name);
     {
         let mut f = csv_import::create_private_file(&path)?;
         std::io::Write::write_all(&mut f, &bytes)?;
@@ -154,5 +149,111 @@ struct RemoveDir(std::path::PathBuf);
 impl Drop for RemoveDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A private temporary directory inside the node's data directory, removed when dropped.
+fn scratch(node: &Node) -> Result<RemoveDir> {
+    let dir = node
+        .dir()
+        .join(format!("tmp-{}", rollmesh_engine::accounts::random_token()));
+    // Inside the data directory (0700), so private like everything there.
+    std::fs::create_dir(&dir).with_context(|| dir.display().to_string())?;
+    Ok(RemoveDir(dir))
+}
+
+/// `bundle.export` {since?} → {changes, since, last_seq, data (base64 of the bundle file)}.
+pub(super) fn bundle_export(node: &Node, req: &Value) -> Result<Value> {
+    let since: u64 = super::int_or(req, "since", 0)?;
+    let tmp = scratch(node)?;
+    let path = tmp.0.join("export.bundle");
+    let (count, last) = node.export_bundle(&path, since)?;
+    let bytes = std::fs::read(&path)?;
+    node.audit("bundle.export", "api", &format!("{count} changes"))?;
+    Ok(json!({"changes": count, "since": since, "last_seq": last,
+        "data": data_encoding::BASE64.encode(&bytes)}))
+}
+
+/// `bundle.import` {data (base64 of a bundle file)} → what was applied and refused.
+pub(super) fn bundle_import(node: &Node, req: &Value) -> Result<Value> {
+    let bytes = data_encoding::BASE64
+        .decode(text(req, "data").unwrap_or("").as_bytes())
+        .context("data: not base64")?;
+    let tmp = scratch(node)?;
+    let path = tmp.0.join("import.bundle");
+    {
+        let mut f = csv_import::create_private_file(&path)?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+    }
+    let name = text(req, "name").unwrap_or("bundle");
+    let r = node.import_bundle(&path)?;
+    node.audit(
+        "bundle.import",
+        name,
+        &format!("{} applied", r.applied.applied.len()),
+    )?;
+    let reasons: Vec<_> = r
+        .rejected
+        .iter()
+        .chain(r.applied.rejected.iter())
+        .map(|x| json!({"code": x.code.key(), "detail": x.detail}))
+        .collect();
+    Ok(
+        json!({"received": r.received, "applied": r.applied.applied.len(),
+        "duplicates": r.applied.duplicates, "waiting": r.applied.pending,
+        "outside_scope": r.applied.skipped, "revocations": r.revocations, "chains": r.chains,
+        "refused_credentials": r.refused_credentials,
+        "rejected": reasons, "complete": r.complete}),
+    )
+}
+
+/// `member.export-doc` {id} → {id, bytes, data (base64 of the raw Automerge document)}.
+pub(super) fn export_doc(node: &Node, req: &Value) -> Result<Value> {
+    let id = node.resolve(text(req, "id").unwrap_or(""))?;
+    let dossier = node
+        .store()
+        .dossier(&id)?
+        .ok_or_else(|| anyhow!("dossier missing"))?;
+    node.audit("member.export-doc", &id.to_string(), "")?;
+    let bytes = dossier.doc().save();
+    Ok(json!({"id": id.to_string(), "bytes": bytes.len(),
+        "data": data_encoding::BASE64.encode(&bytes)}))
+}
+
+/// `verify` {}: every stored signature and document checked again.
+pub(super) fn verify(node: &Node) -> Result<Value> {
+    let r = node.store().verify()?;
+    Ok(
+        json!({"clean": r.is_clean(), "changes": r.changes, "documents": r.documents,
+        "pending": r.pending, "quarantined": r.quarantined, "problems": r.problems}),
+    )
+}
+
+/// `trust.add` {node_id, note?}, `trust.list` {}, `trust.remove` {node_id}: the hand-kept trust list.
+pub(super) fn trust(node: &Node, req: &Value) -> Result<Value> {
+    let id =
+        || -> Result<rollmesh_proto::NodeId> { Ok(text(req, "node_id").unwrap_or("").parse()?) };
+    match req["cmd"].as_str().unwrap_or("") {
+        "trust.add" => {
+            let id = id()?;
+            let new = node
+                .store()
+                .trust_add(id, text(req, "note").unwrap_or(""))?;
+            node.audit("trust.add", &id.to_string(), "")?;
+            Ok(json!({"node_id": id.to_string(), "added": new}))
+        }
+        "trust.remove" => {
+            let id = id()?;
+            let was = node.store().trust_remove(id)?;
+            node.audit("trust.remove", &id.to_string(), "")?;
+            Ok(json!({"node_id": id.to_string(), "removed": was}))
+        }
+        _ => Ok(json!(node
+            .store()
+            .trust_list()?
+            .iter()
+            .map(|t| json!({"node_id": t.node_id, "note": t.note,
+                "added_at": render::time_text(t.added_at), "unix_time": t.added_at}))
+            .collect::<Vec<_>>())),
     }
 }

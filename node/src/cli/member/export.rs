@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::ExportFormat;
-use crate::cli::{open, DataDir};
+use crate::cli::DataDir;
 use crate::render::print_json;
 use rollmesh_engine::csv_import;
 use rollmesh_engine::msg;
@@ -65,15 +65,11 @@ pub(super) fn export(
 
 /// `member export-doc`: a member's raw Automerge document.
 pub(super) fn export_doc(id: String, out: PathBuf, data: DataDir, json: bool) -> Result<u8> {
-    let node = open(&data)?;
-    let id = node.resolve(&id)?;
-    let dossier = node.store().dossier(&id)?.context("dossier missing")?;
-    node.audit(
-        "member.export-doc",
-        &id.to_string(),
-        &out.display().to_string(),
-    )?;
-    let bytes = dossier.doc().save();
+    let v = crate::ops::call(&data.data, json!({"cmd": "member.export-doc", "id": id}))?;
+    let bytes = data_encoding::BASE64
+        .decode(v["data"].as_str().unwrap_or("").as_bytes())
+        .context("document")?;
+    let id = v["id"].as_str().unwrap_or("");
     std::fs::write(&out, &bytes).with_context(|| out.display().to_string())?;
     if json {
         print_json(

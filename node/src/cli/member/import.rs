@@ -37,6 +37,20 @@ pub(super) fn import(
             let req = json!({"cmd": "member.import", "name": name, "dry_run": dry_run,
                 "data": data_encoding::BASE64.encode(&bytes)});
             let mut v = crate::client::call(&data.data, &req)?;
+            // The commits the node made, as a local import prints them while it runs.
+            let mut o = std::io::stdout().lock();
+            for c in v["commits"].as_array().into_iter().flatten() {
+                let n = |k: &str| c[k].as_u64().unwrap_or(0);
+                crate::import::print_commit(
+                    &mut o,
+                    n("first_line"),
+                    n("last_line"),
+                    n("rows") as usize,
+                    n("total_committed") as usize,
+                    json,
+                )?;
+            }
+            drop(o);
             if let (Some(b64), Some(n)) = (v["rejected_csv"].as_str(), v["rejected_name"].as_str())
             {
                 let content = data_encoding::BASE64
