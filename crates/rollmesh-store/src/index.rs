@@ -6,10 +6,12 @@
 //! | `N`    | folded name word, NUL, doc id                    | the whole folded name      |
 //! | `F`    | folded name word                                 | u64: members whose name has it |
 //! | `G`    | unit index key, 0xFF, status, NUL, sector        | u64: headcount             |
+//! | `J`    | unit index key, 0xFF, status                     | u64: members in the unit's subtree with that status |
 //!
 //! `N` answers a name search by scanning only the postings of the query's rarest word (`F` tells which);
 //! `G` holds the headcount of every (unit, status, sector), so statistics read a few thousand counters
-//! instead of every projection.
+//! instead of every projection; `J` holds each unit's subtree total by status (a member counts at its
+//! unit and every ancestor), so a page of a list says how many there are in all by reading a few.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -59,6 +61,31 @@ fn headcount_key(rec: &MemberRecord) -> Option<Vec<u8>> {
     k.push(0);
     k.extend_from_slice(rec.get(Field::Sector).unwrap_or("").as_bytes());
     Some(k)
+}
+
+/// The subtree-total counter of `unit` (itself or an ancestor of a member's unit) for one status: `J`,
+/// the unit's index key, 0xFF, the status key.
+pub(crate) fn total_key(unit: &UnitPath, status: &str) -> Vec<u8> {
+    let mut k = vec![b'J'];
+    k.extend_from_slice(&unit.index_key());
+    k.push(0xFF);
+    k.extend_from_slice(status.as_bytes());
+    k
+}
+
+/// The subtree-total counters a member adds one to: its unit's and every ancestor's, for its status.
+fn total_keys(rec: &MemberRecord) -> Vec<Vec<u8>> {
+    let Some(unit) = rec.unit() else {
+        return Vec::new();
+    };
+    let status = rec.get(Field::Status).unwrap_or("");
+    let mut out = Vec::new();
+    let mut u = Some(unit);
+    while let Some(x) = u {
+        out.push(total_key(&x, status));
+        u = x.parent();
+    }
+    out
 }
 
 fn word_key(word: &str, id: &MemberId) -> Vec<u8> {
@@ -113,7 +140,7 @@ pub(crate) const MEMBERS_KEY: &[u8] = b"Mmembers";
 /// A key and its value.
 pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
 
-/// The index entries (key, value) a projection implies, and the `F` and `G` counters it adds one to:
+/// The index entries (key, value) a projection implies, and the `F`, `G` and `J` counters it adds one to:
 /// what [`add_member`] writes, [`remove_member`] removes and `verify` expects.
 pub(crate) fn entries(rec: &MemberRecord, id: &MemberId) -> (Vec<KeyValue>, Vec<Vec<u8>>) {
     let mut out = Vec::new();
@@ -127,6 +154,7 @@ pub(crate) fn entries(rec: &MemberRecord, id: &MemberId) -> (Vec<KeyValue>, Vec<
         counted.push(key(b'F', &[w.as_bytes()]));
     }
     counted.extend(headcount_key(rec));
+    counted.extend(total_keys(rec));
     (out, counted)
 }
 

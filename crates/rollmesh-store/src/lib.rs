@@ -11,7 +11,7 @@
 //! | `P`    | doc id                      | state hash (SHA-256 of sorted heads, for reconciliation), then the postcard [`MemberRecord`] projection |
 //! | `B`    | ledger doc id               | state hash, then the postcard [`LedgerHead`] (see [`ledger`](crate::ledger)) |
 //! | `O`    | org-wide doc id             | state hash, then the postcard [`OrgHead`] (the tree, the rule set, the calendar) |
-//! | `U`, `N`, `F`, `G` | see [`index`]   | members by unit, name words, word counts, headcounts |
+//! | `U`, `N`, `F`, `G`, `J` | see [`index`] | members by unit, name words, word counts, headcounts, subtree totals |
 //! | `W`    | doc id, change hash         | envelope waiting for missing dependencies |
 //! | `Q`    | quarantine seq              | postcard [`QuarantineEntry`]            |
 //! | `T`    | node id                     | postcard [`TrustEntry`]                 |
@@ -311,6 +311,8 @@ impl Store {
         };
         let bytes = postcard::to_allocvec(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         kv.insert(META_KEY, bytes)?;
+        // A new store keeps its subtree totals from the first member on.
+        kv.insert(TOTALS_KEY, &[1u8])?;
         db.flush()?;
         restrict(dir)?;
         Self::from_parts(db, kv, meta)
@@ -328,6 +330,7 @@ impl Store {
             None => return Err(StoreError::Missing),
         };
         restrict(dir)?;
+        build_totals(&kv)?;
         Self::from_parts(db, kv, meta)
     }
 
@@ -522,6 +525,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Members in the subtree of `unit` (with `status`, only those), from the maintained subtree totals:
+    /// a few counters read, whatever the subtree's size.
+    pub fn subtree_total(&self, unit: &UnitPath, status: Option<&str>) -> Result<u64, StoreError> {
+        if let Some(st) = status {
+            return read_u64(self.kv.get(index::total_key(unit, st))?);
+        }
+        let mut prefix = vec![b'J'];
+        prefix.extend_from_slice(&unit.index_key());
+        prefix.push(0xFF);
+        let mut n = 0;
+        for kv in self.kv.scan_prefix(prefix) {
+            n += read_u64(Some(kv?.1))?;
+        }
+        Ok(n)
+    }
+
     /// Number of members stored.
     pub fn member_count(&self) -> usize {
         read_u64(self.kv.get(index::MEMBERS_KEY).ok().flatten()).unwrap_or(0) as usize
@@ -544,6 +563,19 @@ impl Store {
         query: &str,
         limit: usize,
     ) -> Result<(Vec<MemberRecord>, usize), StoreError> {
+        let (page, total, _) = self.search_counted(query, limit, usize::MAX)?;
+        Ok((page, total))
+    }
+
+    /// Like [`Store::search_page`], counting matches only up to `count`: the scan stops once that many
+    /// are found, and the third value says whether the count is exact (a common name at the city
+    /// matches tens of thousands; a clerk needs the first page and "more than N").
+    pub fn search_counted(
+        &self,
+        query: &str,
+        limit: usize,
+        count: usize,
+    ) -> Result<(Vec<MemberRecord>, usize, bool), StoreError> {
         let q = text::fold(query);
         let words: Vec<&str> = index::words(&q).into_iter().collect();
         let mut rarest: Option<(u64, &str)> = None;
@@ -557,11 +589,16 @@ impl Store {
             }
         }
         let Some((_, scan)) = rarest else {
-            return Ok((Vec::new(), 0));
+            return Ok((Vec::new(), 0, true));
         };
+        let mut exact = true;
         let mut hits: Vec<MemberId> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for kv in self.kv.scan_prefix(key(b'N', &[scan.as_bytes()])) {
+            if hits.len() >= count {
+                exact = false;
+                break;
+            }
             let (k, name) = kv?;
             let id = id_from(&k[k.len().saturating_sub(16)..])?;
             let name =
@@ -580,7 +617,7 @@ impl Store {
                 out.push(r);
             }
         }
-        Ok((out, hits.len()))
+        Ok((out, hits.len(), exact))
     }
 
     /// Headcount by unit, status and sector over the subtree of `scope`, read from the maintained
@@ -1025,4 +1062,36 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<MemberRecord, StoreError> {
 fn rand_u64() -> u64 {
     // The index id only needs to differ between stores (and between a store and its restored copy).
     rand::random()
+}
+
+/// The marker of a store whose subtree totals (`J` counters) are maintained.
+const TOTALS_KEY: &[u8] = b"Mtotals-v1";
+
+/// Builds the subtree totals of a store written before they existed, from its headcounts (one pass
+/// over the `G` counters), and marks the store.
+fn build_totals(kv: &sled::Tree) -> Result<(), StoreError> {
+    if kv.get(TOTALS_KEY)?.is_some() {
+        return Ok(());
+    }
+    let mut totals: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    for item in kv.scan_prefix([b'G']) {
+        let (k, v) = item?;
+        let h = index::parse_headcount(&k, &v)?;
+        let mut u = Some(h.unit.clone());
+        while let Some(x) = u {
+            *totals.entry(index::total_key(&x, &h.status)).or_default() += h.count;
+            u = x.parent();
+        }
+    }
+    let mut batch = sled::Batch::default();
+    for k in kv.scan_prefix([b'J']).keys() {
+        batch.remove(k?);
+    }
+    for (k, n) in totals {
+        batch.insert(k, &n.to_be_bytes());
+    }
+    batch.insert(TOTALS_KEY, &[1u8]);
+    kv.apply_batch(batch)?;
+    kv.flush()?;
+    Ok(())
 }

@@ -168,7 +168,7 @@ impl Store {
             ));
         }
         let mut stored_counters = BTreeMap::new();
-        for prefix in [b'F', b'G'] {
+        for prefix in [b'F', b'G', b'J'] {
             for kv in self.kv.scan_prefix([prefix]) {
                 let (k, v) = kv?;
                 stored_counters.insert(k.to_vec(), read_u64(Some(v))?);
@@ -182,8 +182,10 @@ impl Store {
             ));
         }
         if stored_counters != counters {
-            r.problems
-                .push("name-word counts or headcounts differ from the projections".to_string());
+            r.problems.push(
+                "name-word counts, headcounts or subtree totals differ from the projections"
+                    .to_string(),
+            );
         }
         for id in histories.keys() {
             r.problems

@@ -250,3 +250,61 @@ fn a_batch_prepared_while_another_is_uncommitted_waits_for_its_documents() {
     assert!(store.record(&other).expect("read").is_some());
     assert!(store.verify().expect("verify").is_clean());
 }
+
+/// The subtree totals a page of members reports follow adds, status changes and moves, and a store
+/// written before they existed gets them built when it is opened.
+#[test]
+fn subtree_totals_follow_edits_and_are_built_for_older_stores() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = NodeKey::generate();
+    let store =
+        Store::create(dir.path(), UnitPath::parse("hn").expect("u"), key.public()).expect("create");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (id, c) = create(&key, &format!("Đảng viên {i}"));
+        store.apply(vec![c], "test").expect("apply");
+        ids.push(id);
+    }
+    let u = |s: &str| UnitPath::parse(s).expect("unit");
+    let e = edit(&store, &key, ids[0], Field::Status, "probationary");
+    store.apply(vec![e], "test").expect("apply");
+    let e = edit(&store, &key, ids[1], Field::Unit, "hn.d02.w01.c01");
+    store.apply(vec![e], "test").expect("apply");
+    let check = |store: &Store, when: &str| {
+        assert_eq!(store.subtree_total(&u("hn"), None).expect("t"), 5, "{when}");
+        assert_eq!(store.subtree_total(&u("hn.d01"), None).expect("t"), 4);
+        assert_eq!(
+            store.subtree_total(&u("hn.d01.w01.c01"), None).expect("t"),
+            4
+        );
+        assert_eq!(store.subtree_total(&u("hn.d02"), None).expect("t"), 1);
+        assert_eq!(
+            store
+                .subtree_total(&u("hn.d01"), Some("official"))
+                .expect("t"),
+            3
+        );
+        assert_eq!(
+            store
+                .subtree_total(&u("hn"), Some("probationary"))
+                .expect("t"),
+            1
+        );
+        assert_eq!(store.subtree_total(&u("hn.d03"), None).expect("t"), 0);
+        assert!(store.verify().expect("verify").is_clean());
+    };
+    check(&store, "as written");
+    drop(store);
+    // An older store: no totals and no marker. Opening builds them from the headcounts.
+    {
+        let db = sled::open(dir.path()).expect("sled");
+        let kv = db.open_tree("rollmesh").expect("tree");
+        for k in kv.scan_prefix([b'J']).keys() {
+            kv.remove(k.expect("key")).expect("remove");
+        }
+        kv.remove(b"Mtotals-v1").expect("remove");
+        kv.flush().expect("flush");
+    }
+    let store = Store::open(dir.path()).expect("reopen");
+    check(&store, "built on open");
+}

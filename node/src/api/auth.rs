@@ -34,11 +34,18 @@ struct Session {
     expires: Instant,
 }
 
-#[derive(Default)]
 struct Failures {
     count: u32,
     until: Option<Instant>,
+    last: Instant,
 }
+
+/// Sessions one account may hold at once.
+const MAX_SESSIONS_PER_LOGIN: usize = 20;
+
+/// Logins whose failures are remembered at most (anyone can try any name: the table must not grow
+/// without bound). Past it, entries idle for 15 minutes are forgotten first.
+const MAX_FAILURE_ENTRIES: usize = 10_000;
 
 /// The API's state: the node, the owner's token, sessions and sign-in failures (in memory: a restart
 /// signs everyone out).
@@ -267,7 +274,23 @@ impl ApiState {
             }
             Err(e) => {
                 let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-                let entry = f.entry(key).or_default();
+                let now = Instant::now();
+                if f.len() >= MAX_FAILURE_ENTRIES {
+                    f.retain(|_, e| now.duration_since(e.last) < Duration::from_secs(900));
+                }
+                if f.len() >= MAX_FAILURE_ENTRIES {
+                    // Still full of recent failures: forget the oldest half.
+                    let mut ages: Vec<Instant> = f.values().map(|e| e.last).collect();
+                    ages.sort();
+                    let cut = ages[ages.len() / 2];
+                    f.retain(|_, e| e.last > cut);
+                }
+                let entry = f.entry(key).or_insert(Failures {
+                    count: 0,
+                    until: None,
+                    last: now,
+                });
+                entry.last = now;
                 entry.count += 1;
                 if entry.count >= FREE_FAILURES {
                     let wait = Duration::from_secs(1 << (entry.count - FREE_FAILURES).min(9));
@@ -298,17 +321,27 @@ impl ApiState {
         };
         let token = rollmesh_engine::accounts::random_token();
         let csrf = rollmesh_engine::accounts::random_token();
-        self.sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                token.clone(),
-                Session {
-                    login: account.login.clone(),
-                    csrf: csrf.clone(),
-                    expires: Instant::now() + self.ttl,
-                },
-            );
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        // At most MAX_SESSIONS_PER_LOGIN sessions per account: signing in again ends the oldest.
+        let mut mine: Vec<(Instant, String)> = sessions
+            .iter()
+            .filter(|(_, s)| s.login == account.login)
+            .map(|(t, s)| (s.expires, t.clone()))
+            .collect();
+        mine.sort();
+        while mine.len() >= MAX_SESSIONS_PER_LOGIN {
+            let (_, t) = mine.remove(0);
+            sessions.remove(&t);
+        }
+        sessions.insert(
+            token.clone(),
+            Session {
+                login: account.login.clone(),
+                csrf: csrf.clone(),
+                expires: Instant::now() + self.ttl,
+            },
+        );
+        drop(sessions);
         let _ = self.node.store().audit_append(
             &account.person(),
             &self.node.id().to_string(),

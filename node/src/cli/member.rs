@@ -364,6 +364,11 @@ fn search(text: String, limit: usize, data: DataDir, json: bool) -> Result<u8> {
     let total = v["total"].as_u64().unwrap_or(0) as usize;
     if total > rows.len() {
         let shown = rows.len();
+        let total = if v["total_exact"].as_bool() == Some(false) {
+            msg!("hơn {total}", "more than {total}")
+        } else {
+            total.to_string()
+        };
         eprintln!(
             "{}",
             msg!(

@@ -172,13 +172,7 @@ pub(super) fn list(node: &Node, req: &Value) -> Result<Value> {
             .is_some()
             .then_some(&keep as &dyn Fn(&MemberRecord) -> bool),
     )?;
-    let total: u64 = node
-        .store()
-        .headcount(&unit)?
-        .iter()
-        .filter(|h| status.is_none_or(|s| h.status == s.key()))
-        .map(|h| h.count)
-        .sum();
+    let total = node.store().subtree_total(&unit, status.map(|s| s.key()))?;
     node.audit(
         "member.list",
         &unit.to_string(),
@@ -188,16 +182,24 @@ pub(super) fn list(node: &Node, req: &Value) -> Result<Value> {
         "members": page.iter().map(render::record_json).collect::<Vec<_>>()}))
 }
 
-/// `member.search` {text, limit?}: by name, ignoring case and diacritics.
+/// How many matches past the page a search counts before it says "more than".
+const SEARCH_COUNT: usize = 1000;
+
+/// `member.search` {text, limit?}: by name, ignoring case and diacritics; `total` is exact when
+/// `total_exact`, otherwise a lower bound.
 pub(super) fn search(node: &Node, req: &Value) -> Result<Value> {
     let q = text(req, "text").unwrap_or("");
     let limit = match int_or(req, "limit", 200)? {
         0 => usize::MAX,
         n => n,
     };
-    let (list, total) = node.store().search_page(q, limit)?;
+    // Matches are counted up to a thousand past the page: enough for a clerk, and a common name at the
+    // city does not cost a scan of every posting.
+    let (list, total, exact) =
+        node.store()
+            .search_counted(q, limit, limit.saturating_add(SEARCH_COUNT))?;
     node.audit("member.search", q, &format!("{} records", list.len()))?;
-    Ok(json!({"total": total,
+    Ok(json!({"total": total, "total_exact": exact,
         "members": list.iter().map(render::record_json).collect::<Vec<_>>()}))
 }
 
