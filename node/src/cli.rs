@@ -20,6 +20,7 @@ mod report;
 mod screen;
 mod status;
 mod trust;
+mod usage;
 mod user;
 
 pub use attach::AttachCmd;
@@ -229,12 +230,10 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(e) => return ExitCode::from(usage::report(e, &args)),
     };
     i18n::set(cli.lang.into());
     match run(cli) {

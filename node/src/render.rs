@@ -47,22 +47,7 @@ pub fn display_value(f: Field, v: &str) -> String {
     }
 }
 
-/// One line per member for lists.
-pub fn record_line(r: &MemberRecord) -> String {
-    let status = r
-        .get(Field::Status)
-        .map(|s| display_value(Field::Status, s))
-        .unwrap_or_default();
-    list_line(
-        &r.id.to_string(),
-        r.name(),
-        r.get(Field::DateOfBirth).unwrap_or("-"),
-        r.get(Field::Unit).unwrap_or("-"),
-        &status,
-    )
-}
-
-/// The same line from a record as the running node sends it (`record_json`).
+/// One line per member for lists (from `record_json`): id, name, date of birth (DD/MM/YYYY), unit, status.
 pub fn record_line_json(v: &Value) -> String {
     let get = |f: Field| v[f.key()].as_str();
     let status = get(Field::Status)
@@ -71,7 +56,9 @@ pub fn record_line_json(v: &Value) -> String {
     list_line(
         v["id"].as_str().unwrap_or("-"),
         get(Field::FullName).unwrap_or(""),
-        get(Field::DateOfBirth).unwrap_or("-"),
+        &get(Field::DateOfBirth)
+            .map(date_text)
+            .unwrap_or_else(|| "-".into()),
         get(Field::Unit).unwrap_or("-"),
         &status,
     )

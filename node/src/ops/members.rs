@@ -182,8 +182,9 @@ pub(super) fn list(node: &Node, req: &Value) -> Result<Value> {
         "members": page.iter().map(render::record_json).collect::<Vec<_>>()}))
 }
 
-/// How many matches past the page a search counts before it says "more than".
-const SEARCH_COUNT: usize = 1000;
+/// How many matches past the page a search counts before it says "more than" (a clerk refines a
+/// search long before 250 names; counting further costs a scan of every posting of a common name).
+const SEARCH_COUNT: usize = 200;
 
 /// `member.search` {text, limit?}: by name, ignoring case and diacritics; `total` is exact when
 /// `total_exact`, otherwise a lower bound.
@@ -193,8 +194,6 @@ pub(super) fn search(node: &Node, req: &Value) -> Result<Value> {
         0 => usize::MAX,
         n => n,
     };
-    // Matches are counted up to a thousand past the page: enough for a clerk, and a common name at the
-    // city does not cost a scan of every posting.
     let (list, total, exact) =
         node.store()
             .search_counted(q, limit, limit.saturating_add(SEARCH_COUNT))?;
