@@ -230,6 +230,16 @@ fn each_role_is_allowed_and_refused_where_it_should_be() {
         Some(json!({"text": ""})),
     );
     assert_eq!(s, 403);
+    // Hidden characters in a name are refused (a soft hyphen, a right-to-left override, a tag).
+    for name in ["Nguyễn\u{00AD}An", "Nguyễn \u{202E}nA", "Nguyễn An\u{E0041}"] {
+        let (s, v) = http.send(
+            "POST",
+            "/api/members",
+            &[("Authorization", &clerk)],
+            Some(json!({"fields": {"full_name": name}})),
+        );
+        assert_eq!(s, 400, "{name:?} accepted: {v}");
+    }
     // Errors name the field, in English on request.
     let (s, v) = http.send(
         "POST",
@@ -334,6 +344,21 @@ fn ten_wrong_passwords_are_slowed_down() {
     // Another account is not held up.
     add_user(&data, "lan", "Vũ Thị Lan", "viewer", "mat-khau-lan");
     assert_eq!(http.login("lan", "mat-khau-lan").0, 200);
+    // Guesses sent all at once do not slip past the count: one password check per login at a time.
+    add_user(&data, "minh", "Đỗ Văn Minh", "viewer", "mat-khau-minh");
+    let codes: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..20)
+            .map(|_| s.spawn(|| Http::new(&base).login("minh", "doan-mo").0))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = codes.iter().filter(|c| **c == 401).count();
+    assert!(checked <= 3, "{checked} of 20 simultaneous guesses were checked: {codes:?}");
+    // A login no account can have (far too long) is refused without a trace: not audited, not kept.
+    let long = "x".repeat(100_000);
+    assert_eq!(http.login(&long, "doan-mo").0, 401);
+    let o = ok(&["audit", "--json", "--data", &data.to_string_lossy()]);
+    assert!(!o.stdout.contains("xxxxxxxxxxxxxxxxxxxx"), "a huge login was audited");
     stop(node);
 }
 
@@ -820,5 +845,89 @@ print(json.dumps(out, ensure_ascii=False))
     let rejected = std::fs::read_to_string(dir.path().join("moi.rejected.csv")).unwrap();
     assert!(rejected.contains("Phạm Thị Sai"), "{rejected}");
     assert!(!rejected.contains("Lê Văn Mới"), "{rejected}");
+    stop(node);
+}
+
+/// Beyond this machine only with TLS: a non-loopback address without a certificate is refused at start;
+/// with one, the API answers HTTPS (checked by Python's ssl against the certificate) while the CLI keeps
+/// working through the plain loopback listener.
+#[test]
+fn the_api_listens_beyond_loopback_only_with_tls() {
+    let (_dir, data) = cell();
+    let toml = data.join("node.toml");
+    let base = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{base}\n[api]\nlisten = \"0.0.0.0:0\"\n")).unwrap();
+    let o = run_with_limit(
+        &["run", "--config", &toml.to_string_lossy()],
+        Duration::from_secs(30),
+    );
+    assert_ne!(o.code, 0, "started without TLS on 0.0.0.0");
+    assert!(o.stderr.contains("TLS"), "{}", o.stderr);
+    assert!(!data.join("api.addr").exists());
+
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("certificate");
+    std::fs::write(data.join("api.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(data.join("api.key"), cert.key_pair.serialize_pem()).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{base}\n[api]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"api.crt\"\ntls_key = \"api.key\"\n"),
+    )
+    .unwrap();
+    let (node, plain) = start(&data);
+    assert!(plain.starts_with("http://127.0.0.1:"), "{plain}");
+    // The HTTPS address is in the node's log.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let https = loop {
+        let log = std::fs::read_to_string(data.join("node.log")).unwrap_or_default();
+        if let Some(i) = log.find("https://127.0.0.1:") {
+            let rest = &log[i..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"')
+                .unwrap_or(rest.len());
+            break rest[..end].trim_end_matches('/').to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no https address in the log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let port = https.rsplit(':').next().unwrap().to_string();
+    let script = r#"
+import ssl, sys, http.client
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[2]), context=ctx, timeout=20)
+c.request("GET", "/api/openapi.json")
+r = c.getresponse()
+print(r.status)
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[2]), context=ctx, timeout=20)
+c.request("GET", "/api/members")
+print(c.getresponse().status)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(data.join("api.crt"))
+        .arg(&port)
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        vec!["200", "401"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The CLI on this machine still works (plain loopback listener).
+    let o = ok(&[
+        "member",
+        "add",
+        "--data",
+        &data.to_string_lossy(),
+        "--name",
+        "Nguyễn Văn An",
+    ]);
+    assert!(o.stdout.contains("Nguyễn Văn An"));
     stop(node);
 }

@@ -196,6 +196,7 @@ async fn serve(node: Arc<Node>, settings: NodeSettings, data: PathBuf) -> Result
     set_private(&addr_file);
     info!(node = %node.id(), unit = %node.unit(), %local, "rollmesh node listening");
 
+    crate::ops::clean_scratch(&data);
     let hooks = {
         let (w, st) = (shared.clone(), shared.clone());
         crate::api::Hooks {

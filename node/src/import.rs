@@ -43,25 +43,30 @@ pub(crate) struct Outcome {
 pub(crate) fn import_summary(
     node: &Node,
     path: &Path,
+    label: &str,
     dry_run: bool,
 ) -> Result<(serde_json::Value, Option<PathBuf>)> {
-    let out = run_import(node, path, dry_run, 2000, false, true)?;
+    let out = run_import(node, path, label, dry_run, 2000, false, true)?;
     Ok((outcome_json(&out), out.rejected_file.clone()))
 }
 
-/// Reads `path` (CSV in any of the encodings Excel writes, or an `.xlsx` workbook) and imports it.
+/// Reads `path` (CSV in any of the encodings Excel writes, or an `.xlsx` workbook) and imports it;
+/// `label` names the file in messages and the audit log (the clerk's own file name, when `path` is a
+/// temporary copy).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_import(
     node: &Node,
     path: &Path,
+    label: &str,
     dry_run: bool,
     batch: usize,
     json: bool,
     quiet: bool,
 ) -> Result<Outcome> {
-    let raw = std::fs::read(path).with_context(|| path.display().to_string())?;
+    let raw = std::fs::read(path).with_context(|| label.to_string())?;
     let bytes = if csv_import::is_xlsx(&raw) {
         csv_import::xlsx_to_csv(&raw).map_err(|e| {
-            let p = path.display();
+            let p = label;
             anyhow::anyhow!(msg!(
                 "{p}: không đọc được sổ tính Excel ({e})",
                 "{p}: cannot read the Excel workbook ({e})"
@@ -72,7 +77,7 @@ pub(crate) fn run_import(
     };
     let size = bytes.len() as u64;
     let encoding = csv_import::detect_encoding(std::io::Cursor::new(&bytes))
-        .with_context(|| path.display().to_string())?;
+        .with_context(|| label.to_string())?;
     let reader = csv_import::Reader::new(
         std::io::Cursor::new(bytes),
         encoding,
@@ -86,7 +91,7 @@ pub(crate) fn run_import(
     } else {
         let rejected = RejectedFile::new(path, reader.header(), reader.delimiter());
         write_rows(
-            node, reader, rejected, path, size, batch, json, quiet, &mut out,
+            node, reader, rejected, label, size, batch, json, quiet, &mut out,
         )?;
     }
     Ok(out)
@@ -322,7 +327,7 @@ fn write_rows<R: std::io::Read + Send>(
     node: &Node,
     reader: csv_import::Reader<R>,
     mut rejected: RejectedFile,
-    path: &Path,
+    label: &str,
     size: u64,
     batch: usize,
     json: bool,
@@ -376,7 +381,7 @@ fn write_rows<R: std::io::Read + Send>(
     let (created, updated, refused) = (out.created, out.updated, out.bad.len());
     node.audit(
         "member.import",
-        &path.display().to_string(),
+        label,
         &format!("{created} records, {updated} updated, {refused} rejected"),
     )?;
     Ok(())
@@ -410,28 +415,35 @@ fn pipeline<R: std::io::Read + Send>(
 ) -> Result<()> {
     let (rows_tx, rows_rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
     let (built_tx, built_rx) = std::sync::mpsc::sync_channel(1);
+    // Worker threads carry neither the request's language nor its person: read them here.
+    let lang = if rollmesh_engine::i18n::is_en() {
+        rollmesh_engine::i18n::Lang::En
+    } else {
+        rollmesh_engine::i18n::Lang::Vi
+    };
     std::thread::scope(|scope| -> Result<()> {
         let parser = scope.spawn(move || {
-            let mut chunk = Chunk::default();
-            while let Some(row) = reader.next_row() {
-                match row {
-                    Ok(r) if r.id.is_some() => chunk.updates.push(r),
-                    Ok(r) => chunk.creates.push(r),
-                    Err(b) => chunk.bad.push(b),
-                }
-                if chunk.len() >= batch {
-                    chunk.read = reader.bytes_read();
-                    if rows_tx.send(std::mem::take(&mut chunk)).is_err() {
-                        return;
+            rollmesh_engine::i18n::with_lang(lang, || {
+                let mut chunk = Chunk::default();
+                while let Some(row) = reader.next_row() {
+                    match row {
+                        Ok(r) if r.id.is_some() => chunk.updates.push(r),
+                        Ok(r) => chunk.creates.push(r),
+                        Err(b) => chunk.bad.push(b),
+                    }
+                    if chunk.len() >= batch {
+                        chunk.read = reader.bytes_read();
+                        if rows_tx.send(std::mem::take(&mut chunk)).is_err() {
+                            return;
+                        }
                     }
                 }
-            }
-            if chunk.len() > 0 {
-                chunk.read = reader.bytes_read();
-                let _ = rows_tx.send(chunk);
-            }
+                if chunk.len() > 0 {
+                    chunk.read = reader.bytes_read();
+                    let _ = rows_tx.send(chunk);
+                }
+            })
         });
-        // Worker threads do not carry the acting person: read it here.
         let by = rollmesh_engine::credentials::acting_person();
         let builder = scope.spawn(move || {
             use rayon::prelude::*;

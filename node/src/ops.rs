@@ -28,6 +28,7 @@ mod admin;
 mod files;
 mod members;
 
+pub use files::clean_scratch;
 pub use members::{fields_of, headcount_table};
 
 use std::collections::BTreeMap;

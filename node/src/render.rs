@@ -43,6 +43,9 @@ pub fn display_value(f: Field, v: &str) -> String {
             "female" => pick("Nữ", "Female").to_string(),
             other => other.to_string(),
         },
+        Field::Sector => rollmesh_model::Sector::parse(v)
+            .map(|s| pick(s.label_vi(), s.label_en()).to_string())
+            .unwrap_or_else(|| v.to_string()),
         _ => v.to_string(),
     }
 }
@@ -263,6 +266,27 @@ pub fn explain_lang(err: &anyhow::Error, en: bool) -> String {
         if let Some(f) = cause.downcast_ref::<rollmesh_model::FieldError>() {
             return field_error(f);
         }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // The context above it names the file, when there is one.
+            let file = err
+                .chain()
+                .next()
+                .map(|c| c.to_string())
+                .filter(|c| !c.contains("os error"))
+                .unwrap_or_default();
+            let what = match io.kind() {
+                std::io::ErrorKind::NotFound => "không tìm thấy tệp hoặc thư mục",
+                std::io::ErrorKind::PermissionDenied => "không có quyền đọc hoặc ghi",
+                std::io::ErrorKind::AlreadyExists => "tệp đã có",
+                std::io::ErrorKind::StorageFull => "đĩa đã đầy",
+                _ => "lỗi đọc/ghi tệp",
+            };
+            return if file.is_empty() {
+                format!("{what} ({io})")
+            } else {
+                format!("{file}: {what}")
+            };
+        }
         if let Some(e) = cause.downcast_ref::<rollmesh_proto::NodeIdError>() {
             return match e {
                 rollmesh_proto::NodeIdError::Check => "mã nút sai ký tự kiểm tra (gõ nhầm?)".into(),
@@ -282,6 +306,9 @@ pub fn explain_lang(err: &anyhow::Error, en: bool) -> String {
                     p.display()
                 ),
                 NodeError::UnknownUnit(u) => format!("đơn vị {u} không có trong cây tổ chức"),
+                NodeError::NotACell(u) => format!(
+                    "đơn vị {u} còn có đơn vị cấp dưới: đảng viên sinh hoạt ở chi bộ (hãy chọn một chi bộ)"
+                ),
                 NodeError::NoSuchUnit(u) => {
                     format!("không có đơn vị mã hoặc tên {u:?} (hoặc nhiều đơn vị trùng tên)")
                 }

@@ -126,14 +126,18 @@ fn refused(vi: String, en: String) -> NodeError {
     NodeError::Refused(if crate::i18n::is_en() { en } else { vi })
 }
 
-/// Checks a login name.
-fn check_login(login: &str) -> Result<(), NodeError> {
-    let ok = !login.is_empty()
+/// True for a name an account can have: 1–32 of a-z, 0-9, `.`, `_`, `-`.
+pub fn valid_login(login: &str) -> bool {
+    !login.is_empty()
         && login.len() <= 32
         && login
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if ok {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// Checks a login name.
+fn check_login(login: &str) -> Result<(), NodeError> {
+    if valid_login(login) {
         Ok(())
     } else {
         Err(refused(

@@ -18,6 +18,9 @@ pub enum NodeError {
     /// The unit is not in the organisation tree given.
     #[error("unit {0} is not in the organisation tree")]
     UnknownUnit(UnitPath),
+    /// Members are placed in a unit without units below it (a cell), and this one has some.
+    #[error("unit {0} has units below it: a member belongs to a cell")]
+    NotACell(UnitPath),
     /// No unit has this code or name (or several share the name).
     #[error("no unit with code or name {0:?} (or several units share that name)")]
     NoSuchUnit(String),

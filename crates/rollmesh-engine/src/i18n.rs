@@ -108,6 +108,7 @@ fn expected_vi(expected: &str) -> &str {
         "digits of the right length" => "chỉ chữ số, đúng độ dài",
         "a phone number" => "một số điện thoại (8–15 chữ số)",
         "a date not in the future" => "một ngày không ở tương lai",
+        "a day that exists in the calendar" => "một ngày có thật trong lịch (ngày này không có)",
         "a date after the 16th birthday" => "một ngày sau khi đủ 16 tuổi",
         "a date on or after the admission date" => "một ngày từ ngày vào Đảng trở đi",
         "text without control, bidirectional or zero-width characters" => {

@@ -268,8 +268,9 @@ impl Node {
             })?,
             None => self.unit().clone(),
         };
-        self.check_scope(&unit)?;
+        // A unit that does not exist is that, before it is out of scope.
         self.check_unit_exists(&unit)?;
+        self.check_scope(&unit)?;
         fields.insert(Field::Unit, unit.to_string());
         rollmesh_model::member::check_dates(|f| fields.get(&f).cloned(), today())
             .map_err(|e| NodeError::Dossier(e.into()))?;
@@ -332,14 +333,31 @@ impl Node {
             let u = UnitPath::parse(u).map_err(|_| {
                 NodeError::Dossier(rollmesh_model::FieldError::Required("unit").into())
             })?;
-            self.check_scope(&u)?;
             self.check_unit_exists(&u)?;
+            self.check_scope(&u)?;
         }
         let mut d = self
             .store
             .dossier(&id)?
             .ok_or_else(|| NodeError::NoSuchMember(id.to_string()))?;
         let current = d.record()?;
+        // An event the dossier already holds (same kind, date and detail) is not recorded twice.
+        let fresh: Vec<_> = edit
+            .events
+            .iter()
+            .filter(|e| !current.events.contains(e))
+            .cloned()
+            .collect();
+        let deduped;
+        let edit = if fresh.len() == edit.events.len() {
+            edit
+        } else {
+            deduped = DossierEdit {
+                events: fresh,
+                ..edit.clone()
+            };
+            &deduped
+        };
         let after = |f: Field| {
             if edit.clear.contains(&f) {
                 None

@@ -163,6 +163,18 @@ impl Node {
         }
     }
 
+    /// Refuses, for a clerk placing a member, a unit of the city's tree that has units below it: a
+    /// member belongs to a cell (a tree that gives a ward members directly has no cells under it).
+    pub fn check_cell(&self, unit: &UnitPath) -> Result<(), NodeError> {
+        self.check_unit_exists(unit)?;
+        match self.org_tree()? {
+            Some(tree) if tree.children(unit).next().is_some() => {
+                Err(NodeError::NotACell(unit.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The organisation tree the city published, if any. Parsed once per published version: a bulk
     /// import checks every row's unit against it.
     pub fn org_tree(&self) -> Result<Option<Arc<OrgTree>>, NodeError> {

@@ -370,10 +370,17 @@ impl Field {
             "date_of_birth" => "dob",
             other => other,
         };
+        // By key, else by its Vietnamese or English label, ignoring case and diacritics ("Dân tộc").
+        let folded = text::fold(key);
         Field::ALL
             .iter()
             .copied()
             .find(|f| f.key() == alias)
+            .or_else(|| {
+                Field::ALL.iter().copied().find(|f| {
+                    text::fold(f.label_vi()) == folded || text::fold(f.label_en()) == folded
+                })
+            })
             .ok_or_else(|| FieldError::UnknownField(key.to_string()))
     }
 
@@ -402,7 +409,16 @@ impl Field {
             }
             FieldKind::Date => parse_date(&v)
                 .map(|d| d.format("%Y-%m-%d").to_string())
-                .ok_or_else(|| invalid("a date (YYYY-MM-DD or DD/MM/YYYY)")),
+                .ok_or_else(|| {
+                    // Typed in the right shape but no such day (31/02): say so, not "use DD/MM/YYYY".
+                    let shaped = v.split('/').map(str::len).collect::<Vec<_>>();
+                    let digits = v.chars().all(|c| c.is_ascii_digit() || c == '/');
+                    if digits && matches!(shaped.as_slice(), [1 | 2, 1 | 2, 4]) {
+                        invalid("a day that exists in the calendar")
+                    } else {
+                        invalid("a date (YYYY-MM-DD or DD/MM/YYYY)")
+                    }
+                }),
             FieldKind::Sex => Sex::parse(&v)
                 .map(|s| s.key().to_string())
                 .ok_or_else(|| invalid("male/female (nam/nữ)")),
@@ -446,7 +462,10 @@ pub fn check_dates(
     get: impl Fn(Field) -> Option<String>,
     today: NaiveDate,
 ) -> Result<(), FieldError> {
-    let date = |f: Field| get(f).and_then(|v| parse_date(&v).map(|d| (v, d)));
+    // The value in an error is shown the way a clerk types it.
+    let date = |f: Field| {
+        get(f).and_then(|v| parse_date(&v).map(|d| (d.format("%d/%m/%Y").to_string(), d)))
+    };
     for f in [
         Field::DateOfBirth,
         Field::YouthUnionDate,

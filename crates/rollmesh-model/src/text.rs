@@ -12,18 +12,31 @@ pub fn clean(s: &str) -> String {
 }
 
 /// Characters that hide or disguise text and have no place in a name, an address or a note: control
-/// characters, bidirectional formatting characters (which make text display as something else) and
-/// zero-width characters (which make two equal-looking names differ). Input holding one is refused.
+/// characters, bidirectional formatting characters (which make text display as something else),
+/// zero-width, invisible filler and format characters, variation selectors and tag characters (which
+/// make two equal-looking names differ). Input holding one is refused.
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{2069}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
         )
 }
 

@@ -38,7 +38,15 @@ struct Failures {
     count: u32,
     until: Option<Instant>,
     last: Instant,
+    /// A password check for this login is running: another is refused until it ends, so guesses
+    /// cannot be sent at once to slip past the count.
+    checking: bool,
 }
+
+/// Password checks that may run at once; more wait (up to [`HASH_WAIT`]) or are answered 429.
+const MAX_HASHING: usize = 2;
+/// How long a sign-in waits for a free password check.
+const HASH_WAIT: Duration = Duration::from_secs(10);
 
 /// Sessions one account may hold at once.
 const MAX_SESSIONS_PER_LOGIN: usize = 20;
@@ -50,6 +58,8 @@ const MAX_FAILURE_ENTRIES: usize = 10_000;
 /// The API's state: the node, the owner's token, sessions and sign-in failures (in memory: a restart
 /// signs everyone out).
 pub struct ApiState {
+    /// Password checks running at once (each takes ~19 MiB and a core for tens of milliseconds).
+    hashing: tokio::sync::Semaphore,
     pub(super) node: Arc<Node>,
     pub(super) data: PathBuf,
     owner_token: String,
@@ -125,6 +135,7 @@ impl ApiState {
         hooks: Hooks,
     ) -> ApiState {
         ApiState {
+            hashing: tokio::sync::Semaphore::new(MAX_HASHING),
             node,
             data,
             owner_token,
@@ -231,39 +242,78 @@ impl ApiState {
         })
     }
 
-    /// Signs in: a session, or an error. After [`FREE_FAILURES`] failures for a login, each further
-    /// attempt must wait twice as long as the last (up to [`MAX_WAIT`]); attempts during the wait are
-    /// answered 429 without checking the password.
+    /// Signs in: a session, or an error. A login no account can have is refused at once (nothing is
+    /// hashed, audited or remembered for it). One password check runs at a time per login (another
+    /// attempt meanwhile is answered 429), at most [`MAX_HASHING`] at a time in all. After
+    /// [`FREE_FAILURES`] failures for a login, each further attempt must wait twice as long as the last
+    /// (up to [`MAX_WAIT`]); attempts during the wait are answered 429 without checking the password.
     pub(super) async fn sign_in(
         self: &Arc<Self>,
         login: String,
         password: String,
         lang: Lang,
     ) -> Result<(String, String, Caller), ApiError> {
-        let key = login.to_lowercase();
+        let wrong = || {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                pick(
+                    lang,
+                    "sai tên đăng nhập hoặc mật khẩu",
+                    "wrong login or password",
+                ),
+            )
+        };
+        if !rollmesh_engine::accounts::valid_login(&login) || password.len() > 1024 {
+            return Err(wrong());
+        }
+        let key = login.clone();
+        let busy = |secs: u64| {
+            ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
+                pick(
+                    lang,
+                    &format!(
+                        "đăng nhập sai nhiều lần hoặc đang kiểm tra; hãy thử lại sau {secs} giây"
+                    ),
+                    &format!(
+                        "too many failed sign-ins, or one is being checked; try again in {secs} s"
+                    ),
+                ),
+            )
+        };
         {
-            let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(until) = f.get(&key).and_then(|f| f.until) {
-                let now = Instant::now();
-                if until > now {
-                    let secs = (until - now).as_secs() + 1;
-                    return Err(ApiError(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        pick(
-                            lang,
-                            &format!("đăng nhập sai nhiều lần; hãy thử lại sau {secs} giây"),
-                            &format!("too many failed sign-ins; try again in {secs} s"),
-                        ),
-                    ));
+            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if let Some(e) = f.get_mut(&key) {
+                if let Some(until) = e.until.filter(|u| *u > now) {
+                    return Err(busy((until - now).as_secs() + 1));
+                }
+                if e.checking {
+                    return Err(busy(1));
+                }
+                e.checking = true;
+            } else {
+                Self::make_room(&mut f, now);
+                if f.len() < MAX_FAILURE_ENTRIES {
+                    f.insert(
+                        key.clone(),
+                        Failures {
+                            count: 0,
+                            until: None,
+                            last: now,
+                            checking: true,
+                        },
+                    );
                 }
             }
         }
-        let state = self.clone();
-        let (l, p) = (login.clone(), password);
-        let outcome =
-            tokio::task::spawn_blocking(move || Accounts::of(&state.data).sign_in(&l, &p))
-                .await
-                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let outcome = match self.check_password(&login, password).await {
+            Ok(o) => o,
+            Err(e) => {
+                self.done_checking(&key);
+                return Err(e);
+            }
+        };
         let account = match outcome {
             Ok(a) => {
                 self.failures
@@ -275,26 +325,14 @@ impl ApiState {
             Err(e) => {
                 let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
-                if f.len() >= MAX_FAILURE_ENTRIES {
-                    f.retain(|_, e| now.duration_since(e.last) < Duration::from_secs(900));
-                }
-                if f.len() >= MAX_FAILURE_ENTRIES {
-                    // Still full of recent failures: forget the oldest half.
-                    let mut ages: Vec<Instant> = f.values().map(|e| e.last).collect();
-                    ages.sort();
-                    let cut = ages[ages.len() / 2];
-                    f.retain(|_, e| e.last > cut);
-                }
-                let entry = f.entry(key).or_insert(Failures {
-                    count: 0,
-                    until: None,
-                    last: now,
-                });
-                entry.last = now;
-                entry.count += 1;
-                if entry.count >= FREE_FAILURES {
-                    let wait = Duration::from_secs(1 << (entry.count - FREE_FAILURES).min(9));
-                    entry.until = Some(Instant::now() + wait.min(MAX_WAIT));
+                if let Some(entry) = f.get_mut(&key) {
+                    entry.checking = false;
+                    entry.last = now;
+                    entry.count += 1;
+                    if entry.count >= FREE_FAILURES {
+                        let wait = Duration::from_secs(1 << (entry.count - FREE_FAILURES).min(9));
+                        entry.until = Some(now + wait.min(MAX_WAIT));
+                    }
                 }
                 drop(f);
                 let _ = self.node.store().audit_append(
@@ -304,19 +342,13 @@ impl ApiState {
                     &login,
                     "",
                 );
-                return Err(ApiError(
-                    StatusCode::UNAUTHORIZED,
-                    match e {
-                        SignInError::Wrong => pick(
-                            lang,
-                            "sai tên đăng nhập hoặc mật khẩu",
-                            "wrong login or password",
-                        ),
-                        SignInError::Disabled => {
-                            pick(lang, "tài khoản đã bị khóa", "the account is disabled")
-                        }
-                    },
-                ));
+                return Err(match e {
+                    SignInError::Wrong => wrong(),
+                    SignInError::Disabled => ApiError(
+                        StatusCode::UNAUTHORIZED,
+                        pick(lang, "tài khoản đã bị khóa", "the account is disabled"),
+                    ),
+                });
             }
         };
         let token = rollmesh_engine::accounts::random_token();
@@ -356,6 +388,63 @@ impl ApiState {
             lang,
         };
         Ok((token, csrf, caller))
+    }
+
+    /// Runs a password check when one of the [`MAX_HASHING`] slots is free (else 429 after
+    /// [`HASH_WAIT`]).
+    async fn check_password(
+        self: &Arc<Self>,
+        login: &str,
+        password: String,
+    ) -> Result<Result<rollmesh_engine::accounts::Account, SignInError>, ApiError> {
+        let permit = tokio::time::timeout(HASH_WAIT, self.hashing.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                ApiError(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "quá nhiều lượt đăng nhập cùng lúc / too many sign-ins at once".into(),
+                )
+            })?;
+        let state = self.clone();
+        let l = login.to_string();
+        let out =
+            tokio::task::spawn_blocking(move || Accounts::of(&state.data).sign_in(&l, &password))
+                .await
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
+        drop(permit);
+        out
+    }
+
+    fn done_checking(&self, key: &str) {
+        if let Some(e) = self
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(key)
+        {
+            e.checking = false;
+        }
+    }
+
+    /// Keeps the failure table below [`MAX_FAILURE_ENTRIES`]: forgets entries idle for 15 minutes, then
+    /// the oldest half of those neither waiting out a slow-down nor being checked. A lock-out is never
+    /// forgotten to make room; if every entry is locked, a new login is not remembered until one ends.
+    fn make_room(f: &mut HashMap<String, Failures>, now: Instant) {
+        if f.len() < MAX_FAILURE_ENTRIES {
+            return;
+        }
+        let locked = |e: &Failures| e.checking || e.until.is_some_and(|u| u > now);
+        f.retain(|_, e| locked(e) || now.duration_since(e.last) < Duration::from_secs(900));
+        if f.len() >= MAX_FAILURE_ENTRIES {
+            let mut ages: Vec<Instant> =
+                f.values().filter(|e| !locked(e)).map(|e| e.last).collect();
+            ages.sort();
+            if let Some(cut) = ages.get(ages.len() / 2).copied() {
+                f.retain(|_, e| locked(e) || e.last > cut);
+            }
+        }
     }
 
     /// Ends a session.
@@ -430,10 +519,19 @@ impl ApiState {
                 }
                 Ok(v)
             }
-            Err(e) => Err(ApiError(
-                status_of(&e),
-                crate::render::explain_lang(&e, lang == Lang::En),
-            )),
+            Err(e) => {
+                // A message echoing a huge input (a header cell, a name) is cut short.
+                let mut text = crate::render::explain_lang(&e, lang == Lang::En);
+                if text.len() > 2000 {
+                    let cut = (0..=2000)
+                        .rev()
+                        .find(|i| text.is_char_boundary(*i))
+                        .unwrap_or(0);
+                    text.truncate(cut);
+                    text.push('…');
+                }
+                Err(ApiError(status_of(&e), text))
+            }
         }
     }
 }

@@ -478,6 +478,22 @@ async fn trust_remove(State(s): St, c: Caller, Path(id): Path<String>, b: Body) 
     post_op(&s, c, "trust.remove", b, &[("node_id", id)]).await
 }
 
+/// The page at the address `rollmesh run` prints, until the web console is served there: what this
+/// node is and where its API is described.
+async fn landing(State(s): St) -> Response {
+    let unit = s.node.unit().to_string();
+    let id = s.node.id().to_string();
+    let page = format!(
+        "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>rollmesh {unit}</title></head>\
+         <body><h1>Nút rollmesh {unit}</h1><p>Mã nút: {id}</p>\
+         <p>Bảng điều khiển web cho văn thư chưa có trong phiên bản này. Giao diện lập trình (API) đang chạy \
+         tại địa chỉ này: mô tả ở <a href=\"/api/openapi.json\">/api/openapi.json</a>; đăng nhập bằng \
+         <code>POST /api/login</code>. Dòng lệnh <code>rollmesh</code> dùng API này khi nút đang chạy.</p>\
+         </body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "node", responses((status = 200, body = Object)))]
 async fn openapi() -> Response {
@@ -561,6 +577,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/trust", get(trust_list).post(trust_add))
         .route("/api/trust/{node_id}/remove", post(trust_remove))
         .route("/api/openapi.json", get(openapi))
+        .route("/", get(landing))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(state)
 }

@@ -101,9 +101,9 @@ pub enum MemberCmd {
     },
     /// Export members as an Excel workbook, CSV or JSON (stdout, or --out).
     Export {
-        /// xlsx, csv or json.
-        #[arg(long, value_enum, default_value = "csv")]
-        format: ExportFormat,
+        /// xlsx, csv or json (default: from the --out file's extension, else csv).
+        #[arg(long, value_enum)]
+        format: Option<ExportFormat>,
         /// CSV in the machine form: field keys as the header, values as stored (ISO dates, enum keys),
         /// no BOM. By default the CSV is for Excel: a UTF-8 BOM, labels, DD/MM/YYYY, Vietnamese values.
         #[arg(long)]

@@ -25,6 +25,13 @@ pub(super) fn run_node(config: PathBuf) -> Result<u8> {
 
 /// `status`: per-peer sync state of a running node.
 pub(super) fn status(data: DataDir, json: bool) -> Result<u8> {
+    if crate::client::read_addr(&data.data).is_none() {
+        let d = data.data.display();
+        anyhow::bail!(msg!(
+            "nút {d} chưa chạy: hãy khởi động bằng `rollmesh run --config {d}/node.toml`",
+            "the node {d} is not running: start it with `rollmesh run --config {d}/node.toml`"
+        ));
+    }
     let v = crate::client::call(&data.data, &json!({"cmd": "status"})).with_context(|| {
         msg!(
             "nút chưa chạy (rollmesh run)?",

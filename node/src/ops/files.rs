@@ -133,7 +133,9 @@ pub(super) fn import(node: &Node, req: &Value) -> Result<Value> {
         std::io::Write::write_all(&mut f, &bytes)?;
     }
     let dry_run = flag(req, "dry_run");
-    let (mut v, rejected) = crate::import::import_summary(node, &path, dry_run)?;
+    let (mut v, rejected) = crate::import::import_summary(node, &path, &name, dry_run)?;
+    // The temporary copy's path means nothing to the caller: the file's own name instead.
+    v["rejected_file"] = Value::Null;
     if let Some(p) = rejected {
         let content = std::fs::read(&p)?;
         v["rejected_csv"] = json!(data_encoding::BASE64.encode(&content));
@@ -157,9 +159,28 @@ fn scratch(node: &Node) -> Result<RemoveDir> {
     let dir = node
         .dir()
         .join(format!("tmp-{}", rollmesh_engine::accounts::random_token()));
-    // Inside the data directory (0700), so private like everything there.
-    std::fs::create_dir(&dir).with_context(|| dir.display().to_string())?;
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(&dir).with_context(|| dir.display().to_string())?;
     Ok(RemoveDir(dir))
+}
+
+/// Removes temporary directories a node stopped in the middle of a request left behind (called when
+/// the node starts).
+pub fn clean_scratch(data: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("tmp-") && name.len() == 68 && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// `bundle.export` {since?} → {changes, since, last_seq, data (base64 of the bundle file)}.

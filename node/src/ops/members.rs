@@ -39,6 +39,12 @@ pub(super) fn add(node: &Node, req: &Value) -> Result<Value> {
     if let Some(u) = text(req, "unit") {
         fields.insert(Field::Unit, node.resolve_unit(u)?.to_string());
     }
+    // A clerk places a member in a cell (the node's own unit when none is named).
+    let unit = match fields.get(&Field::Unit) {
+        Some(u) => UnitPath::parse(u)?,
+        None => node.unit().clone(),
+    };
+    node.check_cell(&unit)?;
     if !fields.contains_key(&Field::FullName) {
         bail!(msg!(
             "cần họ tên (--name)",
@@ -84,6 +90,9 @@ pub(super) fn edit(node: &Node, req: &Value) -> Result<Value> {
     if let Some(u) = text(req, "unit") {
         edit.set
             .insert(Field::Unit, node.resolve_unit(u)?.to_string());
+    }
+    if let Some(u) = edit.set.get(&Field::Unit) {
+        node.check_cell(&UnitPath::parse(u)?)?;
     }
     for c in req["clear"].as_array().into_iter().flatten() {
         edit.clear

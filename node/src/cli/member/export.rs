@@ -15,12 +15,24 @@ use rollmesh_engine::msg;
 /// `member export`: every member as an Excel workbook, CSV or JSON, to stdout or a file (through the
 /// running node if it holds the store). See `member.export` for the forms.
 pub(super) fn export(
-    format: ExportFormat,
+    format: Option<ExportFormat>,
     keys: bool,
     sep: u8,
     out: Option<PathBuf>,
     data: DataDir,
 ) -> Result<u8> {
+    // `--out ds.xlsx` means a workbook: the file's extension decides when --format is not given.
+    let format = format.unwrap_or_else(|| {
+        let ext = out
+            .as_ref()
+            .and_then(|p| p.extension())
+            .map(|e| e.to_string_lossy().to_lowercase());
+        match ext.as_deref() {
+            Some("xlsx") => ExportFormat::Xlsx,
+            Some("json") => ExportFormat::Json,
+            _ => ExportFormat::Csv,
+        }
+    });
     let format_key = match format {
         ExportFormat::Csv => "csv",
         ExportFormat::Json => "json",

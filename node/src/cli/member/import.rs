@@ -25,7 +25,8 @@ pub(super) fn import(
 ) -> Result<u8> {
     let summary = match open(data) {
         Ok(node) => {
-            let out = run_import(&node, path, dry_run, batch, json, false)?;
+            let label = path.display().to_string();
+            let out = run_import(&node, path, &label, dry_run, batch, json, false)?;
             outcome_json(&out)
         }
         Err(e) if crate::client::held_by_daemon(&e) => {
