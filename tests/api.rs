@@ -231,7 +231,11 @@ fn each_role_is_allowed_and_refused_where_it_should_be() {
     );
     assert_eq!(s, 403);
     // Hidden characters in a name are refused (a soft hyphen, a right-to-left override, a tag).
-    for name in ["Nguyễn\u{00AD}An", "Nguyễn \u{202E}nA", "Nguyễn An\u{E0041}"] {
+    for name in [
+        "Nguyễn\u{00AD}An",
+        "Nguyễn \u{202E}nA",
+        "Nguyễn An\u{E0041}",
+    ] {
         let (s, v) = http.send(
             "POST",
             "/api/members",
@@ -353,12 +357,18 @@ fn ten_wrong_passwords_are_slowed_down() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let checked = codes.iter().filter(|c| **c == 401).count();
-    assert!(checked <= 3, "{checked} of 20 simultaneous guesses were checked: {codes:?}");
+    assert!(
+        checked <= 3,
+        "{checked} of 20 simultaneous guesses were checked: {codes:?}"
+    );
     // A login no account can have (far too long) is refused without a trace: not audited, not kept.
     let long = "x".repeat(100_000);
     assert_eq!(http.login(&long, "doan-mo").0, 401);
     let o = ok(&["audit", "--json", "--data", &data.to_string_lossy()]);
-    assert!(!o.stdout.contains("xxxxxxxxxxxxxxxxxxxx"), "a huge login was audited");
+    assert!(
+        !o.stdout.contains("xxxxxxxxxxxxxxxxxxxx"),
+        "a huge login was audited"
+    );
     stop(node);
 }
 

@@ -253,3 +253,35 @@ fn refusals_are_one_line_and_non_zero() {
     let en = run(&["--lang", "en", "member", "show", "zzzz", "--data", &data]);
     assert!(en.stderr.starts_with("error:"), "{}", en.stderr);
 }
+
+/// Help and argument errors read in Vietnamese by default (clap's own words too), English on request.
+#[test]
+fn help_and_argument_errors_speak_vietnamese_unless_asked_for_english() {
+    let help = ok(&["member", "add", "--help"]).stdout;
+    assert!(help.contains("Cách dùng:"), "{help}");
+    assert!(help.contains("In hướng dẫn này"), "{help}");
+    for english in ["Usage:", "Options:", "Print help"] {
+        assert!(!help.contains(english), "{english:?} in:\n{help}");
+    }
+    let top = ok(&["--help"]).stdout;
+    assert!(top.contains("Lệnh:") && !top.contains("Commands:"), "{top}");
+    let o = run(&["member", "lisst"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.starts_with("lỗi: không có lệnh \"lisst\""),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("list"), "{}", o.stderr);
+    let o = run(&["member", "add", "--nam", "X", "--data", "d"]);
+    assert!(o.stderr.contains("không có tham số --nam"), "{}", o.stderr);
+    let en = run(&["--lang", "en", "member", "lisst"]);
+    assert!(
+        en.stderr.contains("unrecognized subcommand"),
+        "{}",
+        en.stderr
+    );
+    assert!(ok(&["--lang", "en", "member", "--help"])
+        .stdout
+        .contains("Usage:"));
+}

@@ -48,12 +48,12 @@ use rollmesh_engine::Node;
 
 /// rollmesh — sổ đảng viên đồng bộ dạng lưới (a membership registry that syncs as a mesh).
 ///
-/// Each node keeps the signed member dossiers of its own unit's subtree on disk. Start with
-/// `rollmesh init --unit hn.d01.w01.c01 --data ./cell`, then `rollmesh member add --data ./cell --name "…"`.
+/// Mỗi nút lưu trên máy hồ sơ đảng viên (có chữ ký) của đơn vị mình và các đơn vị trực thuộc. Bắt đầu bằng
+/// `rollmesh init --unit hn.d01.w01.c01 --data ./cell`, rồi `rollmesh member add --data ./cell --name "…"`.
 #[derive(Parser, Debug)]
 #[command(name = "rollmesh", version, propagate_version = true)]
 pub struct Cli {
-    /// Output language for messages: vi (default) or en. Also ROLLMESH_LANG.
+    /// Ngôn ngữ hiển thị: vi (mặc định) hoặc en (output language). Cũng đặt được bằng ROLLMESH_LANG.
     #[arg(
         long,
         global = true,
@@ -62,7 +62,7 @@ pub struct Cli {
         default_value = "vi"
     )]
     pub lang: LangArg,
-    /// Machine-readable JSON on stdout instead of text.
+    /// In kết quả dạng JSON cho máy đọc, thay cho văn bản (machine-readable JSON).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -71,61 +71,61 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct DataDir {
-    /// The node's data directory. Also ROLLMESH_DATA.
+    /// Thư mục dữ liệu của nút (the node's data directory). Cũng đặt được bằng ROLLMESH_DATA.
     #[arg(long, env = "ROLLMESH_DATA", value_name = "DIR")]
     pub data: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Create a node's data directory and key for one unit, and print its node id.
+    /// Tạo thư mục dữ liệu và khóa của nút cho một đơn vị, rồi in mã nút (set up a node).
     Init {
-        /// The unit this node serves, by code (hn.d01.w01.c01) or, with --tree, by name. Its subtree
-        /// is the node's scope.
+        /// Đơn vị nút này phục vụ: theo mã (hn.d01.w01.c01) hoặc, khi có --tree, theo tên. Nút quản lý
+        /// đơn vị đó và các đơn vị trực thuộc (the unit this node serves).
         #[arg(long)]
         unit: String,
-        /// An organisation tree (TOML, see config/org-demo.toml) the unit must belong to.
+        /// Cây tổ chức (tệp TOML, xem config/org-demo.toml) mà đơn vị phải thuộc về (organisation tree).
         #[arg(long, value_name = "FILE")]
         tree: Option<PathBuf>,
-        /// The organisation's root public key: 64 hex characters, or a file holding them (root.key.pub).
-        /// With it, changes are accepted by credential chain instead of the hand-kept trust list.
+        /// Khóa công khai gốc của tổ chức: 64 ký tự hex, hoặc tệp chứa chúng (root.key.pub).
+        /// Khi có khóa gốc, thay đổi được chấp nhận theo chuỗi chứng nhận, thay cho danh sách tin cậy ghi tay (root public key).
         #[arg(long, value_name = "HEX|FILE")]
         root: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// The organisation's root key.
+    /// Khóa gốc của tổ chức (the organisation's root key).
     #[command(subcommand)]
     Keys(KeysCmd),
-    /// Credentials: who may write what (request, issue, install, show, revoke).
+    /// Chứng nhận: nút nào được ghi dữ liệu nào — xin, cấp, cài, xem, thu hồi (credentials).
     #[command(subcommand)]
     Credential(CredentialCmd),
     /// Tài khoản người dùng của nút: thêm, liệt kê, đổi mật khẩu, khóa (the node's user accounts).
     #[command(subcommand)]
     User(UserCmd),
-    /// The local audit log of reads and writes of member data (append-only; no command edits it).
+    /// Nhật ký xem và ghi dữ liệu đảng viên tại nút; chỉ ghi thêm, không lệnh nào sửa được (audit log).
     Audit {
-        /// Only entries whose action starts with this (member.show, member.add, bundle.import, …).
+        /// Chỉ các mục có thao tác bắt đầu bằng chuỗi này (member.show, member.add, bundle.import, …).
         #[arg(long)]
         action: Option<String>,
-        /// Only entries about this member id.
+        /// Chỉ các mục về đảng viên có mã này (only entries about this member id).
         #[arg(long)]
         member: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// A whole organisation at once, for demos and tests.
+    /// Dựng cả một tổ chức một lần, để chạy thử và kiểm thử (a whole organisation, for demos and tests).
     #[command(subcommand)]
     Org(OrgCmd),
-    /// Print this node's id (give it to the clerks of nodes that should trust this one).
+    /// In mã của nút này, để đưa cho văn thư các nút cần tin cậy nút này (print this node's id).
     Id {
         #[command(flatten)]
         data: DataDir,
     },
-    /// The node ids whose changes this node accepts (until credentials replace this list).
+    /// Danh sách mã nút mà nút này chấp nhận thay đổi, khi chưa dùng chứng nhận (trusted node ids).
     #[command(subcommand)]
     Trust(TrustCmd),
-    /// Member dossiers.
+    /// Hồ sơ đảng viên (member dossiers).
     #[command(subcommand)]
     Member(Box<MemberCmd>),
     /// Sinh hoạt chi bộ: ghi buổi họp và điểm danh (cell meetings and attendance).
@@ -166,48 +166,48 @@ pub enum Command {
     /// Rà soát đảng viên theo bộ quy tắc chung (screening by the organisation's rules).
     #[command(subcommand)]
     Screen(ScreenCmd),
-    /// Files of signed changes, for moving data without a network (a USB stick to the ward).
+    /// Gói thay đổi có chữ ký, để chuyển dữ liệu không cần mạng, ví dụ chép USB lên phường (bundles).
     #[command(subcommand)]
     Bundle(BundleCmd),
-    /// Changes that were refused, with the reason.
+    /// Các thay đổi bị từ chối, kèm lý do, đang bị cách ly (quarantine).
     #[command(subcommand)]
     Quarantine(QuarantineCmd),
-    /// Run the node: sync with peers over QUIC until Ctrl-C (settings in the data directory's node.toml).
+    /// Chạy nút: đồng bộ với các nút khác qua QUIC đến khi bấm Ctrl-C; cấu hình ở node.toml (run the node).
     Run {
-        /// The node settings file (node.toml in the data directory; see config/node.example.toml).
+        /// Tệp cấu hình nút: node.toml trong thư mục dữ liệu, xem config/node.example.toml (settings file).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Per-peer sync state of a running node: connected, last sync, changes sent/received, backlog, errors.
+    /// Tình trạng đồng bộ với từng nút: đã kết nối, lần đồng bộ cuối, thay đổi gửi/nhận, tồn đọng, lỗi (sync status).
     Status {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Start a whole local mesh (15 nodes on 127.0.0.1), seed members at the cells, show them converging
-    /// at the city, make live edits, and keep running until Ctrl-C (--once: exit after convergence).
+    /// Chạy thử cả mạng lưới trên máy này (15 nút trên 127.0.0.1): tạo đảng viên mẫu ở các chi bộ, cho thấy dữ liệu
+    /// dồn về thành phố, sửa trực tiếp, và chạy đến khi bấm Ctrl-C (--once: dừng khi đã đồng bộ xong) (demo).
     Demo {
-        /// Exit after the mesh has converged and the live edits have arrived.
+        /// Dừng khi mạng lưới đã đồng bộ xong và các chỉnh sửa trực tiếp đã đến nơi (exit after convergence).
         #[arg(long)]
         once: bool,
-        /// Members to seed per cell.
+        /// Số đảng viên mẫu tạo ở mỗi chi bộ (members to seed per cell).
         #[arg(long, default_value_t = 40)]
         members_per_cell: usize,
-        /// Keep the demo's data here instead of a temporary directory.
+        /// Lưu dữ liệu chạy thử ở thư mục này thay vì thư mục tạm (keep the demo's data here).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Headcount by unit, status and sector (for the city: by district, the default depth 1).
+    /// Thống kê số đảng viên theo đơn vị, trạng thái, lĩnh vực; ở thành phố mặc định chia theo quận (headcount).
     Stats {
-        /// The subtree to count (default: the node's whole scope).
+        /// Đơn vị cần thống kê; mặc định là toàn bộ phạm vi của nút (the subtree to count).
         #[arg(long)]
         unit: Option<String>,
-        /// Group by units this many levels below the counted unit.
+        /// Chia nhóm theo các đơn vị thấp hơn đơn vị được thống kê bấy nhiêu cấp (grouping depth).
         #[arg(long, default_value_t = 1)]
         depth: usize,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Re-check every stored signature and document against its changes.
+    /// Kiểm tra lại mọi chữ ký và hồ sơ đã lưu so với các thay đổi (re-check signatures and documents).
     Verify {
         #[command(flatten)]
         data: DataDir,
@@ -231,7 +231,16 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    let cli = match Cli::try_parse_from(&args) {
+    use clap::{CommandFactory, FromArgMatches};
+    // Help in the clerk's language: clap's own words too, unless English is asked for.
+    let mut cmd = Cli::command();
+    if !usage::wants_english_args(&args) {
+        cmd = usage::vietnamese(cmd);
+    }
+    let cli = match cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => return ExitCode::from(usage::report(e, &args)),
     };

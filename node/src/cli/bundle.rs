@@ -13,21 +13,21 @@ use rollmesh_engine::msg;
 
 #[derive(Subcommand, Debug)]
 pub enum BundleCmd {
-    /// Write the node's signed changes (all, or after --since SEQ) to a bundle file.
+    /// Ghi các thay đổi có chữ ký của nút (tất cả, hoặc sau --since SEQ) ra tệp gói (export a bundle).
     Export {
-        /// The bundle file to write.
+        /// Tệp gói cần ghi (the bundle file to write).
         #[arg(long)]
         out: PathBuf,
-        /// Only changes after this log sequence number (the `last_seq` of a previous export).
+        /// Chỉ lấy thay đổi sau số thứ tự này, tức `last_seq` của lần xuất trước (only changes after this number).
         #[arg(long, default_value_t = 0)]
         since: u64,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Verify and apply a bundle; refused changes are quarantined, and the command exits 4 if any change,
-    /// revocation or credential chain was refused.
+    /// Kiểm tra và nạp một gói; thay đổi bị từ chối được đưa vào cách ly, và lệnh thoát với mã 4 nếu có thay đổi,
+    /// thu hồi hoặc chuỗi chứng nhận nào bị từ chối (verify and apply a bundle).
     Import {
-        /// The bundle file.
+        /// Tệp gói (the bundle file).
         file: PathBuf,
         #[command(flatten)]
         data: DataDir,

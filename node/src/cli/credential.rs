@@ -15,9 +15,9 @@ use rollmesh_engine::Node;
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {
-    /// Create the organisation's root key (keep it offline); prints its public key for every node's config.
+    /// Tạo khóa gốc của tổ chức (cất giữ ngoài mạng); in khóa công khai để ghi vào cấu hình mọi nút (create the root key).
     RootInit {
-        /// The root key file to create (its public key is also written to FILE.pub).
+        /// Tệp khóa gốc cần tạo; khóa công khai được ghi thêm vào FILE.pub (the root key file).
         #[arg(long)]
         out: PathBuf,
     },
@@ -25,59 +25,59 @@ pub enum KeysCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum CredentialCmd {
-    /// Print a credential request for this node (give it to the parent unit's clerk).
+    /// In đơn xin chứng nhận cho nút này, để đưa cho văn thư đơn vị cấp trên (credential request).
     Request {
-        /// Request for a new key instead, to rotate to it once its credential is installed.
+        /// Xin cho một khóa mới, để chuyển sang khóa đó khi chứng nhận của nó đã được cài (rotate to a new key).
         #[arg(long)]
         rotate: bool,
-        /// Write the request to a file instead of stdout.
+        /// Ghi đơn xin ra tệp thay vì in ra màn hình (write the request to a file).
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Issue a credential for a child unit's request (by a parent node, or with the root key for the city).
+    /// Cấp chứng nhận theo đơn xin của đơn vị cấp dưới: nút cấp trên cấp, hoặc dùng khóa gốc cho thành phố (issue).
     Issue {
-        /// The request file.
+        /// Tệp đơn xin (the request file).
         #[arg(long)]
         request: PathBuf,
-        /// The unit to certify (must match the request, and lie below the issuer's unit).
+        /// Đơn vị được chứng nhận: phải khớp với đơn xin và trực thuộc đơn vị của bên cấp (the unit to certify).
         #[arg(long)]
         unit: UnitPath,
-        /// Days of validity.
+        /// Số ngày hiệu lực (days of validity).
         #[arg(long, default_value_t = 365)]
         valid_days: u32,
-        /// Roles: clerk, approver, issuer (comma-separated).
+        /// Vai trò: clerk (văn thư), approver (phê duyệt), issuer (cấp chứng nhận), cách nhau bằng dấu phẩy (roles).
         #[arg(long, default_value = "clerk,approver,issuer")]
         roles: String,
-        /// Where to write the credential chain.
+        /// Nơi ghi chuỗi chứng nhận (where to write the credential chain).
         #[arg(long)]
         out: PathBuf,
-        /// Issue with the root key file (for the top unit) instead of a node.
+        /// Cấp bằng tệp khóa gốc (cho đơn vị cao nhất) thay vì bằng một nút (issue with the root key).
         #[arg(long, value_name = "FILE", conflicts_with = "data")]
         root_key: Option<PathBuf>,
-        /// The issuing node's data directory.
+        /// Thư mục dữ liệu của nút cấp chứng nhận (the issuing node's data directory).
         #[arg(long, env = "ROLLMESH_DATA", value_name = "DIR")]
         data: Option<PathBuf>,
     },
-    /// Install a credential chain issued for this node (or for its pending rotation key).
+    /// Cài chuỗi chứng nhận đã cấp cho nút này, hoặc cho khóa mới đang chờ chuyển (install a credential).
     Install {
-        /// The chain file from `credential issue`.
+        /// Tệp chuỗi chứng nhận do `credential issue` tạo ra (the chain file).
         file: PathBuf,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Show this node's credential chain and whether it is valid now.
+    /// Xem chuỗi chứng nhận của nút này và hiện còn hiệu lực hay không (show the credential).
     Show {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Revoke a node key (--node-id) or one credential (--serial) below this node's unit.
+    /// Thu hồi khóa của một nút (--node-id) hoặc một chứng nhận (--serial) thuộc đơn vị của nút này (revoke).
     Revoke {
-        /// The node id to revoke.
+        /// Mã nút cần thu hồi (the node id to revoke).
         #[arg(long, conflicts_with = "serial", required_unless_present = "serial")]
         node_id: Option<String>,
-        /// The credential serial to revoke.
+        /// Số sê-ri của chứng nhận cần thu hồi (the credential serial to revoke).
         #[arg(long)]
         serial: Option<u64>,
         #[command(flatten)]

@@ -22,122 +22,122 @@ use rollmesh_engine::msg;
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCmd {
-    /// Add a member (flags for the main fields, or --from-json with a JSON object of field keys).
+    /// Thêm đảng viên mới: ghi các trường chính bằng tham số, hoặc dùng --from-json (add a member).
     Add {
         #[command(flatten)]
         fields: FieldArgs,
-        /// A JSON file holding one object {"full_name": "…", "dob": "…", …}.
+        /// Tệp JSON chứa một đối tượng {"full_name": "…", "dob": "…", …} (a JSON file).
         #[arg(long, value_name = "FILE")]
         from_json: Option<PathBuf>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Change fields of a member, clear fields, or record events.
+    /// Sửa hoặc xóa trường trong hồ sơ đảng viên, hoặc ghi sự kiện (edit a member).
     Edit {
-        /// Member id (or a unique prefix of it).
+        /// Mã đảng viên, hoặc vài ký tự đầu đủ để không trùng (member id or a unique prefix).
         id: String,
         #[command(flatten)]
         fields: FieldArgs,
-        /// Remove a field (repeatable), by key.
+        /// Xóa một trường theo khóa trường; dùng được nhiều lần (remove a field, by key).
         #[arg(long, value_name = "KEY")]
         clear: Vec<String>,
-        /// Record an event KIND:DATE:DETAIL, e.g. rating:2025-12-31:Hoàn thành tốt nhiệm vụ.
+        /// Ghi sự kiện dạng KIND:DATE:DETAIL (loại:ngày:nội dung), ví dụ rating:2025-12-31:Hoàn thành tốt nhiệm vụ.
         #[arg(long, value_name = "KIND:DATE:DETAIL")]
         event: Vec<String>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Show a member's dossier, with concurrent (conflicting) values if any.
+    /// Xem hồ sơ đảng viên, kèm các giá trị khác nhau do sửa cùng lúc ở hai nơi, nếu có (show a dossier).
     Show {
-        /// Member id (or a unique prefix of it).
+        /// Mã đảng viên, hoặc vài ký tự đầu đủ để không trùng (member id or a unique prefix).
         id: String,
         #[command(flatten)]
         data: DataDir,
     },
-    /// List members, optionally of one unit's subtree or one status.
+    /// Liệt kê đảng viên, có thể lọc theo đơn vị hoặc trạng thái (list members).
     List {
-        /// Only members in this unit's subtree (code or name).
+        /// Chỉ đảng viên thuộc đơn vị này và các đơn vị trực thuộc, theo mã hoặc tên (only this unit).
         #[arg(long)]
         unit: Option<String>,
-        /// Only members with this status.
+        /// Chỉ đảng viên có trạng thái này (only members with this status).
         #[arg(long)]
         status: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Who changed what, when: the member's signed change log.
+    /// Ai đã sửa gì, khi nào: lịch sử thay đổi có chữ ký của hồ sơ (the member's change log).
     History {
-        /// Member id (or a unique prefix of it).
+        /// Mã đảng viên, hoặc vài ký tự đầu đủ để không trùng (member id or a unique prefix).
         id: String,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Find members by name, ignoring case and diacritics ("nguyen van an" finds "Nguyễn Văn An").
+    /// Tìm đảng viên theo tên, không phân biệt hoa thường hay dấu: "nguyen van an" tìm ra "Nguyễn Văn An" (search).
     Search {
-        /// Words of the name.
+        /// Các chữ trong họ tên (words of the name).
         text: String,
-        /// Show at most this many members (the total is still counted).
+        /// Hiện tối đa bấy nhiêu đảng viên; tổng số vẫn được đếm đủ (show at most this many).
         #[arg(long, default_value_t = 200)]
         limit: usize,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Import members from a CSV file whose header names fields (full_name, dob, sex, … or their labels);
-    /// a row with an id (a file from `member export`) updates that member.
+    /// Nhập đảng viên từ tệp CSV có dòng tiêu đề ghi tên trường (full_name, dob, sex, … hoặc nhãn tiếng Việt);
+    /// dòng nào có mã đảng viên (tệp từ `member export`) thì cập nhật đảng viên đó (import members).
     Import {
-        /// The file: an Excel workbook (.xlsx) or CSV (UTF-8, or Windows-1258 as Excel saves it;
-        /// separated by commas, semicolons or tabs). Rejected rows are written beside it to
-        /// <name>.rejected.csv.
+        /// Tệp cần nhập: tệp Excel (.xlsx) hoặc CSV (UTF-8, hoặc Windows-1258 như Excel thường lưu;
+        /// phân cách bằng dấu phẩy, chấm phẩy hoặc tab). Các dòng bị từ chối được ghi ra tệp bên cạnh,
+        /// <name>.rejected.csv (the file to import).
         #[arg(long, value_name = "FILE", alias = "file", alias = "xlsx")]
         csv: PathBuf,
-        /// Validate and report only; write nothing.
+        /// Chỉ kiểm tra và báo cáo, không ghi gì (check only, write nothing).
         #[arg(long)]
         dry_run: bool,
-        /// Rows per durable commit (larger batches rewrite fewer store pages, at more memory).
+        /// Số dòng mỗi lần ghi vào kho; lô lớn ghi ít trang hơn nhưng tốn bộ nhớ hơn (rows per commit).
         #[arg(long, default_value_t = 2000, hide = true)]
         batch: usize,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Export members as an Excel workbook, CSV or JSON (stdout, or --out).
+    /// Xuất danh sách đảng viên ra Excel, CSV hoặc JSON, in ra màn hình hoặc ghi tệp --out (export).
     Export {
-        /// xlsx, csv or json (default: from the --out file's extension, else csv).
+        /// xlsx, csv hoặc json (mặc định: theo đuôi tệp --out, nếu không có thì csv).
         #[arg(long, value_enum)]
         format: Option<ExportFormat>,
-        /// CSV in the machine form: field keys as the header, values as stored (ISO dates, enum keys),
-        /// no BOM. By default the CSV is for Excel: a UTF-8 BOM, labels, DD/MM/YYYY, Vietnamese values.
+        /// CSV dạng cho máy: tiêu đề là khóa trường, giá trị giữ nguyên như khi lưu (ngày ISO, mã giá trị),
+        /// không có BOM. Mặc định CSV dành cho Excel: có BOM UTF-8, nhãn, ngày DD/MM/YYYY, giá trị tiếng Việt.
         #[arg(long)]
         keys: bool,
-        /// The CSV separator (semicolon for an Excel whose list separator is `;`).
+        /// Dấu phân cách trong CSV; chọn semicolon nếu Excel trên máy dùng dấu `;` (the CSV separator).
         #[arg(long, value_enum, default_value = "comma")]
         sep: CsvSeparator,
-        /// Output file (default: stdout).
+        /// Tệp ghi ra; mặc định in ra màn hình (output file).
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
         data: DataDir,
     },
-    /// Write a member's raw Automerge document (standard Automerge binary) to a file.
+    /// Ghi dữ liệu Automerge gốc của một hồ sơ ra tệp, dạng nhị phân chuẩn (raw Automerge document).
     ExportDoc {
-        /// Member id (or a unique prefix of it).
+        /// Mã đảng viên, hoặc vài ký tự đầu đủ để không trùng (member id or a unique prefix).
         id: String,
-        /// Output file.
+        /// Tệp ghi ra (output file).
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
         data: DataDir,
     },
-    /// List the dossier fields with their keys (for --set, --clear and CSV headers).
+    /// Liệt kê các trường hồ sơ và khóa trường, dùng cho --set, --clear và tiêu đề CSV (list fields).
     Fields,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum CsvSeparator {
-    /// `,`
+    /// Dấu phẩy `,` (comma).
     Comma,
-    /// `;`
+    /// Dấu chấm phẩy `;` (semicolon).
     Semicolon,
-    /// A tab.
+    /// Dấu tab (a tab).
     Tab,
 }
 
@@ -153,11 +153,11 @@ impl CsvSeparator {
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
 pub enum ExportFormat {
-    /// CSV for Excel, one column per field (see --keys and --sep).
+    /// CSV cho Excel, mỗi trường một cột (xem --keys và --sep).
     Csv,
-    /// An Excel workbook (.xlsx): labels, DD/MM/YYYY dates, phone and citizen id as text.
+    /// Tệp Excel (.xlsx): có nhãn, ngày DD/MM/YYYY, số điện thoại và số CCCD để dạng chữ.
     Xlsx,
-    /// A JSON array of objects.
+    /// Một mảng JSON gồm các đối tượng (a JSON array of objects).
     Json,
 }
 

@@ -15,15 +15,15 @@ use rollmesh_engine::Node;
 
 #[derive(Subcommand, Debug)]
 pub enum OrgCmd {
-    /// Create a root key and a data directory with an installed credential for every unit of a tree.
+    /// Tạo khóa gốc và cho mỗi đơn vị trong cây một thư mục dữ liệu đã cài sẵn chứng nhận (set up a whole tree).
     Bootstrap {
-        /// The organisation tree (default: the embedded four-level demo tree).
+        /// Cây tổ chức; mặc định là cây mẫu bốn cấp có sẵn (the organisation tree).
         #[arg(long)]
         tree: Option<PathBuf>,
-        /// The directory to create: root.key, root.key.pub and one data directory per unit path.
+        /// Thư mục cần tạo: root.key, root.key.pub và mỗi đơn vị một thư mục dữ liệu (the directory to create).
         #[arg(long)]
         out: PathBuf,
-        /// Days of validity of every credential.
+        /// Số ngày hiệu lực của mọi chứng nhận (days of validity).
         #[arg(long, default_value_t = 365)]
         valid_days: u32,
     },

@@ -10,14 +10,14 @@ use rollmesh_engine::msg;
 
 #[derive(Subcommand, Debug)]
 pub enum QuarantineCmd {
-    /// List refused changes with their reasons.
+    /// Liệt kê các thay đổi bị từ chối, kèm lý do (list refused changes).
     List {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Show one refused change in full.
+    /// Xem đầy đủ một thay đổi bị từ chối (show one refused change).
     Show {
-        /// Its quarantine number.
+        /// Số thứ tự trong danh sách cách ly (its quarantine number).
         seq: u64,
         #[command(flatten)]
         data: DataDir,

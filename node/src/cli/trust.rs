@@ -11,24 +11,24 @@ use rollmesh_engine::msg;
 
 #[derive(Subcommand, Debug)]
 pub enum TrustCmd {
-    /// Trust a node id: its signed changes will be accepted. Compare the id with its owner first.
+    /// Tin cậy một mã nút: nhận các thay đổi nút đó ký. Hãy đối chiếu mã với người giữ nút trước (trust a node).
     Add {
-        /// The node id, e.g. ABCDEFG-HIJKLMN-OPQRSTU.
+        /// Mã nút, ví dụ ABCDEFG-HIJKLMN-OPQRSTU (the node id).
         node_id: String,
-        /// A note for the list (whose machine it is).
+        /// Ghi chú trong danh sách, ví dụ máy của ai (a note).
         #[arg(long, default_value = "")]
         note: String,
         #[command(flatten)]
         data: DataDir,
     },
-    /// List trusted node ids.
+    /// Liệt kê các mã nút được tin cậy (list trusted node ids).
     List {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Stop trusting a node id (changes already accepted stay).
+    /// Thôi tin cậy một mã nút; các thay đổi đã nhận vẫn giữ nguyên (stop trusting a node).
     Remove {
-        /// The node id.
+        /// Mã nút (the node id).
         node_id: String,
         #[command(flatten)]
         data: DataDir,

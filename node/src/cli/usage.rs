@@ -4,8 +4,44 @@
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
+/// The command line's help in Vietnamese: clap's own words ("Usage", "Commands", "Options", the help
+/// and version flags) replaced on every command; the descriptions are the commands' doc comments.
+pub(super) fn vietnamese(cmd: clap::Command) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    cmd.help_template("{about-with-newline}\nCách dùng: {usage}\n\n{all-args}{after-help}")
+        .subcommand_help_heading("Lệnh")
+        .subcommand_value_name("LỆNH")
+        .disable_help_subcommand(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .mut_args(|a| {
+            if matches!(a.get_help_heading(), None | Some("Options" | "Arguments")) {
+                a.help_heading("Tham số")
+            } else {
+                a
+            }
+        })
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("In hướng dẫn này (print help)")
+                .help_heading("Tham số"),
+        )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("In số phiên bản (print version)")
+                .help_heading("Tham số"),
+        )
+        .mut_subcommands(vietnamese)
+}
+
 /// True when the raw command line or the environment asks for English.
-fn wants_english(args: &[std::ffi::OsString]) -> bool {
+pub(super) fn wants_english_args(args: &[std::ffi::OsString]) -> bool {
     let mut it = args.iter().map(|a| a.to_string_lossy());
     while let Some(a) = it.next() {
         if a == "--lang=en" {
@@ -37,7 +73,7 @@ fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
 /// Prints a parse error (or the help or version clap was asked for) and returns the exit code.
 pub(super) fn report(e: clap::Error, args: &[std::ffi::OsString]) -> u8 {
     let code = if e.use_stderr() { 2 } else { 0 };
-    if !e.use_stderr() || wants_english(args) {
+    if !e.use_stderr() || wants_english_args(args) {
         let _ = e.print();
         return code;
     }

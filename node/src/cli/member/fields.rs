@@ -9,7 +9,7 @@ use serde_json::json;
 
 use rollmesh_engine::msg;
 
-/// Flags for dossier fields. `--set key=value` reaches any field by its key (see `member fields`).
+/// Các tham số trường hồ sơ. `--set key=value` ghi được mọi trường theo khóa trường (xem `member fields`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct FieldArgs {
     /// Họ và tên — full name.
@@ -54,7 +54,7 @@ pub struct FieldArgs {
     /// Ngày vào Đảng — admission date.
     #[arg(long)]
     pub admission_date: Option<String>,
-    /// Any field by key: --set ethnicity=Kinh (repeatable).
+    /// Bất kỳ trường nào theo khóa trường: --set ethnicity=Kinh (dùng được nhiều lần; any field by key).
     #[arg(long, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 }
