@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
-use rollmesh_bench::gen;
 use serde_json::Value;
 
-use crate::scale::{bulk_import, make_node, root_init, start};
+use crate::scale::{imported_city, start, ImportedCity};
 
 /// The `p`-th percentile of sorted durations, in milliseconds.
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -70,20 +69,13 @@ fn enc(s: &str) -> String {
 
 /// A city of about `members` imported, its node running, then the API measured.
 pub fn run(members: usize, seed: u64, requests: usize) -> Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let base = tmp.path();
+    let ImportedCity {
+        tmp: _tmp,
+        csv,
+        city,
+        n,
+    } = imported_city(members, seed)?;
     let bin = std::env::current_exe()?;
-    let shape = gen::Shape::about(members);
-    let csv = base.join("members.csv");
-    let n = gen::write_csv(
-        seed,
-        &shape,
-        std::io::BufWriter::new(std::fs::File::create(&csv)?),
-    )?;
-    let root = root_init(&base.join("root.key"))?;
-    let city = make_node(base, "city", "hn", &root, None, "127.0.0.1:0", vec![])?;
-    let (secs, _) = bulk_import(&bin, &csv, &city)?;
-    eprintln!("imported {n} members in {secs:.1} s");
     // Names and units to ask for, from the file the city imported.
     let mut names: Vec<String> = Vec::new();
     let mut units: Vec<String> = Vec::new();

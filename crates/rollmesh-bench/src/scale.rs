@@ -301,9 +301,16 @@ fn ledger_year(
     Ok(ledger_changes)
 }
 
-/// The ledger rows alone: an organisation of about `members` imported at a city node, then a year of
-/// ledgers written there (what `scale` measures in its step 8, without the mesh around it).
-pub fn ledgers(members: usize, seed: u64) -> Result<()> {
+/// A city node (not running) with the synthetic organisation of about `members` imported, in a
+/// temporary directory that lives as long as the value.
+pub(crate) struct ImportedCity {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) csv: PathBuf,
+    pub(crate) city: PathBuf,
+    pub(crate) n: usize,
+}
+
+pub(crate) fn imported_city(members: usize, seed: u64) -> Result<ImportedCity> {
     let tmp = tempfile::tempdir()?;
     let base = tmp.path();
     let bin = std::env::current_exe()?;
@@ -318,6 +325,15 @@ pub fn ledgers(members: usize, seed: u64) -> Result<()> {
     let city = make_node(base, "city", "hn", &root, None, "127.0.0.1:0", vec![])?;
     let (secs, _) = bulk_import(&bin, &csv, &city)?;
     eprintln!("imported {n} members in {secs:.1} s");
+    Ok(ImportedCity { tmp, csv, city, n })
+}
+
+/// The ledger rows alone: an organisation of about `members` imported at a city node, then a year of
+/// ledgers written there (what `scale` measures in its step 8, without the mesh around it).
+pub fn ledgers(members: usize, seed: u64) -> Result<()> {
+    let ImportedCity {
+        tmp: _tmp, city, n, ..
+    } = imported_city(members, seed)?;
     let node = Node::open(&city)?;
     let mut cells: std::collections::BTreeMap<UnitPath, Vec<rollmesh_model::MemberId>> =
         Default::default();
