@@ -285,3 +285,42 @@ fn help_and_argument_errors_speak_vietnamese_unless_asked_for_english() {
         .stdout
         .contains("Usage:"));
 }
+
+/// Times are shown in Vietnam's time by default and in the zone `time_zone` in node.toml names.
+#[test]
+fn history_times_are_shown_in_the_nodes_time_zone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (data, _) = init(dir.path(), "cell", "hn.d01.w01.c01");
+    let id = ok(&[
+        "member",
+        "add",
+        "--data",
+        &data,
+        "--name",
+        "Nguyễn Văn An",
+        "--json",
+    ])
+    .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let h = ok(&["member", "history", &id, "--data", &data, "--json"]).json();
+    let t = h[0]["unix_time"].as_i64().expect("time");
+    let shown = |offset_h: i64| {
+        chrono::DateTime::from_timestamp(t + offset_h * 3600, 0)
+            .expect("time")
+            .format("%d/%m/%Y %H:%M")
+            .to_string()
+    };
+    let text = ok(&["member", "history", &id, "--data", &data]).stdout;
+    assert!(text.contains(&shown(7)), "not Vietnam time: {text}");
+    let toml = std::path::Path::new(&data).join("node.toml");
+    let body = std::fs::read_to_string(&toml).expect("toml");
+    std::fs::write(&toml, format!("time_zone = \"UTC\"\n{body}")).expect("write");
+    let text = ok(&["member", "history", &id, "--data", &data]).stdout;
+    assert!(text.contains(&shown(0)), "not UTC: {text}");
+    std::fs::write(&toml, format!("time_zone = \"Mars/Olympus\"\n{body}")).expect("write");
+    let o = run(&["member", "history", &id, "--data", &data]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("múi giờ không rõ"), "{}", o.stderr);
+}

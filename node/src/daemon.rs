@@ -121,10 +121,15 @@ impl Shared {
 /// Makes a file the daemon created in the data directory readable and writable by its owner only, like
 /// everything else there (the directory itself is 0700 already).
 fn set_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
-        warn!(path = %path.display(), error = %e, "could not make the file private");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            warn!(path = %path.display(), error = %e, "could not make the file private");
+        }
     }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn unix_now() -> i64 {
@@ -279,6 +284,14 @@ fn status_json(shared: &Shared) -> serde_json::Value {
     })
 }
 
+/// Ctrl-C, or SIGTERM where there are signals.
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Ctrl-C or SIGTERM.
+#[cfg(unix)]
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {

@@ -51,6 +51,12 @@ use serde_json::{json, Value};
 /// Runs `req` on the node whose data directory is `data`: directly when the store is free, through the
 /// running node's API otherwise.
 pub fn call(data: &Path, req: Value) -> Result<Value> {
+    // Times are shown in the node's time zone.
+    if let Ok(s) = rollmesh_engine::NodeSettings::read(data) {
+        if let Some(tz) = &s.time_zone {
+            crate::render::set_time_zone(tz)?;
+        }
+    }
     let opened = Node::open(data)
         .map_err(anyhow::Error::from)
         .with_context(|| msg!("không mở được nút", "cannot open the node"));

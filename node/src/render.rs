@@ -182,14 +182,72 @@ pub fn time_text(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// Unix seconds as the clerk reads a time: Vietnam's clock (UTC+7), `DD/MM/YYYY HH:MM`. JSON output keeps
-/// [`time_text`] (UTC, ISO order).
+/// Unix seconds as the clerk reads a time: the node's time zone (`time_zone` in `node.toml`, by default
+/// Asia/Ho_Chi_Minh), `DD/MM/YYYY HH:MM`. JSON output keeps [`time_text`] (UTC, ISO order).
 pub fn time_local(t: i64) -> String {
-    let vn = chrono::FixedOffset::east_opt(7 * 3600);
-    match (chrono::DateTime::from_timestamp(t, 0), vn) {
-        (Some(d), Some(vn)) => d.with_timezone(&vn).format("%d/%m/%Y %H:%M").to_string(),
-        _ => t.to_string(),
+    let tz = TIME_ZONE
+        .get()
+        .copied()
+        .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+    match chrono::DateTime::from_timestamp(t, 0) {
+        Some(d) => d.with_timezone(&tz).format("%d/%m/%Y %H:%M").to_string(),
+        None => t.to_string(),
     }
+}
+
+/// The time zone [`time_local`] shows, once set (from `time_zone` in `node.toml`).
+static TIME_ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+
+/// Sets the time zone times are shown in, by IANA name ("Asia/Ho_Chi_Minh"); the first call wins.
+pub fn set_time_zone(name: &str) -> anyhow::Result<()> {
+    let tz: chrono_tz::Tz = name.parse().map_err(|_| {
+        anyhow::anyhow!(rollmesh_engine::msg!(
+            "múi giờ không rõ: {name:?} (ví dụ Asia/Ho_Chi_Minh)",
+            "unknown time zone: {name:?} (e.g. Asia/Ho_Chi_Minh)"
+        ))
+    })?;
+    let _ = TIME_ZONE.set(tz);
+    Ok(())
+}
+
+/// An audit action as the clerk reads it (the key stays in `--json` and in `audit --action`).
+pub fn audit_action(key: &str) -> String {
+    let vi_en = match key {
+        "member.add" => ("thêm đảng viên", "add member"),
+        "member.edit" => ("sửa hồ sơ", "edit dossier"),
+        "member.show" => ("xem hồ sơ", "view dossier"),
+        "member.list" => ("xem danh sách", "list members"),
+        "member.search" => ("tìm kiếm", "search"),
+        "member.history" => ("xem lịch sử", "view history"),
+        "member.export" => ("xuất tệp", "export"),
+        "member.export-doc" => ("xuất tài liệu", "export document"),
+        "member.import" => ("nhập tệp", "import"),
+        "stats" => ("thống kê", "statistics"),
+        "changes" => ("đọc thay đổi (hệ thống khác)", "changes feed"),
+        "login" => ("đăng nhập", "sign in"),
+        "login.failed" => ("đăng nhập sai", "failed sign-in"),
+        "user.add" => ("thêm tài khoản", "add account"),
+        "user.passwd" => ("đổi mật khẩu", "set password"),
+        "user.disable" => ("khóa tài khoản", "disable account"),
+        "user.enable" => ("mở lại tài khoản", "enable account"),
+        "user.role" => ("đổi vai trò", "change role"),
+        "bundle.export" => ("xuất gói", "export bundle"),
+        "bundle.import" => ("nhập gói", "import bundle"),
+        "credential.issue" => ("cấp chứng nhận", "issue credential"),
+        "credential.install" => ("cài chứng nhận", "install credential"),
+        "credential.revoke" => ("thu hồi khóa", "revoke key"),
+        "trust.add" => ("tin cậy nút", "trust node"),
+        "trust.remove" => ("thôi tin cậy nút", "untrust node"),
+        "meeting.record" => ("ghi buổi họp", "record meeting"),
+        "dues.record" => ("ghi đảng phí", "record dues"),
+        "rating.set" => ("xếp loại", "set rating"),
+        "help.record" => ("ghi danh sách giúp đỡ", "help list"),
+        "attach.grant" => ("cho sinh hoạt tạm thời", "grant attachment"),
+        "org.publish" => ("ban hành văn bản", "publish"),
+        "screen.run" => ("rà soát", "screening"),
+        other => return other.to_string(),
+    };
+    pick(vi_en.0, vi_en.1).to_string()
 }
 
 /// Prints JSON on stdout.

@@ -30,6 +30,9 @@ pub struct NodeSettings {
     /// A credential chain file to present instead of the installed one (for tests and recovery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential_file: Option<String>,
+    /// The time zone times are shown in, an IANA name (default "Asia/Ho_Chi_Minh").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// The local HTTP API and web console (`[api]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiSettings>,
@@ -66,6 +69,14 @@ pub struct PeerSettings {
     /// A name for status output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+impl NodeSettings {
+    /// The settings of the data directory `dir` (defaults when it has no `node.toml`), read without
+    /// opening the node (a running node may hold its store).
+    pub fn read(dir: &Path) -> Result<NodeSettings, NodeError> {
+        read_settings(dir)
+    }
 }
 
 pub(crate) fn read_settings(dir: &Path) -> Result<NodeSettings, NodeError> {

@@ -24,11 +24,11 @@ pub(super) fn audit(
         for e in v["entries"].as_array().into_iter().flatten() {
             let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
             println!(
-                "#{:<5} {}  {:<8} {:<16} {:<28} {}",
+                "#{:<5} {}  {:<24} {:<22} {:<28} {}",
                 e["seq"],
                 render::time_local(e["unix_time"].as_i64().unwrap_or(0)),
                 s("user"),
-                s("action"),
+                render::audit_action(&s("action")),
                 s("target"),
                 s("detail")
             );
