@@ -74,7 +74,7 @@ impl Role {
             .find(|r| r.key() == t || r.label_vi() == t)
             .ok_or_else(|| {
                 NodeError::Refused(msg!(
-                    "vai trò không rõ: {s:?} (viewer, clerk, approver, admin)",
+                    "vai trò không rõ: {s:?} (xem, văn thư, phê duyệt, quản trị — hoặc viewer, clerk, approver, admin)",
                     "unknown role: {s:?} (viewer, clerk, approver, admin)"
                 ))
             })
@@ -267,6 +267,10 @@ impl Accounts {
 
     /// Sets a new password.
     pub fn set_password(&self, login: &str, password: &str) -> Result<Account, NodeError> {
+        // An unknown account is the first thing to say.
+        if self.get(login)?.is_none() {
+            return self.update(login, |_| {});
+        }
         check_password(password)?;
         let hash = hash_password(password)?;
         self.update(login, |u| u.hash = hash)

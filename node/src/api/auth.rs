@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rollmesh_engine::accounts::{same_secret, Accounts, Role, SignInError};
 use rollmesh_engine::i18n::Lang;
-use rollmesh_engine::{msg, Node, NodeError};
+use rollmesh_engine::{Node, NodeError};
 use serde_json::{json, Value};
 
 use super::Hooks;
@@ -562,17 +562,16 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
     }
 }
 
-/// The message for a body that is not the JSON expected.
+/// The message for a body that is not the JSON expected: the parser's own (English) detail only in
+/// English.
 pub fn bad_body(lang: Lang, detail: &str) -> ApiError {
     ApiError(
         StatusCode::BAD_REQUEST,
         if lang == Lang::En {
-            format!("the request body is not the JSON expected: {detail}")
+            format!("the request body is not the JSON object expected: {detail}")
         } else {
-            msg!(
-                "nội dung yêu cầu không đúng JSON mong đợi: {detail}",
-                "the request body is not the JSON expected: {detail}"
-            )
+            "nội dung yêu cầu không phải một đối tượng JSON hợp lệ (Content-Type: application/json)"
+                .to_string()
         },
     )
 }

@@ -45,7 +45,7 @@ fn from_body(
 ) -> Result<Value, ApiError> {
     let mut m = match body {
         Ok(Json(Value::Object(m))) => m,
-        Ok(_) => return Err(bad_body(caller.lang, "not an object")),
+        Ok(_) => return Err(bad_body(caller.lang, "")),
         Err(e) => return Err(bad_body(caller.lang, &e.body_text())),
     };
     for (k, v) in extra {

@@ -198,7 +198,12 @@ const SEARCH_COUNT: usize = 200;
 /// `member.search` {text, limit?}: by name, ignoring case and diacritics; `total` is exact when
 /// `total_exact`, otherwise a lower bound.
 pub(super) fn search(node: &Node, req: &Value) -> Result<Value> {
-    let q = text(req, "text").unwrap_or("");
+    let q = text(req, "text").ok_or_else(|| {
+        anyhow!(msg!(
+            "cần từ khóa tìm kiếm (text)",
+            "a search text is required (text)"
+        ))
+    })?;
     let limit = match int_or(req, "limit", 200)? {
         0 => usize::MAX,
         n => n,
