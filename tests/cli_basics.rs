@@ -263,8 +263,16 @@ fn help_and_argument_errors_speak_vietnamese_unless_asked_for_english() {
     for english in ["Usage:", "Options:", "Print help"] {
         assert!(!help.contains(english), "{english:?} in:\n{help}");
     }
+    assert!(
+        !help.contains("[OPTIONS]") && !help.contains("[env: "),
+        "{help}"
+    );
     let top = ok(&["--help"]).stdout;
     assert!(top.contains("Lệnh:") && !top.contains("Commands:"), "{top}");
+    assert!(
+        top.contains("Giá trị:") && !top.contains("Possible values"),
+        "{top}"
+    );
     let o = run(&["member", "lisst"]);
     assert_eq!(o.code, 2);
     assert!(

@@ -84,7 +84,8 @@ pub(crate) fn run_import(
         node.unit(),
         node.unit(),
     )?
-    .with_index(known_members(node)?);
+    .with_index(known_members(node)?)
+    .with_tree(node.org_tree()?);
     let mut out = Outcome::default();
     if dry_run {
         check_rows(node, reader, &mut out)?;

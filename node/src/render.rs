@@ -250,6 +250,40 @@ pub fn audit_action(key: &str) -> String {
     pick(vi_en.0, vi_en.1).to_string()
 }
 
+/// An audit entry's detail as the clerk reads it: the counts the node writes in English ("12 records",
+/// "3 changes", "9 records, 2 updated, 1 rejected", "4 applied") in Vietnamese; anything else as it is.
+pub fn audit_detail(detail: &str) -> String {
+    if is_en() {
+        return detail.to_string();
+    }
+    detail
+        .split(", ")
+        .map(|part| match part.split_once(' ') {
+            Some((n, what)) if n.parse::<u64>().is_ok() => {
+                let what = match what {
+                    "records" => "hồ sơ",
+                    "changes" => "thay đổi",
+                    "updated" => "cập nhật",
+                    "rejected" => "bị từ chối",
+                    "applied" => "đã áp dụng",
+                    "rows" => "dòng",
+                    other => other,
+                };
+                format!("{n} {what}")
+            }
+            _ => match part {
+                "viewer" | "clerk" | "approver" | "admin" => {
+                    rollmesh_engine::accounts::Role::parse(part)
+                        .map(|r| r.label_vi().to_string())
+                        .unwrap_or_else(|_| part.to_string())
+                }
+                other => other.to_string(),
+            },
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Prints JSON on stdout.
 pub fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());

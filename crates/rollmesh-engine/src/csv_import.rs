@@ -179,6 +179,7 @@ pub struct Reader<R> {
     scope: UnitPath,
     record: csv::ByteRecord,
     index: DupIndex,
+    tree: Option<std::sync::Arc<rollmesh_model::OrgTree>>,
 }
 
 impl<R: Read> Reader<R> {
@@ -226,12 +227,20 @@ impl<R: Read> Reader<R> {
             scope: scope.clone(),
             record: csv::ByteRecord::new(),
             index: DupIndex::new(),
+            tree: None,
         })
     }
 
     /// Compares rows against these known members (and their ids) as well as against earlier rows.
     pub fn with_index(mut self, index: DupIndex) -> Self {
         self.index = index;
+        self
+    }
+
+    /// Checks each row's unit against the city's tree: it must be a unit of the tree with no units
+    /// below it (a cell), or the row is refused.
+    pub fn with_tree(mut self, tree: Option<std::sync::Arc<rollmesh_model::OrgTree>>) -> Self {
+        self.tree = tree;
         self
     }
 
@@ -299,7 +308,11 @@ impl<R: Read> Reader<R> {
                 continue;
             }
             let (fields, id) =
-                match validate_row(&self.record, &self.columns, &self.default_unit, &self.scope) {
+                match validate_row(&self.record, &self.columns, &self.default_unit, &self.scope)
+                    .and_then(|(fields, id)| {
+                        check_cell(self.tree.as_deref(), fields.get(&Field::Unit))?;
+                        Ok((fields, id))
+                    }) {
                     Ok(v) => v,
                     Err(reason) => return Some(Err(self.bad(line, reason, None))),
                 };
@@ -386,6 +399,29 @@ pub(super) fn cell_error(e: &rollmesh_model::FieldError) -> String {
     };
     let label = f.label_vi();
     format!("{label} ({field}): giá trị {value:?} không hợp lệ (cần {want})")
+}
+
+/// A row's unit against the city's tree: a unit of the tree with no units below it.
+fn check_cell(tree: Option<&rollmesh_model::OrgTree>, unit: Option<&String>) -> Result<(), String> {
+    let (Some(tree), Some(unit)) = (tree, unit) else {
+        return Ok(());
+    };
+    let Ok(u) = UnitPath::parse(unit) else {
+        return Ok(());
+    };
+    if tree.unit(&u).is_none() {
+        return Err(crate::msg!(
+            "đơn vị {u} không có trong cây tổ chức",
+            "unit {u} is not in the organisation tree"
+        ));
+    }
+    if tree.children(&u).next().is_some() {
+        return Err(crate::msg!(
+            "đơn vị {u} còn có đơn vị cấp dưới: đảng viên sinh hoạt ở chi bộ",
+            "unit {u} has units below it: a member belongs to a cell"
+        ));
+    }
+    Ok(())
 }
 
 /// Validates one row: its field values (normalised) and the member it updates, if it names one. A new

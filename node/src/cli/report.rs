@@ -30,7 +30,7 @@ pub(super) fn audit(
                 s("user"),
                 render::audit_action(&s("action")),
                 s("target"),
-                s("detail")
+                render::audit_detail(&s("detail"))
             );
         }
         let n = v["entries"].as_array().map_or(0, Vec::len);

@@ -73,8 +73,27 @@ fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
 /// Prints a parse error (or the help or version clap was asked for) and returns the exit code.
 pub(super) fn report(e: clap::Error, args: &[std::ffi::OsString]) -> u8 {
     let code = if e.use_stderr() { 2 } else { 0 };
-    if !e.use_stderr() || wants_english_args(args) {
+    if wants_english_args(args) {
         let _ = e.print();
+        return code;
+    }
+    if !e.use_stderr() {
+        // Help (or the version): clap's remaining words in the annotations, in Vietnamese.
+        let text = e.render().to_string();
+        let mut text = text;
+        for (en, vi) in [
+            ("[OPTIONS]", "[THAM SỐ]"),
+            ("[possible values: ", "[giá trị: "),
+            ("Possible values:", "Giá trị:"),
+            ("[default: ", "[mặc định: "),
+            ("[env: ", "[biến môi trường: "),
+            ("[aliases: ", "[tên khác: "),
+            ("[alias: ", "[tên khác: "),
+        ] {
+            text = text.replace(en, vi);
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().write_all(text.as_bytes());
         return code;
     }
     let arg = context(&e, ContextKind::InvalidArg).unwrap_or_default();

@@ -299,3 +299,30 @@ fn display_cells_read_back_to_the_stored_value() {
     assert_eq!(display_cell(Field::DateOfBirth, "1990-05-01"), "01/05/1990");
     assert_eq!(display_cell(Field::Sector, "lecturer"), "Giảng viên");
 }
+
+#[test]
+fn with_the_citys_tree_a_row_must_name_a_cell_of_it() {
+    let tree = std::sync::Arc::new(
+        rollmesh_model::OrgTree::from_toml(crate::org::DEMO_TREE).expect("tree"),
+    );
+    let csv = "Họ và tên,Chi bộ sinh hoạt\n\
+               Nguyễn Văn An,hn.d01.w01.c01\n\
+               Trần Thị Bình,hn.d01.w01\n\
+               Lê Văn Cường,hn.d01.w01.c99\n";
+    let hn = UnitPath::parse("hn").expect("unit");
+    let mut r = Reader::new(csv.as_bytes(), Encoding::Utf8, &hn, &hn)
+        .expect("reader")
+        .with_tree(Some(tree));
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    while let Some(row) = r.next_row() {
+        match row {
+            Ok(g) => good.push(g.line),
+            Err(b) => bad.push((b.line, b.reason)),
+        }
+    }
+    assert_eq!(good, vec![2]);
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(bad[0].1.contains("cấp dưới"), "{bad:?}");
+    assert!(bad[1].1.contains("không có trong cây"), "{bad:?}");
+}
