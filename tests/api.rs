@@ -674,6 +674,7 @@ fn the_cli_prints_the_same_with_the_node_running_as_stopped() {
         vec!["quarantine", "list"],
         vec!["verify"],
         vec!["credential", "show"],
+        vec!["credential", "request", "--out", "request.txt"],
         vec!["id"],
         vec!["member", "show", short, "--json"],
         vec!["member", "show", "khong-co"],

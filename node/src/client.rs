@@ -56,6 +56,8 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("quarantine.show", "GET", "/api/quarantine/{seq}"),
     ("credential.show", "GET", "/api/credential"),
     ("credential.revoke", "POST", "/api/credential/revoke"),
+    ("credential.request", "POST", "/api/credential/request"),
+    ("credential.issue", "POST", "/api/credential/issue"),
     ("user.list", "GET", "/api/users"),
     ("user.add", "POST", "/api/users"),
     ("user.passwd", "POST", "/api/users/{login}/password"),

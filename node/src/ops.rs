@@ -126,6 +126,8 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "quarantine.show" => admin::quarantine_show(node, req),
         "credential.show" => admin::credential_show(node),
         "credential.revoke" => admin::credential_revoke(node, req),
+        "credential.request" => admin::credential_request(node, req),
+        "credential.issue" => admin::credential_issue(node, req),
         "user.list" => admin::user_list(node),
         "user.add" => admin::user_add(node, req),
         "user.passwd" => admin::user_passwd(node, req),

@@ -395,6 +395,20 @@ async fn credential_revoke(State(s): St, c: Caller, b: Body) -> Reply {
     post_op(&s, c, "credential.revoke", b, &[]).await
 }
 
+/// A credential request for this node's key, or with `{rotate: true}` for a new key (admin).
+#[utoipa::path(post, path = "/api/credential/request", tag = "node", request_body = Object,
+    responses((status = 200, body = Object), (status = 403)))]
+async fn credential_request(State(s): St, c: Caller, b: Body) -> Reply {
+    post_op(&s, c, "credential.request", b, &[]).await
+}
+
+/// Issues a credential for a child unit's request (admin): `{request, unit, valid_days?, roles?}`.
+#[utoipa::path(post, path = "/api/credential/issue", tag = "node", request_body = Object,
+    responses((status = 200, body = Object), (status = 400), (status = 403)))]
+async fn credential_issue(State(s): St, c: Caller, b: Body) -> Reply {
+    post_op(&s, c, "credential.issue", b, &[]).await
+}
+
 // ---- accounts ----
 
 /// The node's accounts (admin).
@@ -522,7 +536,7 @@ impl Modify for Security {
     paths(login, logout, me, members_list, members_add, members_export, members_import, members_search, member_show, member_edit,
         member_history, changes, stats, meetings, dues, ratings, help_list, sheets, attachments,
         attach_grant, ledger, org_show, org_publish, flags, deadlines, node_id, status, audit,
-        quarantine, quarantine_show, credential, credential_revoke, users, user_add, user_passwd,
+        quarantine, quarantine_show, credential, credential_revoke, credential_request, credential_issue, users, user_add, user_passwd,
         user_disable, user_role, member_document, bundle_export, bundle_import, verify, trust_list,
         trust_add, trust_remove, openapi),
     components(schemas(Login)),
@@ -567,6 +581,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/quarantine/{seq}", get(quarantine_show))
         .route("/api/credential", get(credential))
         .route("/api/credential/revoke", post(credential_revoke))
+        .route("/api/credential/request", post(credential_request))
+        .route("/api/credential/issue", post(credential_issue))
         .route("/api/users", get(users).post(user_add))
         .route("/api/users/{login}/password", post(user_passwd))
         .route("/api/users/{login}/disable", post(user_disable))

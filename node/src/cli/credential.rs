@@ -11,7 +11,6 @@ use serde_json::json;
 use super::{open, DataDir};
 use crate::render::print_json;
 use rollmesh_engine::msg;
-use rollmesh_engine::Node;
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCmd {
@@ -166,9 +165,11 @@ pub(super) fn parse_root(s: &str) -> Result<rollmesh_proto::NodePublicKey> {
 
 /// `credential request`: a credential request for this node (or for a rotation key).
 fn request(rotate: bool, out: Option<PathBuf>, data: DataDir) -> Result<u8> {
-    let node = open(&data)?;
-    let req = node.credential_request(rotate)?;
-    let text = req.to_text();
+    let v = crate::ops::call(
+        &data.data,
+        json!({"cmd": "credential.request", "rotate": rotate}),
+    )?;
+    let text = v["text"].as_str().unwrap_or("").to_string();
     match out {
         Some(p) => {
             std::fs::write(&p, &text).with_context(|| p.display().to_string())?;
@@ -218,20 +219,16 @@ fn issue(
             )?
         }
         (None, Some(d)) => {
-            let node = Node::open(&d)?;
-            let chain = rollmesh_engine::issue_credential(
-                rollmesh_engine::Issuer::Node(&node),
-                &req,
-                unit,
-                valid_days,
-                bits,
+            // The issuing node may be running: the request goes through it then.
+            let v = crate::ops::call(
+                &d,
+                json!({"cmd": "credential.issue", "request": text, "unit": unit.to_string(),
+                    "valid_days": valid_days, "roles": role_names}),
             )?;
-            node.audit(
-                "credential.issue",
-                &req.subject.node_id().to_string(),
-                &chain.unit().map(|u| u.to_string()).unwrap_or_default(),
-            )?;
-            chain
+            let bytes = data_encoding::BASE64
+                .decode(v["data"].as_str().unwrap_or("").as_bytes())
+                .context("chain")?;
+            Chain::from_file(&bytes)?
         }
         (None, None) => bail!(msg!(
             "cần --data (nút cấp) hoặc --root-key",
@@ -260,7 +257,15 @@ fn issue(
 
 /// `credential install`: installs a chain issued for this node or its pending rotation key.
 fn install(file: PathBuf, data: DataDir, json: bool) -> Result<u8> {
-    let mut node = open(&data)?;
+    // Installing may change the node's key: the running node must be stopped (and started again).
+    let mut node = match open(&data) {
+        Ok(n) => n,
+        Err(e) if crate::client::held_by_daemon(&e) => bail!(msg!(
+            "hãy dừng nút (`rollmesh run`) trước khi cài chứng nhận rồi khởi động lại: chứng nhận và có thể cả khóa của nút sẽ thay đổi",
+            "stop the node (`rollmesh run`) before installing a credential, then start it again: its credential, and maybe its key, change"
+        )),
+        Err(e) => return Err(e),
+    };
     let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
     let chain = Chain::from_file(&bytes)?;
     let how = node.credential_install(&chain)?;

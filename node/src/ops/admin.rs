@@ -109,6 +109,46 @@ pub(super) fn credential_revoke(node: &Node, req: &Value) -> Result<Value> {
     )
 }
 
+/// `credential.request` {rotate?}: a credential request for this node's key (or a new key kept aside
+/// until its credential is installed), as text.
+pub(super) fn credential_request(node: &Node, req: &Value) -> Result<Value> {
+    let r = node.credential_request(flag(req, "rotate"))?;
+    Ok(json!({"text": r.to_text()}))
+}
+
+/// `credential.issue` {request (text), unit, valid_days?, roles?}: a credential chain for a child unit's
+/// request, issued by this node (base64 of the chain file in `data`).
+pub(super) fn credential_issue(node: &Node, req: &Value) -> Result<Value> {
+    let request = rollmesh_proto::CredentialRequest::from_text(text(req, "request").unwrap_or(""))?;
+    let unit = rollmesh_model::UnitPath::parse(text(req, "unit").unwrap_or(""))?;
+    let days: u32 = int_or(req, "valid_days", 365)?;
+    let role_names = text(req, "roles").unwrap_or("clerk,approver,issuer");
+    let bits = roles::parse(role_names).ok_or_else(|| {
+        anyhow!(msg!(
+            "vai trò không rõ: {role_names}",
+            "unknown roles: {role_names}"
+        ))
+    })?;
+    let chain = rollmesh_engine::issue_credential(
+        rollmesh_engine::Issuer::Node(node),
+        &request,
+        unit,
+        days,
+        bits,
+    )?;
+    node.audit(
+        "credential.issue",
+        &request.subject.node_id().to_string(),
+        &chain.unit().map(|u| u.to_string()).unwrap_or_default(),
+    )?;
+    let leaf = chain.leaf().ok_or_else(|| anyhow!("empty chain"))?;
+    Ok(
+        json!({"subject": leaf.subject.node_id().to_string(), "unit": leaf.unit.to_string(),
+        "serial": leaf.serial, "links": chain.0.len(),
+        "data": data_encoding::BASE64.encode(&chain.to_file())}),
+    )
+}
+
 fn account_json(a: &rollmesh_engine::accounts::Account) -> Value {
     json!({"login": a.login, "full_name": a.full_name, "role": a.role.key(),
         "disabled": a.disabled, "created": render::time_text(a.created)})
