@@ -418,6 +418,7 @@ fn attach_grant(node: &Node, req: &Value, via: &str) -> Result<Value> {
 }
 
 fn attach_list(node: &Node) -> Result<Value> {
+    node.audit("attach.list", &node.unit().to_string(), "")?;
     let mut rows = Vec::new();
     for h in node.attachments()? {
         let Some(a) = &h.attached else { continue };
@@ -654,6 +655,8 @@ fn org_show(node: &Node, req: &Value) -> Result<Value> {
 
 fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
     let cell = cell_of(node, req)?;
+    let year = req["year"].to_string();
+    node.audit("ledger.show", &cell.to_string(), &year)?;
     if let Some(tree) = node.org_tree()? {
         if tree.children(&cell).next().is_some() {
             bail!(msg!(
@@ -709,6 +712,7 @@ fn ledger_show(node: &Node, req: &Value) -> Result<Value> {
 }
 
 fn screen_deadlines(node: &Node, req: &Value) -> Result<Value> {
+    node.audit("screen.deadlines", &node.unit().to_string(), "")?;
     let as_of = match req["as_of"].as_str() {
         Some(_) => date_of(&req["as_of"], "as_of")?,
         None => today_in_vietnam(),

@@ -245,6 +245,9 @@ pub fn audit_action(key: &str) -> String {
         "attach.grant" => ("cho sinh hoạt tạm thời", "grant attachment"),
         "org.publish" => ("ban hành văn bản", "publish"),
         "screen.run" => ("rà soát", "screening"),
+        "screen.deadlines" => ("xem hạn sắp tới", "deadlines"),
+        "ledger.show" => ("xem sổ chi bộ", "view ledger"),
+        "attach.list" => ("xem sinh hoạt tạm thời", "list attachments"),
         other => return other.to_string(),
     };
     pick(vi_en.0, vi_en.1).to_string()
