@@ -415,7 +415,7 @@ fn check_cell(tree: Option<&rollmesh_model::OrgTree>, unit: Option<&String>) -> 
             "unit {u} is not in the organisation tree"
         ));
     }
-    if tree.children(&u).next().is_some() {
+    if tree.has_children(&u) {
         return Err(crate::msg!(
             "đơn vị {u} còn có đơn vị cấp dưới: đảng viên sinh hoạt ở chi bộ",
             "unit {u} has units below it: a member belongs to a cell"

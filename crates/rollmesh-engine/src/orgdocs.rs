@@ -168,9 +168,7 @@ impl Node {
     pub fn check_cell(&self, unit: &UnitPath) -> Result<(), NodeError> {
         self.check_unit_exists(unit)?;
         match self.org_tree()? {
-            Some(tree) if tree.children(unit).next().is_some() => {
-                Err(NodeError::NotACell(unit.clone()))
-            }
+            Some(tree) if tree.has_children(unit) => Err(NodeError::NotACell(unit.clone())),
             _ => Ok(()),
         }
     }

@@ -248,6 +248,16 @@ impl OrgTree {
         self.units.values()
     }
 
+    /// True when a unit has units below it. Reads only the units whose code extends this one's (they
+    /// sort right after it), not the whole tree: an import asks this for every row.
+    pub fn has_children(&self, path: &UnitPath) -> bool {
+        self.units
+            .range(path.clone()..)
+            .skip(1)
+            .take_while(|(p, _)| p.as_str().starts_with(path.as_str()))
+            .any(|(p, _)| path.covers(p))
+    }
+
     /// The direct children of a unit.
     pub fn children<'a>(&'a self, path: &'a UnitPath) -> impl Iterator<Item = &'a UnitInfo> + 'a {
         self.units
@@ -259,6 +269,21 @@ impl OrgTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_children_agrees_with_children_for_every_unit() {
+        for text in [DEMO, THREE] {
+            let tree = OrgTree::from_toml(text).expect("tree");
+            for u in tree.units() {
+                assert_eq!(
+                    tree.has_children(&u.path),
+                    tree.children(&u.path).next().is_some(),
+                    "{}",
+                    u.path
+                );
+            }
+        }
+    }
 
     const DEMO: &str = include_str!("../../../config/org-demo.toml");
     const THREE: &str = include_str!("../../../config/org-3level.toml");
