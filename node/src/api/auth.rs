@@ -114,6 +114,15 @@ fn pick(lang: Lang, vi: &str, en: &str) -> String {
     if lang == Lang::En { en } else { vi }.to_string()
 }
 
+/// The token of an `Authorization: Bearer …` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -160,13 +169,7 @@ impl ApiState {
                 ),
             )
         };
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if let Some(t) = bearer {
+        if let Some(t) = bearer_token(&parts.headers) {
             if same_secret(t, &self.owner_token) {
                 // The owner: whoever can read the 0600 token file owns the data directory anyway.
                 let login = parts
@@ -449,11 +452,7 @@ impl ApiState {
 
     /// Ends a session.
     pub(super) fn sign_out(&self, parts_headers: &HeaderMap) {
-        let bearer = parts_headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|s| s.trim().to_string());
+        let bearer = bearer_token(parts_headers).map(str::to_string);
         if let Some(t) = bearer.or_else(|| cookie_token(parts_headers)) {
             self.sessions
                 .lock()
