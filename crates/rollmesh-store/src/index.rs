@@ -191,3 +191,35 @@ pub(crate) fn parse_headcount(k: &[u8], v: &[u8]) -> Result<Headcount, StoreErro
         count: read_u64(Some(sled::IVec::from(v)))?,
     })
 }
+
+/// The marker of a store whose subtree totals (`J` counters) are maintained.
+pub(crate) const TOTALS_KEY: &[u8] = b"Mtotals-v1";
+
+/// Builds the subtree totals of a store written before they existed, from its headcounts (one pass
+/// over the `G` counters), and marks the store.
+pub(crate) fn build_totals(kv: &sled::Tree) -> Result<(), StoreError> {
+    if kv.get(TOTALS_KEY)?.is_some() {
+        return Ok(());
+    }
+    let mut totals: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    for item in kv.scan_prefix([b'G']) {
+        let (k, v) = item?;
+        let h = parse_headcount(&k, &v)?;
+        let mut u = Some(h.unit.clone());
+        while let Some(x) = u {
+            *totals.entry(total_key(&x, &h.status)).or_default() += h.count;
+            u = x.parent();
+        }
+    }
+    let mut batch = sled::Batch::default();
+    for k in kv.scan_prefix([b'J']).keys() {
+        batch.remove(k?);
+    }
+    for (k, n) in totals {
+        batch.insert(k, &n.to_be_bytes());
+    }
+    batch.insert(TOTALS_KEY, &[1u8]);
+    kv.apply_batch(batch)?;
+    kv.flush()?;
+    Ok(())
+}

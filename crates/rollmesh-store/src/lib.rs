@@ -312,7 +312,7 @@ impl Store {
         let bytes = postcard::to_allocvec(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         kv.insert(META_KEY, bytes)?;
         // A new store keeps its subtree totals from the first member on.
-        kv.insert(TOTALS_KEY, &[1u8])?;
+        kv.insert(index::TOTALS_KEY, &[1u8])?;
         db.flush()?;
         restrict(dir)?;
         Self::from_parts(db, kv, meta)
@@ -330,7 +330,7 @@ impl Store {
             None => return Err(StoreError::Missing),
         };
         restrict(dir)?;
-        build_totals(&kv)?;
+        index::build_totals(&kv)?;
         Self::from_parts(db, kv, meta)
     }
 
@@ -1062,36 +1062,4 @@ pub(crate) fn decode_record(bytes: &[u8]) -> Result<MemberRecord, StoreError> {
 fn rand_u64() -> u64 {
     // The index id only needs to differ between stores (and between a store and its restored copy).
     rand::random()
-}
-
-/// The marker of a store whose subtree totals (`J` counters) are maintained.
-const TOTALS_KEY: &[u8] = b"Mtotals-v1";
-
-/// Builds the subtree totals of a store written before they existed, from its headcounts (one pass
-/// over the `G` counters), and marks the store.
-fn build_totals(kv: &sled::Tree) -> Result<(), StoreError> {
-    if kv.get(TOTALS_KEY)?.is_some() {
-        return Ok(());
-    }
-    let mut totals: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
-    for item in kv.scan_prefix([b'G']) {
-        let (k, v) = item?;
-        let h = index::parse_headcount(&k, &v)?;
-        let mut u = Some(h.unit.clone());
-        while let Some(x) = u {
-            *totals.entry(index::total_key(&x, &h.status)).or_default() += h.count;
-            u = x.parent();
-        }
-    }
-    let mut batch = sled::Batch::default();
-    for k in kv.scan_prefix([b'J']).keys() {
-        batch.remove(k?);
-    }
-    for (k, n) in totals {
-        batch.insert(k, &n.to_be_bytes());
-    }
-    batch.insert(TOTALS_KEY, &[1u8]);
-    kv.apply_batch(batch)?;
-    kv.flush()?;
-    Ok(())
 }
