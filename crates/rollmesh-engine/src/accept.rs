@@ -279,6 +279,7 @@ impl Node {
             chains,
             checked: Default::default(),
             now: now(),
+            competence: self.competence()?,
         })
     }
 

@@ -34,6 +34,8 @@ pub struct ChangePolicy {
     pub checked: std::sync::OnceLock<HashMap<NodePublicKey, Result<(), String>>>,
     /// The time chains are checked at.
     pub now: i64,
+    /// Who may take each step of a case (the tree's levels and the rule sets' `[cases]` tables).
+    pub competence: crate::cases::Competence,
 }
 
 fn reject(code: RejectCode, detail: impl Into<String>) -> Verdict {
@@ -161,6 +163,13 @@ impl Policy for ChangePolicy {
             };
             if let Err(v) = writer.may_write(&u, "member") {
                 return v;
+            }
+        }
+        // Every case step the change adds must be its author's to take (docs/PROTOCOL.md §3d); a
+        // trusted key in list mode writes anything.
+        if let Writer::Under(unit) = &writer {
+            if let Err(why) = crate::cases::check_change(&self.competence, unit, before, after) {
+                return reject(RejectCode::Unauthorized, why);
             }
         }
         // A new member's id carries its creation time: one claiming a time before 2000 or in the future

@@ -6,6 +6,7 @@
 pub mod accept;
 pub mod accounts;
 pub mod authority;
+pub mod cases;
 pub mod credentials;
 pub mod csv_import;
 pub mod error;

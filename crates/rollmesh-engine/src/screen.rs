@@ -38,6 +38,14 @@ pub fn member_facts(r: &MemberRecord) -> Option<MemberFacts> {
         .get(Field::ResidenceWard)
         .map(rollmesh_model::text::fold)
         .filter(|w| !w.is_empty());
+    if r.events
+        .iter()
+        .any(|e| e.kind == rollmesh_model::EventKind::CaseStep)
+    {
+        if let Ok(steps) = rollmesh_model::case::steps_of(&r.events) {
+            m.cases = rollmesh_model::case::cases_of(steps);
+        }
+    }
     Some(m)
 }
 
@@ -355,6 +363,18 @@ fn due_day(f: &Flag) -> Option<NaiveDate> {
             counted_through, ..
         } => counted_through.succ_opt(),
         Evidence::HelpList { due, .. } => Some(*due),
+        Evidence::Probation {
+            ends,
+            review_by,
+            confirm_by,
+            overdue,
+            ..
+        } => match (overdue, confirm_by) {
+            (false, None) => Some(*ends),
+            (false, Some(by)) | (true, Some(by)) => by.succ_opt(),
+            (true, None) => review_by.succ_opt(),
+        },
+        Evidence::Admission { due, .. } => due.succ_opt(),
         _ => None,
     }
 }

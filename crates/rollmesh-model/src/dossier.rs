@@ -36,6 +36,9 @@ pub enum DossierError {
     /// A field value was refused.
     #[error(transparent)]
     Field(#[from] FieldError),
+    /// A case step in the events is not well-formed.
+    #[error(transparent)]
+    Case(#[from] crate::case::CaseError),
 }
 
 /// A set of edits to apply to a dossier as one change.
@@ -231,6 +234,8 @@ impl Dossier {
             Some(list) => read_events_of(doc, &list)?,
             None => Vec::new(),
         };
+        // Every case step must read (docs/PROTOCOL.md §3d): a dossier holding a malformed one is not valid.
+        crate::case::steps_of(&events)?;
         Ok(MemberRecord {
             id,
             fields,

@@ -3,6 +3,7 @@
 //! randomness: the caller passes the time and random bits in (`MemberId::new`), and reads tree files
 //! itself.
 
+pub mod case;
 pub mod dossier;
 pub mod ledger;
 pub mod member;

@@ -103,8 +103,8 @@ impl Sex {
 
 macro_rules! keyed_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident = $key:literal, $vi:literal, $en:literal;)+ }) => {
-        $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        $(#[$m])*
         pub enum $name { $($(#[$vm])* $var,)+ }
 
         impl $name {
@@ -142,6 +142,8 @@ macro_rules! keyed_enum {
         }
     };
 }
+
+pub(crate) use keyed_enum;
 
 keyed_enum!(
     /// A member's status (docs/BRIEF.md §3).
@@ -214,6 +216,8 @@ keyed_enum!(
         StatusChange = "status_change", "Đổi trạng thái", "Status change";
         /// Khác.
         Note = "note", "Ghi chú", "Note";
+        /// A step of a case (docs/PROTOCOL.md §3d): written only by the unit entitled to take it.
+        CaseStep = "case_step", "Bước hồ sơ", "Case step";
     }
 );
 

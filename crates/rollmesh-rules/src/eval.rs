@@ -67,6 +67,7 @@ pub fn evaluate(
         if rules.r6.enabled && rules.r6.statuses.contains(&m.status) {
             flags.extend(ctx.r6(m));
         }
+        flags.extend(crate::cases::deadlines(rules, calendar, m, as_of));
         if rules.r14.enabled && rules.r14.statuses.contains(&m.status) {
             let cell = cell_facts.get(m.cell.as_str()).copied();
             flags.extend(ctx.r14(m, cell));
@@ -205,11 +206,11 @@ fn list<T: ToString>(items: &[T]) -> String {
         .join(", ")
 }
 
-fn vi_date(d: NaiveDate) -> String {
+pub(crate) fn vi_date(d: NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
 }
 
-fn en_date(d: NaiveDate) -> String {
+pub(crate) fn en_date(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 

@@ -88,6 +88,10 @@ pub struct MemberFacts {
     /// The member's place on the educate-and-help list, if any.
     #[serde(default)]
     pub help: Option<HelpListEntry>,
+    /// The member's cases (admission, exemption, strike-off, discipline), as the dossier's steps
+    /// tell them: R8 and R9 read them.
+    #[serde(default)]
+    pub cases: Vec<rollmesh_model::case::Case>,
 }
 
 impl MemberFacts {
@@ -103,6 +107,7 @@ impl MemberFacts {
             temporary: None,
             ratings: BTreeMap::new(),
             help: None,
+            cases: Vec::new(),
         }
     }
 }

@@ -18,6 +18,10 @@ pub enum RuleId {
     R4,
     /// Rated "not completed" years running.
     R6,
+    /// Probation: review and confirmation due.
+    R8,
+    /// Admission: decision or ceremony overdue.
+    R9,
     /// A cell that does not meet regularly.
     R11,
     /// Not transferred to where the member lives.
@@ -31,6 +35,8 @@ impl RuleId {
         RuleId::R2,
         RuleId::R4,
         RuleId::R6,
+        RuleId::R8,
+        RuleId::R9,
         RuleId::R11,
         RuleId::R14,
     ];
@@ -42,6 +48,8 @@ impl RuleId {
             RuleId::R2 => "R2",
             RuleId::R4 => "R4",
             RuleId::R6 => "R6",
+            RuleId::R8 => "R8",
+            RuleId::R9 => "R9",
             RuleId::R11 => "R11",
             RuleId::R14 => "R14",
         }
@@ -52,6 +60,8 @@ impl RuleId {
         match self {
             RuleId::R1 | RuleId::R2 | RuleId::R4 => "xem xét xóa tên",
             RuleId::R6 => "đưa vào diện rà soát",
+            RuleId::R8 => "xét công nhận đảng viên chính thức",
+            RuleId::R9 => "đôn đốc quyết định, lễ kết nạp",
             RuleId::R11 => "chấn chỉnh sinh hoạt chi bộ",
             RuleId::R14 => "xem xét chuyển sinh hoạt",
         }
@@ -62,6 +72,8 @@ impl RuleId {
         match self {
             RuleId::R1 | RuleId::R2 | RuleId::R4 => "strike-off candidate",
             RuleId::R6 => "screening list",
+            RuleId::R8 => "confirmation to be considered",
+            RuleId::R9 => "admission decision or ceremony to be chased",
             RuleId::R11 => "cell meetings to be put right",
             RuleId::R14 => "transfer to be reviewed",
         }
@@ -140,6 +152,32 @@ pub enum Evidence {
         quarters_without_thematic: Vec<u32>,
         /// The last day of the last month that counted at the evaluation date.
         counted_through: NaiveDate,
+    },
+    /// R8: a probation and its deadlines.
+    Probation {
+        /// The admission ceremony, when probation began.
+        ceremony: NaiveDate,
+        /// The day probation ends.
+        ends: NaiveDate,
+        /// The last day for the cell's review.
+        review_by: NaiveDate,
+        /// The cell's review, if held.
+        review: Option<NaiveDate>,
+        /// The last day for the confirmation decision, once reviewed.
+        confirm_by: Option<NaiveDate>,
+        /// Whether a deadline has passed (otherwise the flag is the alert that probation has ended).
+        overdue: bool,
+    },
+    /// R9: an admission step that is late.
+    Admission {
+        /// `decision` or `ceremony`.
+        step: String,
+        /// The step it counts from (the resolution, or the decision).
+        from: NaiveDate,
+        /// The last day it was due.
+        due: NaiveDate,
+        /// Whether the decision's time was extended.
+        extended: bool,
     },
     /// R14: the two wards compared.
     Residence {

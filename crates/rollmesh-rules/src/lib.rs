@@ -10,6 +10,7 @@
 //!   [`filter_by_scope`] keeps a subtree's.
 
 mod calendar;
+mod cases;
 mod eval;
 mod facts;
 mod flag;
@@ -24,6 +25,7 @@ pub use facts::{
 };
 pub use flag::{covers, filter_by_scope, Evidence, Flag, RuleId, Subject};
 pub use rules::{
-    AttendanceRule, Counting, DuesRule, ExemptionRule, HelpListRule, MeetingRule, RatingRule,
-    ResidenceRule, RuleSet, RuleSetError, DEFAULT_EFFECTIVE,
+    AdmissionRule, AttendanceRule, CaseRules, Counting, DuesRule, ExemptionRule, HelpListRule,
+    MeetingRule, ProbationRule, RatingRule, ResidenceRule, RuleSet, RuleSetError,
+    DEFAULT_EFFECTIVE,
 };

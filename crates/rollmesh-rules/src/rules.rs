@@ -238,6 +238,128 @@ impl Default for ResidenceRule {
     }
 }
 
+fn levels(keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+/// Who decides each step of a case, and the admission age limits (R13). A competence is a list of
+/// level keys of the organisation tree: the first one the tree has is the competent level, and a unit
+/// at that level or above it (covering the member's cell) may take the step. `["district", "ward"]`
+/// thus names the district in a four-level tree and the ward in a three-level one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaseRules {
+    /// The grassroots committee's resolution on an admission.
+    pub admission_resolution: Vec<String>,
+    /// The admission decision (and its extension).
+    pub admission_decision: Vec<String>,
+    /// The admission decision for a candidate older than `max_age` at the cell's vote.
+    pub admission_over_age: Vec<String>,
+    /// The confirmation decision at the end of probation.
+    pub confirmation: Vec<String>,
+    /// The strike-off decision.
+    pub strike_off: Vec<String>,
+    /// A reprimand.
+    pub reprimand: Vec<String>,
+    /// A warning.
+    pub warning: Vec<String>,
+    /// Removal from post.
+    pub removal: Vec<String>,
+    /// Expulsion.
+    pub expulsion: Vec<String>,
+    /// R13: the youngest age at the cell's vote.
+    pub min_age: u32,
+    /// R13: the oldest age at the cell's vote decided by `admission_decision`; older candidates need
+    /// `admission_over_age`.
+    pub max_age: u32,
+}
+
+impl Default for CaseRules {
+    fn default() -> Self {
+        CaseRules {
+            admission_resolution: levels(&["ward"]),
+            admission_decision: levels(&["district", "ward"]),
+            admission_over_age: levels(&["city"]),
+            confirmation: levels(&["district", "ward"]),
+            strike_off: levels(&["district", "ward"]),
+            reprimand: levels(&["cell"]),
+            warning: levels(&["cell"]),
+            removal: levels(&["ward"]),
+            expulsion: levels(&["district", "ward"]),
+            min_age: 18,
+            max_age: 60,
+        }
+    }
+}
+
+impl CaseRules {
+    /// The competence named `key` (as `rollmesh_model::case::Need::Level` names it).
+    pub fn levels(&self, key: &str) -> Option<&[String]> {
+        Some(match key {
+            "admission_resolution" => &self.admission_resolution,
+            "admission_decision" => &self.admission_decision,
+            "admission_over_age" => &self.admission_over_age,
+            "confirmation" => &self.confirmation,
+            "strike_off" => &self.strike_off,
+            "reprimand" => &self.reprimand,
+            "warning" => &self.warning,
+            "removal" => &self.removal,
+            "expulsion" => &self.expulsion,
+            _ => return None,
+        })
+    }
+}
+
+/// R8: probation (12 months from the ceremony, then the cell's review and the confirmation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProbationRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Months of probation.
+    pub months: u32,
+    /// Working days after probation ends for the cell's review.
+    pub review_working_days: u32,
+    /// Working days after the review for the confirmation decision.
+    pub confirm_working_days: u32,
+}
+
+impl Default for ProbationRule {
+    fn default() -> Self {
+        ProbationRule {
+            enabled: true,
+            months: 12,
+            review_working_days: 30,
+            confirm_working_days: 30,
+        }
+    }
+}
+
+/// R9: the admission decision and the ceremony on time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdmissionRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Working days after the grassroots resolution for the decision.
+    pub decision_working_days: u32,
+    /// Working days an extension adds.
+    pub extension_working_days: u32,
+    /// Working days after the decision for the ceremony.
+    pub ceremony_working_days: u32,
+}
+
+impl Default for AdmissionRule {
+    fn default() -> Self {
+        AdmissionRule {
+            enabled: true,
+            decision_working_days: 60,
+            extension_working_days: 30,
+            ceremony_working_days: 30,
+        }
+    }
+}
+
 /// The whole rule set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -263,6 +385,12 @@ pub struct RuleSet {
     pub r12: ExemptionRule,
     /// R14.
     pub r14: ResidenceRule,
+    /// R8.
+    pub r8: ProbationRule,
+    /// R9.
+    pub r9: AdmissionRule,
+    /// Who decides each step of a case; R13's ages.
+    pub cases: CaseRules,
 }
 
 /// The day the shipped rule set takes effect: the first year of the shipped holiday table.
@@ -287,6 +415,9 @@ impl Default for RuleSet {
             r11: MeetingRule::default(),
             r12: ExemptionRule::default(),
             r14: ResidenceRule::default(),
+            r8: ProbationRule::default(),
+            r9: AdmissionRule::default(),
+            cases: CaseRules::default(),
         }
     }
 }
@@ -326,6 +457,39 @@ impl RuleSet {
         in_range("r6.max_age_years", self.r6.max_age_years, 0, 20)?;
         in_range("r11.months", self.r11.months, 1, 12)?;
         in_range("r11.quarters", self.r11.quarters, 1, 4)?;
+        in_range("r8.months", self.r8.months, 1, 60)?;
+        in_range(
+            "r8.review_working_days",
+            self.r8.review_working_days,
+            1,
+            250,
+        )?;
+        in_range(
+            "r8.confirm_working_days",
+            self.r8.confirm_working_days,
+            1,
+            250,
+        )?;
+        in_range(
+            "r9.decision_working_days",
+            self.r9.decision_working_days,
+            1,
+            250,
+        )?;
+        in_range(
+            "r9.extension_working_days",
+            self.r9.extension_working_days,
+            0,
+            250,
+        )?;
+        in_range(
+            "r9.ceremony_working_days",
+            self.r9.ceremony_working_days,
+            1,
+            250,
+        )?;
+        in_range("cases.min_age", self.cases.min_age, 16, 100)?;
+        in_range("cases.max_age", self.cases.max_age, self.cases.min_age, 120)?;
         Ok(())
     }
 

@@ -107,7 +107,39 @@ fn build_member(i: usize, raw: &RawMember) -> MemberFacts {
             .map(|p| (day(*p), "tiến bộ".to_string()))
             .collect(),
     });
+    // Every other admitted member came in through a recorded admission case, at various stages, so
+    // that R8 and R9 are exercised.
+    if let Some(a) = admitted.filter(|_| i.is_multiple_of(2)) {
+        m.cases = admission_case(&m.cell.clone(), a, i);
+    }
     m
+}
+
+/// An admission opened `a` days into 2025, taken as far as `i` says.
+fn admission_case(cell: &str, a: u32, i: usize) -> Vec<rollmesh_model::case::Case> {
+    use rollmesh_model::case::{cases_of, CaseKey, CaseKind, Step, StepRecord, Vote};
+    let key = CaseKey {
+        kind: CaseKind::Admission,
+        opened: day(a),
+    };
+    let at = |s: Step, off: u32| StepRecord::new(key, s, day(a + off), cell);
+    let mut open = at(Step::Open, 0);
+    open.sponsors = vec!["m0".into(), "m1".into()];
+    let mut vote = at(Step::Vote, 10);
+    vote.vote = Some(Vote {
+        yes: 3,
+        no: 0,
+        eligible: 3,
+    });
+    vote.age = Some(30);
+    let mut steps = vec![open, vote, at(Step::Resolution, 20)];
+    if i.is_multiple_of(4) {
+        steps.push(at(Step::Decision, 100));
+        if i.is_multiple_of(8) {
+            steps.push(at(Step::Ceremony, 120));
+        }
+    }
+    cases_of(steps)
 }
 
 /// One ledger entry kind, drawn as a small number so that proptest can shrink it.

@@ -88,6 +88,7 @@ fn policy(k: &Keys, scope: &str, chains: Vec<Chain>, revocations: Vec<Revocation
             .map(|c| (c.subject().expect("subject"), c))
             .collect(),
         checked: Default::default(),
+        competence: Default::default(),
         now: NOW,
     }
 }
@@ -413,6 +414,7 @@ fn list_mode_trusts_its_own_key_and_listed_keys_only() {
         revocations: vec![],
         chains: HashMap::new(),
         checked: Default::default(),
+        competence: Default::default(),
         now: NOW,
     };
     let (own, own_after) = create(&k.c1, 1, C1);

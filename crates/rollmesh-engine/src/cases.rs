@@ -1,0 +1,706 @@
+//! Cases at a node: taking a step (admission, exemption, strike-off, discipline) as one signed dossier
+//! change that records the step and sets the status and dates it decides, and the competence check
+//! that every node applies to every step it receives (`authority.rs` calls [`check_step`]).
+//!
+//! Who may take a step comes from the rule set's `[cases]` table in force on the step's day and the
+//! organisation tree's levels ([`Competence`]); the same function judges a clerk's own step here (a
+//! clear refusal) and a peer's step on arrival (quarantined `unauthorized`).
+
+use std::collections::BTreeMap;
+
+use chrono::{Months, NaiveDate};
+use rollmesh_model::case::{
+    added_steps, age_on, cases_of, competent_depth, entitled, steps_of, Case, CaseKey, CaseKind,
+    CaseState, DisciplineForm, Need, Step, StepRecord, Vote,
+};
+use rollmesh_model::member::parse_date;
+use rollmesh_model::orgdoc::OrgDocKind;
+use rollmesh_model::{
+    DossierEdit, Event, EventKind, Field, MemberId, MemberRecord, Status, UnitPath,
+};
+use rollmesh_rules::{CaseRules, RuleSet};
+use serde::Serialize;
+
+use crate::error::NodeError;
+use crate::node::Node;
+
+/// The level keys assumed when a node holds no organisation tree (the four-level demo's).
+const DEFAULT_LEVELS: [&str; 4] = ["city", "district", "ward", "cell"];
+
+/// What decides competence: the tree's level keys (root first) and every published `[cases]` table by
+/// the day it takes effect.
+#[derive(Clone, Debug, Default)]
+pub struct Competence {
+    /// Level keys, root first.
+    pub levels: Vec<String>,
+    /// `(effective, cases table)`, oldest first.
+    pub versions: Vec<(NaiveDate, CaseRules)>,
+}
+
+impl Competence {
+    /// The `[cases]` table in force on `day` (the shipped one before any published version).
+    pub fn on(&self, day: NaiveDate) -> CaseRules {
+        self.versions
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= day)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// The depth at which `need` is met on `cell`'s case on `day`, and the level's key.
+    fn depth(
+        &self,
+        need: Need,
+        cell: &UnitPath,
+        day: NaiveDate,
+    ) -> Result<(usize, String), String> {
+        let depth_of = |u: &UnitPath| u.as_str().split('.').count() - 1;
+        match need {
+            Need::Cell => Ok((depth_of(cell), "cell".to_string())),
+            Need::Level(key) => {
+                let rules = self.on(day);
+                let wanted = rules.levels(key).unwrap_or_default();
+                let levels: Vec<String> = if self.levels.is_empty() {
+                    DEFAULT_LEVELS.iter().map(|s| s.to_string()).collect()
+                } else {
+                    self.levels.clone()
+                };
+                let d = competent_depth(&levels, wanted).ok_or_else(|| {
+                    format!("the rule set's cases.{key} names no level of this organisation's tree")
+                })?;
+                Ok((d, levels[d].clone()))
+            }
+        }
+    }
+}
+
+/// Why a step may not be taken by its author.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotEntitled {
+    /// The step.
+    pub step: Step,
+    /// The case's kind.
+    pub kind: CaseKind,
+    /// The level key that decides it.
+    pub level: String,
+    /// The author's unit.
+    pub author: String,
+    /// Something else is wrong (the step names another unit than its signer, the rule set is broken).
+    pub other: Option<String>,
+}
+
+impl std::fmt::Display for NotEntitled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.other {
+            Some(o) => f.write_str(o),
+            None => write!(
+                f,
+                "step {} of a {} case is taken at level {} or above; {} is not entitled",
+                self.step.key(),
+                self.kind.key(),
+                self.level,
+                self.author
+            ),
+        }
+    }
+}
+
+/// Checks that `author` may take step `s` on the member whose dossier reads `after` (with the change
+/// applied): the step names the author's own unit, and the unit covers the member's cell at the level
+/// the rule set in force on the step's day names (higher up for a candidate over the age limit).
+pub fn check_step(
+    c: &Competence,
+    author: &UnitPath,
+    after: &MemberRecord,
+    s: &StepRecord,
+) -> Result<(), NotEntitled> {
+    let refuse = |level: String, other: Option<String>| NotEntitled {
+        step: s.step,
+        kind: s.case.kind,
+        level,
+        author: author.to_string(),
+        other,
+    };
+    if s.unit != author.as_str() {
+        return Err(refuse(
+            String::new(),
+            Some(format!(
+                "the step names unit {} but is signed by a node of {}",
+                s.unit, author
+            )),
+        ));
+    }
+    let Some(cell) = after.unit() else {
+        return Err(refuse(String::new(), Some("the member has no unit".into())));
+    };
+    let case = steps_of(&after.events)
+        .ok()
+        .map(cases_of)
+        .and_then(|cs| cs.into_iter().find(|k| k.key == s.case));
+    let rules = c.on(s.date);
+    let over_age = case
+        .as_ref()
+        .and_then(Case::age_at_vote)
+        .is_some_and(|age| age > rules.max_age);
+    let form = case.as_ref().and_then(Case::form);
+    let need = s.need(over_age, form);
+    let (depth, level) = c
+        .depth(need, &cell, s.date)
+        .map_err(|e| refuse(String::new(), Some(e)))?;
+    if entitled(author, &cell, depth) {
+        Ok(())
+    } else {
+        Err(refuse(level, None))
+    }
+}
+
+/// Checks every step a received change adds (see [`added_steps`]); `Err` is the refusal's detail.
+pub fn check_change(
+    c: &Competence,
+    author: &UnitPath,
+    before: Option<&MemberRecord>,
+    after: &MemberRecord,
+) -> Result<(), String> {
+    let added = added_steps(before.map(|b| b.events.as_slice()), &after.events)
+        .map_err(|e| e.to_string())?;
+    for s in &added {
+        check_step(c, author, after, s).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// What a clerk gives for a step.
+#[derive(Clone, Debug, Default)]
+pub struct StepInput {
+    /// The case, when the member has more than one open case waiting for this step.
+    pub case: Option<CaseKey>,
+    /// For a first step: which kind of case it opens.
+    pub open: Option<CaseKind>,
+    /// The step.
+    pub step: Option<Step>,
+    /// The day (today when `None`).
+    pub date: Option<NaiveDate>,
+    /// Resolution or decision number.
+    pub number: Option<String>,
+    /// Votes for and against (the node counts who was entitled).
+    pub yes: Option<u32>,
+    /// Votes against.
+    pub no: Option<u32>,
+    /// Sponsors (ids or unique prefixes), for an admission.
+    pub sponsors: Vec<String>,
+    /// Course certificate, for an admission.
+    pub certificate: Option<String>,
+    /// Discipline form, for a discipline proposal.
+    pub form: Option<DisciplineForm>,
+    /// Reason or note.
+    pub note: Option<String>,
+}
+
+/// What a step did.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepDone {
+    /// The member.
+    pub member: String,
+    /// The step as recorded.
+    pub record: StepRecord,
+    /// The case afterwards.
+    pub state: CaseState,
+    /// The status the step set, if any.
+    pub status: Option<Status>,
+}
+
+/// One case in a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseRow {
+    /// The member's id.
+    pub member: String,
+    /// The member's name.
+    pub name: String,
+    /// The member's cell.
+    pub unit: String,
+    /// The member's status.
+    pub status: Option<String>,
+    /// The case.
+    pub case: Case,
+    /// Where it stands.
+    pub state: CaseState,
+    /// The level that takes the next step (`cell`, `ward`, …), if open.
+    pub next_level: Option<String>,
+    /// Whether the next step is this node's to take.
+    pub waiting_here: bool,
+}
+
+fn refused(vi: String, en: String) -> NodeError {
+    NodeError::Refused(if crate::i18n::is_en() { en } else { vi })
+}
+
+fn clean_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(rollmesh_model::text::clean)
+        .filter(|t| !t.is_empty())
+}
+
+impl Node {
+    /// The competence this node judges steps with: the tree it holds and every published rule set's
+    /// `[cases]` table.
+    pub fn competence(&self) -> Result<Competence, NodeError> {
+        let levels = self
+            .org_tree()?
+            .map(|t| t.levels.iter().map(|l| l.key.clone()).collect())
+            .unwrap_or_default();
+        let mut versions = Vec::new();
+        if let Some(head) = self.store().org_head(OrgDocKind::Rules)? {
+            for (key, text) in head.versions {
+                let (Ok(day), Ok(rules)) = (
+                    NaiveDate::parse_from_str(&key, "%Y-%m-%d"),
+                    RuleSet::from_toml(&text),
+                ) else {
+                    continue;
+                };
+                versions.push((day, rules.cases));
+            }
+        }
+        versions.sort_by_key(|(d, _)| *d);
+        Ok(Competence { levels, versions })
+    }
+
+    /// The member's cases.
+    pub fn cases_of(&self, id: &MemberId) -> Result<Vec<Case>, NodeError> {
+        let r = self.record(id)?;
+        Ok(cases_of(steps_of(&r.events).map_err(|e| {
+            NodeError::Internal(format!("member {id}: {e}"))
+        })?))
+    }
+
+    /// How many members of `cell` vote in it on `day` (R12: official members, exempted ones left out;
+    /// members attached from elsewhere belong to their home cell and are not counted).
+    pub fn voters(&self, cell: &UnitPath, day: NaiveDate) -> Result<u32, NodeError> {
+        let (rules, _) = self.rule_set(day)?;
+        let statuses = self.store().projections(cell, |r| {
+            (r.unit().as_ref() == Some(cell))
+                .then(|| r.status())
+                .flatten()
+        })?;
+        Ok(statuses
+            .into_iter()
+            .flatten()
+            .filter(|s| rules.counts_in_vote(*s))
+            .count() as u32)
+    }
+
+    /// Takes one step of a member's case as one signed dossier change: the step, and the status,
+    /// dates and events it decides.
+    pub fn case_step(&self, member: MemberId, input: &StepInput) -> Result<StepDone, NodeError> {
+        let rec = self.record(&member)?;
+        let cell = rec
+            .unit()
+            .ok_or_else(|| NodeError::Internal(format!("member {member} has no unit")))?;
+        let today = crate::screen::today_in_vietnam();
+        let date = input.date.unwrap_or(today);
+        if date > today {
+            return Err(refused(
+                format!("ngày {} là ngày trong tương lai", date.format("%d/%m/%Y")),
+                format!("{} is in the future", date.format("%d/%m/%Y")),
+            ));
+        }
+        let cases =
+            cases_of(steps_of(&rec.events).map_err(|e| NodeError::Internal(e.to_string()))?);
+        let (key, step) = self.which_step(&cases, input, date)?;
+        let case = cases.iter().find(|c| c.key == key);
+        if let Some(last) = case.and_then(|c| c.steps.iter().map(|s| s.date).max()) {
+            if date < last {
+                return Err(refused(
+                    format!(
+                        "ngày {} trước bước trước đó của hồ sơ ({})",
+                        date.format("%d/%m/%Y"),
+                        last.format("%d/%m/%Y")
+                    ),
+                    format!(
+                        "{} is before the case's previous step ({})",
+                        date.format("%d/%m/%Y"),
+                        last.format("%d/%m/%Y")
+                    ),
+                ));
+            }
+        }
+        let mut s = StepRecord::new(key, step, date, self.unit().as_str());
+        s.number = clean_opt(&input.number);
+        s.note = clean_opt(&input.note);
+        let (rules, _) = self.rule_set(date)?;
+        let mut set: BTreeMap<Field, String> = BTreeMap::new();
+        let mut events: Vec<Event> = Vec::new();
+        let mut status = None;
+        let iso = date.format("%Y-%m-%d").to_string();
+        let decision_detail = |what: &str| match &s.number {
+            Some(n) => format!("{what} số {n}"),
+            None => what.to_string(),
+        };
+        match (key.kind, step) {
+            (CaseKind::Admission, Step::Open) => {
+                if rec.status() != Some(Status::Candidate) {
+                    return Err(refused(
+                        "chỉ mở hồ sơ kết nạp cho người có trạng thái Đối tượng kết nạp".into(),
+                        "an admission is opened only for a member whose status is candidate".into(),
+                    ));
+                }
+                s.certificate = clean_opt(&input.certificate);
+                if s.certificate.is_none() {
+                    return Err(refused(
+                        "cần giấy chứng nhận học lớp bồi dưỡng nhận thức về Đảng (--certificate)"
+                            .into(),
+                        "the candidate's course certificate is required (--certificate)".into(),
+                    ));
+                }
+                if input.sponsors.len() != 2 {
+                    return Err(refused(
+                        "cần đúng hai người giới thiệu (--sponsor hai lần)".into(),
+                        "exactly two sponsors are required (--sponsor twice)".into(),
+                    ));
+                }
+                for (i, who) in input.sponsors.iter().enumerate() {
+                    let id = self.resolve(who)?;
+                    let r = self.record(&id)?;
+                    if r.status() != Some(Status::Official) || id == member {
+                        return Err(refused(
+                            format!(
+                                "người giới thiệu {} ({}) không phải đảng viên chính thức",
+                                r.name(),
+                                id
+                            ),
+                            format!("sponsor {} ({}) is not an official member", r.name(), id),
+                        ));
+                    }
+                    s.sponsors.push(id.to_string());
+                    set.insert(
+                        if i == 0 {
+                            Field::Sponsor1
+                        } else {
+                            Field::Sponsor2
+                        },
+                        r.name().to_string(),
+                    );
+                }
+            }
+            (CaseKind::Admission, Step::Vote) => {
+                let born = rec
+                    .get(Field::DateOfBirth)
+                    .and_then(parse_date)
+                    .ok_or_else(|| {
+                        refused(
+                            "cần ngày sinh của người được đề nghị kết nạp để xét tuổi (R13)".into(),
+                            "the candidate's date of birth is needed to check the age (R13)".into(),
+                        )
+                    })?;
+                let age = age_on(born, date);
+                if age < rules.cases.min_age {
+                    let min = rules.cases.min_age;
+                    return Err(refused(
+                        format!("R13: ngày biểu quyết người được đề nghị mới {age} tuổi, chưa đủ {min} tuổi"),
+                        format!("R13: the candidate is {age} on the day of the vote, under {min}"),
+                    ));
+                }
+                s.age = Some(age);
+            }
+            (CaseKind::Admission, Step::Decision) => {
+                status = Some(Status::Probationary);
+                set.insert(Field::AdmissionDate, iso.clone());
+                events.push(Event {
+                    kind: EventKind::Admission,
+                    date: Some(iso.clone()),
+                    detail: decision_detail("Quyết định kết nạp"),
+                });
+            }
+            (CaseKind::Admission, Step::Confirm) => {
+                status = Some(Status::Official);
+                let ceremony = case.and_then(|c| c.step(Step::Ceremony)).map(|r| r.date);
+                let official = ceremony
+                    .and_then(|c| c.checked_add_months(Months::new(rules.r8.months)))
+                    .map_or(date, |end| end.min(date));
+                set.insert(Field::OfficialDate, official.format("%Y-%m-%d").to_string());
+                events.push(Event {
+                    kind: EventKind::Confirmation,
+                    date: Some(iso.clone()),
+                    detail: decision_detail("Quyết định công nhận đảng viên chính thức"),
+                });
+            }
+            (CaseKind::Exemption, Step::Resolution) => {
+                status = Some(Status::Exempted);
+                events.push(Event {
+                    kind: EventKind::StatusChange,
+                    date: Some(iso.clone()),
+                    detail: decision_detail("Nghị quyết miễn sinh hoạt"),
+                });
+            }
+            (CaseKind::StrikeOff, Step::Decision) => {
+                status = Some(Status::StruckOff);
+                events.push(Event {
+                    kind: EventKind::StatusChange,
+                    date: Some(iso.clone()),
+                    detail: decision_detail("Quyết định xóa tên"),
+                });
+            }
+            (CaseKind::Discipline, Step::Propose) => {
+                s.form = input.form;
+                if s.form.is_none() {
+                    return Err(refused(
+                        "cần hình thức kỷ luật (--form khiển trách|cảnh cáo|cách chức|khai trừ)".into(),
+                        "the form of discipline is required (--form reprimand|warning|removal|expulsion)".into(),
+                    ));
+                }
+            }
+            (CaseKind::Discipline, Step::Decision) => {
+                let form = case
+                    .and_then(Case::form)
+                    .unwrap_or(DisciplineForm::Expulsion);
+                if form == DisciplineForm::Expulsion {
+                    status = Some(Status::Expelled);
+                }
+                events.push(Event {
+                    kind: EventKind::Discipline,
+                    date: Some(iso.clone()),
+                    detail: decision_detail(&format!("Kỷ luật {}", form.label_vi().to_lowercase())),
+                });
+            }
+            _ => {}
+        }
+        if s.share().is_some() {
+            let (Some(yes), Some(no)) = (input.yes, input.no) else {
+                return Err(refused(
+                    "cần số phiếu tán thành và không tán thành (--for, --against)".into(),
+                    "the votes for and against are required (--for, --against)".into(),
+                ));
+            };
+            let eligible = self.voters(&cell, date)?;
+            if yes.saturating_add(no) > eligible {
+                return Err(refused(
+                    format!("{yes} + {no} phiếu nhiều hơn {eligible} đảng viên có quyền biểu quyết của chi bộ"),
+                    format!("{yes} + {no} votes are more than the cell's {eligible} members entitled to vote"),
+                ));
+            }
+            s.vote = Some(Vote { yes, no, eligible });
+            if s.vote_failed() {
+                // The vote is recorded and closes the case; nothing else changes.
+                status = None;
+                set.clear();
+                events.clear();
+            }
+        }
+        if let Some(st) = status {
+            set.insert(Field::Status, st.key().to_string());
+        }
+        s.check()
+            .map_err(|e| refused(e.to_string(), e.to_string()))?;
+        // The same check every receiving node makes, on the dossier as it will read.
+        let mut after = rec.clone();
+        after.events.push(s.event());
+        let competence = self.competence()?;
+        if let Err(e) = check_step(&competence, self.unit(), &after, &s) {
+            return Err(match e.other {
+                Some(o) => refused(o.clone(), o),
+                None => refused(
+                    format!(
+                        "bước \"{}\" của hồ sơ {} do cấp {} trở lên quyết định; đơn vị {} không có thẩm quyền",
+                        step.label_vi(),
+                        key.kind.label_vi().to_lowercase(),
+                        e.level,
+                        self.unit()
+                    ),
+                    e.to_string(),
+                ),
+            });
+        }
+        let mut all = vec![s.event()];
+        all.extend(events);
+        let edit = DossierEdit {
+            set,
+            clear: Default::default(),
+            events: all,
+        };
+        self.edit_member(member, &edit)?;
+        let state = self
+            .cases_of(&member)?
+            .into_iter()
+            .find(|c| c.key == key)
+            .map(|c| c.state())
+            .unwrap_or(CaseState::Done);
+        Ok(StepDone {
+            member: member.to_string(),
+            record: s,
+            state,
+            status,
+        })
+    }
+
+    /// The case and step a clerk's input means: a first step opens a new case; any other is the next
+    /// step of the member's open case (named when there is more than one).
+    fn which_step(
+        &self,
+        cases: &[Case],
+        input: &StepInput,
+        date: NaiveDate,
+    ) -> Result<(CaseKey, Step), NodeError> {
+        if let Some(kind) = input.open {
+            let first = kind.steps()[0];
+            if let Some(c) = cases
+                .iter()
+                .find(|c| c.key.kind == kind && matches!(c.state(), CaseState::Open { .. }))
+            {
+                return Err(refused(
+                    format!(
+                        "đảng viên này đã có hồ sơ {} đang mở ({})",
+                        kind.label_vi().to_lowercase(),
+                        c.key
+                    ),
+                    format!(
+                        "this member already has an open {} case ({})",
+                        kind.key(),
+                        c.key
+                    ),
+                ));
+            }
+            let key = CaseKey { kind, opened: date };
+            if cases.iter().any(|c| c.key == key) {
+                return Err(refused(
+                    format!("hồ sơ {key} đã có"),
+                    format!("case {key} already exists"),
+                ));
+            }
+            return Ok((key, first));
+        }
+        let step = input
+            .step
+            .ok_or_else(|| refused("cần tên bước".into(), "a step is required".into()))?;
+        let open: Vec<&Case> = cases
+            .iter()
+            .filter(|c| input.case.is_none_or(|k| k == c.key))
+            .filter(|c| matches!(c.state(), CaseState::Open { .. }))
+            .collect();
+        let fits = |c: &Case| match c.state() {
+            CaseState::Open { next } => {
+                next == step
+                    || (step == Step::Extend
+                        && next == Step::Decision
+                        && c.key.kind.has(Step::Extend)
+                        && c.step(Step::Extend).is_none())
+            }
+            _ => false,
+        };
+        let matching: Vec<&Case> = open.iter().copied().filter(|c| fits(c)).collect();
+        match (matching.as_slice(), open.as_slice()) {
+            ([c], _) => Ok((c.key, step)),
+            ([], []) => Err(match input.case {
+                Some(k) => refused(
+                    format!("không có hồ sơ {k} đang mở"),
+                    format!("no open case {k}"),
+                ),
+                None => refused(
+                    "đảng viên này không có hồ sơ nào đang mở".into(),
+                    "this member has no open case".into(),
+                ),
+            }),
+            ([], open) => {
+                let next: Vec<String> = open
+                    .iter()
+                    .map(|c| match c.state() {
+                        CaseState::Open { next } => format!("{}: {}", c.key, next.key()),
+                        _ => String::new(),
+                    })
+                    .collect();
+                Err(refused(
+                    format!(
+                        "bước \"{}\" chưa đến lượt; bước tiếp theo: {}",
+                        step.label_vi(),
+                        next.join(", ")
+                    ),
+                    format!(
+                        "step {} is out of order; the next step is {}",
+                        step.key(),
+                        next.join(", ")
+                    ),
+                ))
+            }
+            (many, _) => Err(refused(
+                format!(
+                    "nhiều hồ sơ đang chờ bước này, hãy chọn một bằng --case: {}",
+                    many.iter()
+                        .map(|c| c.key.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                format!(
+                    "several cases wait for this step, name one with --case: {}",
+                    many.iter()
+                        .map(|c| c.key.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The cases of the members in `scope` (the node's whole scope when `None`); with `waiting`, only
+    /// the open ones whose next step is this node's to take.
+    pub fn case_list(
+        &self,
+        scope: Option<&UnitPath>,
+        waiting: bool,
+        with_closed: bool,
+    ) -> Result<Vec<CaseRow>, NodeError> {
+        let scope = scope.unwrap_or(self.unit()).clone();
+        self.check_scope(&scope)?;
+        let competence = self.competence()?;
+        let today = crate::screen::today_in_vietnam();
+        let found = self.store().projections(&scope, |r| {
+            if !r.events.iter().any(|e| e.kind == EventKind::CaseStep) {
+                return Vec::new();
+            }
+            let Ok(steps) = steps_of(&r.events) else {
+                return Vec::new();
+            };
+            cases_of(steps)
+                .into_iter()
+                .map(|c| (r.clone(), c))
+                .collect()
+        })?;
+        let my_depth = self.unit().as_str().split('.').count() - 1;
+        let mut rows = Vec::new();
+        for (r, case) in found.into_iter().flatten() {
+            let state = case.state();
+            let Some(cell) = r.unit() else { continue };
+            let (next_level, here) = match state {
+                CaseState::Open { next } => {
+                    let probe = StepRecord::new(case.key, next, today, self.unit().as_str());
+                    let rules = competence.on(today);
+                    let over = case.age_at_vote().is_some_and(|a| a > rules.max_age);
+                    match competence.depth(probe.need(over, case.form()), &cell, today) {
+                        Ok((d, level)) => (Some(level), d == my_depth),
+                        Err(_) => (None, false),
+                    }
+                }
+                _ => (None, false),
+            };
+            if waiting && !here {
+                continue;
+            }
+            if !with_closed && !matches!(state, CaseState::Open { .. }) && !waiting {
+                continue;
+            }
+            rows.push(CaseRow {
+                member: r.id.to_string(),
+                name: r.name().to_string(),
+                unit: cell.to_string(),
+                status: r.status().map(|s| s.key().to_string()),
+                case,
+                state,
+                next_level,
+                waiting_here: here,
+            });
+        }
+        rows.sort_by(|a, b| (&a.unit, &a.name, &a.case.key).cmp(&(&b.unit, &b.name, &b.case.key)));
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,388 @@
+//! Cases over real stores and keys: an admission taking its steps at the cell, the ward and the district;
+//! a step signed by a unit not entitled to it, refused here and quarantined wherever it arrives; the vote
+//! threshold counted over the cell's members; the probation deadline from the steps.
+
+use chrono::NaiveDate;
+use rollmesh_model::case::{CaseKey, CaseKind, CaseState, DisciplineForm, Step, StepRecord, Vote};
+use rollmesh_model::{DossierEdit, Field, MemberId, Status};
+use rollmesh_rules::RuleId;
+
+use super::StepInput;
+use crate::screen::{default_calendar, default_rules};
+use crate::testkit::{fields, forge_edit, log_records, quarantine_codes, Org, C1, C2, WARD};
+use crate::{Node, NodeError};
+
+const DISTRICT: &str = "hn.d01";
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).expect("date")
+}
+
+fn member(node: &Node, name: &str, unit: &str, status: Status) -> MemberId {
+    let mut f = fields(name, unit);
+    f.insert(Field::Status, status.key().to_string());
+    f.insert(Field::DateOfBirth, "1990-05-01".into());
+    node.add_member(f, vec![]).expect("add member")
+}
+
+/// Sends everything `from` holds (with the chains of every unit) to `to`.
+fn sync(org: &Org, from: &Node, to: &Node) -> crate::AcceptReport {
+    let records = log_records(org, from, &["hn", DISTRICT, WARD, C1, C2]);
+    to.accept_records(records, "test").expect("accept")
+}
+
+fn step(s: Step, date: NaiveDate) -> StepInput {
+    StepInput {
+        step: Some(s),
+        date: Some(date),
+        ..StepInput::default()
+    }
+}
+
+fn status(node: &Node, id: MemberId) -> Option<Status> {
+    node.record(&id).expect("record").status()
+}
+
+/// A cell with three official members (two of them sponsors) and a candidate whose admission is opened
+/// and voted (3 of 3).
+fn voted_admission(cell: &Node) -> (MemberId, [MemberId; 3]) {
+    let officials = [
+        member(cell, "Trần Văn Bình", C1, Status::Official),
+        member(cell, "Lê Thị Cúc", C1, Status::Official),
+        member(cell, "Phạm Văn Dũng", C1, Status::Official),
+    ];
+    let candidate = member(cell, "Nguyễn Văn An", C1, Status::Candidate);
+    let open = StepInput {
+        open: Some(CaseKind::Admission),
+        date: Some(d(2025, 1, 6)),
+        sponsors: vec![officials[0].to_string(), officials[1].to_string()],
+        certificate: Some("GCN số 15/2024".into()),
+        ..StepInput::default()
+    };
+    cell.case_step(candidate, &open).expect("open");
+    let mut vote = step(Step::Vote, d(2025, 1, 20));
+    vote.yes = Some(3);
+    vote.no = Some(0);
+    let done = cell.case_step(candidate, &vote).expect("vote");
+    assert_eq!(
+        done.record.vote,
+        Some(Vote {
+            yes: 3,
+            no: 0,
+            eligible: 3
+        })
+    );
+    assert_eq!(
+        done.state,
+        CaseState::Open {
+            next: Step::Resolution
+        }
+    );
+    (candidate, officials)
+}
+
+#[test]
+fn an_admission_is_voted_at_the_cell_resolved_at_the_ward_and_decided_at_the_district() {
+    let org = Org::new();
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let district = org.open(DISTRICT);
+    let (candidate, _) = voted_admission(&cell);
+    // The cell cannot take the ward's step, and says who can.
+    let err = cell
+        .case_step(candidate, &step(Step::Resolution, d(2025, 2, 3)))
+        .expect_err("a cell does not resolve its own admission");
+    assert!(
+        matches!(err, NodeError::Refused(ref m) if m.contains("ward")),
+        "{err}"
+    );
+    // Out of order is refused too.
+    let err = cell
+        .case_step(candidate, &step(Step::Ceremony, d(2025, 2, 3)))
+        .expect_err("no ceremony before the decision");
+    assert!(err.to_string().contains("resolution"), "{err}");
+
+    sync(&org, &cell, &ward);
+    ward.case_step(candidate, &step(Step::Resolution, d(2025, 2, 3)))
+        .expect("the ward resolves");
+    let err = ward
+        .case_step(candidate, &step(Step::Decision, d(2025, 2, 10)))
+        .expect_err("a ward does not decide an admission in a four-level tree");
+    assert!(err.to_string().contains("district"), "{err}");
+
+    sync(&org, &ward, &district);
+    let mut decision = step(Step::Decision, d(2025, 3, 3));
+    decision.number = Some("125-QĐ/QU".into());
+    let done = district
+        .case_step(candidate, &decision)
+        .expect("the district decides");
+    assert_eq!(done.status, Some(Status::Probationary));
+
+    // Back down: the cell and the ward see the member probationary, with the decision's date.
+    sync(&org, &district, &ward);
+    sync(&org, &ward, &cell);
+    for n in [&cell, &ward, &district] {
+        let r = n.record(&candidate).expect("record");
+        assert_eq!(r.status(), Some(Status::Probationary), "at {}", n.unit());
+        assert_eq!(r.get(Field::AdmissionDate), Some("2025-03-03"));
+        assert!(quarantine_codes(n).is_empty(), "{:?}", quarantine_codes(n));
+    }
+    cell.case_step(candidate, &step(Step::Ceremony, d(2025, 3, 20)))
+        .expect("the ceremony at the cell");
+
+    // Twelve months on, the probation alert is raised at the cell and, once synced, at the ward.
+    sync(&org, &cell, &ward);
+    let as_of = d(2026, 3, 21);
+    for n in [&cell, &ward] {
+        let flags = n
+            .screen(&default_rules(), &default_calendar(), as_of, None)
+            .expect("screen");
+        let r8: Vec<_> = flags.iter().filter(|f| f.rule == RuleId::R8).collect();
+        assert_eq!(r8.len(), 1, "at {}: {flags:?}", n.unit());
+        assert!(
+            r8[0].explanation_vi.contains("20/03/2025"),
+            "{}",
+            r8[0].explanation_vi
+        );
+    }
+    // A day before, nothing.
+    let before = cell
+        .screen(&default_rules(), &default_calendar(), d(2026, 3, 19), None)
+        .expect("screen");
+    assert!(before.iter().all(|f| f.rule != RuleId::R8), "{before:?}");
+
+    let mut review = step(Step::Review, d(2026, 3, 25));
+    review.yes = Some(3);
+    review.no = Some(0);
+    cell.case_step(candidate, &review)
+        .expect("the cell reviews");
+    sync(&org, &cell, &ward);
+    sync(&org, &ward, &district);
+    let done = district
+        .case_step(candidate, &step(Step::Confirm, d(2026, 4, 6)))
+        .expect("the district confirms");
+    assert_eq!(done.state, CaseState::Done);
+    sync(&org, &district, &ward);
+    sync(&org, &ward, &cell);
+    for n in [&cell, &ward, &district] {
+        let r = n.record(&candidate).expect("record");
+        assert_eq!(r.status(), Some(Status::Official), "at {}", n.unit());
+        assert_eq!(
+            r.get(Field::OfficialDate),
+            Some("2026-03-20"),
+            "probation's end"
+        );
+    }
+}
+
+/// A decision step for `id` as `unit` would sign it, with the status it would set.
+fn decision_edit(id_case: CaseKey, unit: &str, status: Status) -> DossierEdit {
+    let mut s = StepRecord::new(id_case, Step::Decision, d(2025, 3, 3), unit);
+    s.number = Some("1".into());
+    let mut e = DossierEdit::default();
+    e.events.push(s.event());
+    e.set.insert(Field::Status, status.key().to_string());
+    e
+}
+
+#[test]
+fn a_step_signed_by_a_unit_not_entitled_is_quarantined_and_changes_no_status() {
+    let org = Org::new();
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let district = org.open(DISTRICT);
+    let (candidate, officials) = voted_admission(&cell);
+    let key = CaseKey {
+        kind: CaseKind::Admission,
+        opened: d(2025, 1, 6),
+    };
+    // The cell decides its own admission: refused at the ward, whatever it claims to be.
+    let forged = forge_edit(
+        &cell,
+        &org.key(C1),
+        candidate,
+        &decision_edit(key, C1, Status::Probationary),
+    );
+    let mut records = log_records(&org, &cell, &["hn", DISTRICT, WARD, C1, C2]);
+    records.push(crate::testkit::change_record(&forged));
+    let report = ward.accept_records(records, "test").expect("accept");
+    assert_eq!(report.rejected_total(), 1, "{report:?}");
+    assert_eq!(quarantine_codes(&ward), vec!["unauthorized".to_string()]);
+    assert_eq!(status(&ward, candidate), Some(Status::Candidate));
+    // Claiming to be the district while signed by the cell is no better.
+    let posing = forge_edit(
+        &cell,
+        &org.key(C1),
+        candidate,
+        &decision_edit(key, DISTRICT, Status::Probationary),
+    );
+    let report = ward
+        .accept_records(vec![crate::testkit::change_record(&posing)], "test")
+        .expect("accept");
+    assert_eq!(report.rejected_total(), 1, "{report:?}");
+
+    // A ward expelling a member: the cell proposes expulsion; the ward's decision is refused at the
+    // district, which is the level the rule set names.
+    let mut propose = StepInput {
+        open: Some(CaseKind::Discipline),
+        date: Some(d(2025, 4, 1)),
+        form: Some(DisciplineForm::Expulsion),
+        yes: Some(3),
+        no: Some(0),
+        ..StepInput::default()
+    };
+    propose.note = Some("Vi phạm tư cách".into());
+    cell.case_step(officials[2], &propose)
+        .expect("the cell proposes");
+    sync(&org, &cell, &ward);
+    sync(&org, &ward, &district);
+    let dkey = CaseKey {
+        kind: CaseKind::Discipline,
+        opened: d(2025, 4, 1),
+    };
+    let mut expel = decision_edit(dkey, WARD, Status::Expelled);
+    expel.events[0] = {
+        let s = StepRecord::new(dkey, Step::Decision, d(2025, 4, 10), WARD);
+        s.event()
+    };
+    let forged = forge_edit(&ward, &org.key(WARD), officials[2], &expel);
+    let report = district
+        .accept_records(vec![crate::testkit::change_record(&forged)], "test")
+        .expect("accept");
+    assert_eq!(report.rejected_total(), 1, "{report:?}");
+    assert_eq!(status(&district, officials[2]), Some(Status::Official));
+    assert!(quarantine_codes(&district).contains(&"unauthorized".to_string()));
+    // The district itself may.
+    let done = district
+        .case_step(officials[2], &step(Step::Decision, d(2025, 4, 10)))
+        .expect("the district expels");
+    assert_eq!(done.status, Some(Status::Expelled));
+
+    // A step already taken cannot be rewritten: the cell altering its own vote is refused upstream.
+    let mut d2 = cell
+        .store()
+        .dossier(&candidate)
+        .expect("load")
+        .expect("held");
+    let rec = d2.record().expect("record");
+    let vote_event = rec
+        .events
+        .iter()
+        .find(|e| e.detail.contains("\"vote\""))
+        .expect("vote event")
+        .clone();
+    let mut rewritten = StepRecord::parse(&vote_event.detail).expect("parse");
+    rewritten.vote = Some(Vote {
+        yes: 3,
+        no: 0,
+        eligible: 3,
+    });
+    rewritten.note = Some("sửa".into());
+    let mut e = DossierEdit::default();
+    e.events.push(rewritten.event());
+    let change = d2
+        .edit(
+            rollmesh_proto::actor_for(&org.public(C1)),
+            &e,
+            crate::node::now(),
+        )
+        .expect("edit")
+        .expect("changes");
+    // An added step is fine on its own (a second record of the vote): it is judged like any other, and
+    // the cell may record its own vote.
+    let vc = rollmesh_proto::VerifiedChange::sign_own(
+        &org.key(C1),
+        rollmesh_proto::DocKind::Member,
+        candidate,
+        change,
+    )
+    .expect("sign");
+    let report = ward
+        .accept_records(vec![crate::testkit::change_record(&vc)], "test")
+        .expect("accept");
+    assert_eq!(report.rejected_total(), 0, "{report:?}");
+}
+
+#[test]
+fn the_vote_counts_only_the_cells_official_members_not_exempted_or_attached_ones() {
+    let org = Org::new();
+    let cell = org.open(C1);
+    for (i, st) in [
+        Status::Official,
+        Status::Official,
+        Status::Official,
+        Status::Exempted,
+        Status::Probationary,
+        Status::TemporarilyAway,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        member(&cell, &format!("Đảng viên {i}"), C1, st);
+    }
+    assert_eq!(
+        cell.voters(&crate::testkit::u(C1), d(2025, 1, 1))
+            .expect("voters"),
+        3
+    );
+    let candidate = member(&cell, "Nguyễn Văn An", C1, Status::Candidate);
+    let sponsors: Vec<String> = cell
+        .store()
+        .projections(&crate::testkit::u(C1), |r| {
+            (r.status() == Some(Status::Official)).then(|| r.id.to_string())
+        })
+        .expect("list")
+        .into_iter()
+        .flatten()
+        .take(2)
+        .collect();
+    let open = StepInput {
+        open: Some(CaseKind::Admission),
+        date: Some(d(2025, 1, 6)),
+        sponsors,
+        certificate: Some("GCN".into()),
+        ..StepInput::default()
+    };
+    cell.case_step(candidate, &open).expect("open");
+    // Four votes from a cell of three voters: refused, the count is the node's, not the clerk's.
+    let mut vote = step(Step::Vote, d(2025, 1, 20));
+    vote.yes = Some(4);
+    vote.no = Some(0);
+    assert!(cell.case_step(candidate, &vote).is_err());
+    // One of three is under two thirds: recorded, and the case is closed as rejected.
+    vote.yes = Some(1);
+    vote.no = Some(2);
+    let done = cell.case_step(candidate, &vote).expect("recorded");
+    assert_eq!(done.state, CaseState::Rejected { at: Step::Vote });
+    assert_eq!(status(&cell, candidate), Some(Status::Candidate));
+    assert!(cell
+        .case_step(candidate, &step(Step::Resolution, d(2025, 2, 1)))
+        .is_err());
+}
+
+#[test]
+fn the_rule_set_names_who_decides_not_the_code() {
+    let org = Org::new();
+    let city = org.open("hn");
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let (candidate, _) = voted_admission(&cell);
+    sync(&org, &cell, &ward);
+    ward.case_step(candidate, &step(Step::Resolution, d(2025, 2, 3)))
+        .expect("resolution");
+    // The city publishes a rule set in which the ward decides admissions (a three-level practice).
+    let mut rules = default_rules();
+    rules.cases.admission_decision = vec!["ward".into()];
+    city.publish_rules(&rules.to_toml().expect("toml"))
+        .expect("publish");
+    sync(&org, &city, &ward);
+    let done = ward
+        .case_step(candidate, &step(Step::Decision, d(2025, 2, 10)))
+        .expect("the ward now decides");
+    assert_eq!(done.status, Some(Status::Probationary));
+    // And the cell, holding the same rule set, accepts the ward's decision.
+    sync(&org, &city, &cell);
+    let report = sync(&org, &ward, &cell);
+    assert_eq!(report.rejected_total(), 0, "{report:?}");
+    assert_eq!(status(&cell, candidate), Some(Status::Probationary));
+}
