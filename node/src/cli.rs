@@ -10,6 +10,7 @@
 
 mod attach;
 mod bundle;
+mod case;
 mod credential;
 mod ledger;
 mod member;
@@ -25,6 +26,7 @@ mod user;
 
 pub use attach::AttachCmd;
 pub use bundle::BundleCmd;
+pub use case::CaseCmd;
 pub use credential::{CredentialCmd, KeysCmd};
 pub use ledger::{DuesCmd, HelpListCmd, MeetingCmd, RatingCmd};
 pub use member::{ExportFormat, FieldArgs, MemberCmd};
@@ -143,6 +145,9 @@ pub enum Command {
     /// Sinh hoạt tạm thời tại chi bộ khác (temporary attachments to a host cell).
     #[command(subcommand)]
     Attach(AttachCmd),
+    /// Hồ sơ kết nạp, miễn sinh hoạt, xóa tên, kỷ luật: từng bước do cấp có thẩm quyền ghi (cases).
+    #[command(subcommand)]
+    Case(CaseCmd),
     /// Sổ chi bộ một năm: các buổi họp, điểm danh, đảng phí (a cell's ledger for one year).
     Ledger {
         /// Chi bộ (default: this node's unit).
@@ -319,6 +324,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rating(cmd) => ledger::rating(cmd, json),
         Command::HelpList(cmd) => ledger::help_list(cmd, json),
         Command::Attach(cmd) => attach::attach(cmd, json),
+        Command::Case(cmd) => case::run(cmd, json),
         Command::Ledger { cell, year, data } => ledger::show(cell, year, data, json),
         Command::Screen(cmd) => screen::run(cmd, json),
         Command::Rules(cmd) => orgdocs::run("rules", cmd, json),

@@ -70,6 +70,9 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ("trust.list", "GET", "/api/trust"),
     ("trust.add", "POST", "/api/trust"),
     ("trust.remove", "POST", "/api/trust/{node_id}/remove"),
+    ("case.step", "POST", "/api/cases"),
+    ("case.list", "GET", "/api/cases"),
+    ("case.show", "GET", "/api/members/{id}/cases"),
 ];
 
 /// True when opening the node failed because another process (a running node) holds its store.

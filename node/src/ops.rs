@@ -19,12 +19,16 @@
 //! - `screen.run` {as_of?, unit?, rule?, subject?, fresh?};
 //! - `screen.deadlines` {as_of?, days?, unit?}: flags due within `days` unless something is recorded.
 //!
+//! - `case.step`, `case.show`, `case.list`: admissions, exemptions, strike-offs and disciplines, step by
+//!   step (`ops/cases.rs`).
+//!
 //! Members, reports and the node itself (`members`, `admin`): `member.add|edit|show|list|search|history`,
 //! `stats`, `changes`, `id`, `audit`, `quarantine.list|show`, `credential.show|revoke`,
 //! `user.list|add|passwd|disable|role`. The HTTP API (the `api` module) serves every request at its own
 //! route and checks the caller's role first ([`role_for`]).
 
 mod admin;
+mod cases;
 mod files;
 mod members;
 mod year;
@@ -85,6 +89,7 @@ pub fn writes(req: &Value) -> bool {
                 | "member.edit"
                 | "member.import"
                 | "bundle.import"
+                | "case.step"
         )
     )
 }
@@ -94,7 +99,7 @@ pub fn role_for(cmd: &str) -> Role {
     match cmd {
         "meeting.record" | "dues.record" | "rating.set" | "help.record" | "sheet.dues"
         | "sheet.ratings" | "member.add" | "member.edit" | "member.import" | "bundle.export"
-        | "bundle.import" => Role::Clerk,
+        | "bundle.import" | "case.step" => Role::Clerk,
         "attach.grant" | "org.publish" => Role::Approver,
         "audit" | "quarantine.list" | "quarantine.show" | "credential.revoke" | "user.list"
         | "user.add" | "user.passwd" | "user.disable" | "user.role" | "trust.add"
@@ -146,6 +151,9 @@ pub fn handle(node: &Node, req: &Value, via: &str) -> Result<Value> {
         "ledger.show" => year::ledger_show(node, req),
         "screen.run" => year::screen_run(node, req, via),
         "screen.deadlines" => year::screen_deadlines(node, req),
+        "case.step" => cases::step(node, req, via),
+        "case.show" => cases::show(node, req),
+        "case.list" => cases::list(node, req),
         other => bail!("unknown request {other:?}"),
     }
 }

@@ -5,6 +5,7 @@ use rollmesh_proto::RejectCode;
 use serde_json::{Map, Value};
 
 use crate::i18n::{field_error, is_en, pick};
+use rollmesh_engine::msg;
 
 /// A member as a flat JSON object: `id` and one key per field present.
 pub fn record_json(r: &MemberRecord) -> Value {
@@ -159,6 +160,17 @@ pub fn history_line(e: &Value) -> String {
         let k = rollmesh_model::EventKind::parse(kind)
             .map(|k| pick(k.label_vi(), k.label_en()).to_string())
             .unwrap_or_else(|| kind.to_string());
+        if kind == "case_step" {
+            let step: Value =
+                serde_json::from_str(ev["detail"].as_str().unwrap_or("")).unwrap_or_default();
+            what.push(format!(
+                "{} {}: {}",
+                pick("hồ sơ", "case"),
+                step["case"].as_str().unwrap_or(""),
+                case_step_line(&step)
+            ));
+            continue;
+        }
         what.push(format!("{} {k}", pick("thêm sự kiện", "added event")));
     }
     let node = e["author"].as_str().unwrap_or("?");
@@ -426,4 +438,65 @@ pub fn explain_lang(err: &anyhow::Error, en: bool) -> String {
         }
     }
     chain()
+}
+
+/// An ISO date of a JSON value as DD/MM/YYYY ("—" when absent).
+fn iso_day(v: &Value) -> String {
+    v.as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+/// A case step's name in the clerk's language, from its key.
+pub fn case_step_label(s: &Value) -> String {
+    let s = s.as_str().unwrap_or("");
+    rollmesh_model::case::Step::ALL
+        .iter()
+        .find(|x| x.key() == s)
+        .map(|x| {
+            if rollmesh_engine::i18n::is_en() {
+                x.label_en().to_string()
+            } else {
+                x.label_vi().to_string()
+            }
+        })
+        .unwrap_or_else(|| s.to_string())
+}
+
+/// A case step as one line: "Chi bộ biểu quyết 12/04/2026 (hn.d01.w01.c01): 10 tán thành, 1 không, 15 có quyền — đạt".
+pub fn case_step_line(r: &Value) -> String {
+    let mut line = format!(
+        "{} {} ({})",
+        case_step_label(&r["step"]),
+        iso_day(&r["date"]),
+        r["unit"].as_str().unwrap_or("")
+    );
+    if let Some(n) = r["number"].as_str() {
+        line.push_str(&msg!(", số {n}", ", no. {n}"));
+    }
+    if let Some(f) = r["form"].as_str() {
+        let f = rollmesh_model::case::DisciplineForm::ALL
+            .iter()
+            .find(|x| x.key() == f)
+            .map(|x| x.label_vi())
+            .unwrap_or(f);
+        line.push_str(&format!(": {f}"));
+    }
+    let v = &r["vote"];
+    if let (Some(y), Some(n), Some(e)) =
+        (v["yes"].as_u64(), v["no"].as_u64(), v["eligible"].as_u64())
+    {
+        line.push_str(&msg!(
+            "; biểu quyết {y} tán thành, {n} không tán thành, {e} đảng viên có quyền biểu quyết",
+            "; vote {y} for, {n} against, {e} entitled to vote"
+        ));
+    }
+    if let Some(a) = r["age"].as_u64() {
+        line.push_str(&msg!("; {a} tuổi", "; aged {a}"));
+    }
+    if let Some(n) = r["note"].as_str() {
+        line.push_str(&format!(" — {n}"));
+    }
+    line
 }

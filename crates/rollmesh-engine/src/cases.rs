@@ -496,17 +496,32 @@ impl Node {
         after.events.push(s.event());
         let competence = self.competence()?;
         if let Err(e) = check_step(&competence, self.unit(), &after, &s) {
+            // The level by its name in the tree ("Quận/Huyện"), with its key.
+            let tree = self.org_tree()?;
+            let level = tree
+                .as_ref()
+                .and_then(|t| t.levels.iter().find(|l| l.key == e.level))
+                .map(|l| (l.name_vi.clone(), l.name_en.clone()))
+                .unwrap_or_else(|| (e.level.clone(), e.level.clone()));
             return Err(match e.other {
                 Some(o) => refused(o.clone(), o),
                 None => refused(
                     format!(
-                        "bước \"{}\" của hồ sơ {} do cấp {} trở lên quyết định; đơn vị {} không có thẩm quyền",
+                        "bước \"{}\" của hồ sơ {} do cấp {} ({}) trở lên quyết định; đơn vị {} không có thẩm quyền",
                         step.label_vi(),
                         key.kind.label_vi().to_lowercase(),
+                        level.0,
                         e.level,
                         self.unit()
                     ),
-                    e.to_string(),
+                    format!(
+                        "step {} of a {} case is taken at level {} ({}) or above; {} is not entitled",
+                        step.key(),
+                        key.kind.key(),
+                        level.1,
+                        e.level,
+                        self.unit()
+                    ),
                 ),
             });
         }

@@ -306,6 +306,28 @@ async fn attach_grant(State(s): St, c: Caller, b: Body) -> Reply {
     post_op(&s, c, "attach.grant", b, &[]).await
 }
 
+/// Opens a case or takes its next step (admission, exemption, strike-off, discipline).
+#[utoipa::path(post, path = "/api/cases", tag = "cases", request_body = Object,
+    responses((status = 200, body = Object), (status = 400)))]
+async fn case_step(State(s): St, c: Caller, b: Body) -> Reply {
+    post_op(&s, c, "case.step", b, &[]).await
+}
+
+/// The cases in scope; `waiting=true`: those waiting for this unit's step.
+#[utoipa::path(get, path = "/api/cases", tag = "cases",
+    params(("unit" = Option<String>, Query), ("waiting" = Option<bool>, Query), ("all" = Option<bool>, Query)),
+    responses((status = 200, body = Object)))]
+async fn case_list(State(s): St, c: Caller, q: Q) -> Reply {
+    get_op(&s, c, "case.list", q, &[]).await
+}
+
+/// A member's cases, step by step.
+#[utoipa::path(get, path = "/api/members/{id}/cases", tag = "cases",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404)))]
+async fn case_show(State(s): St, c: Caller, Path(id): Path<String>, q: Q) -> Reply {
+    get_op(&s, c, "case.show", q, &[("id", id)]).await
+}
+
 /// A cell's ledger of one year.
 #[utoipa::path(get, path = "/api/ledgers", tag = "ledgers",
     params(("cell" = Option<String>, Query), ("year" = i32, Query)),
@@ -538,7 +560,7 @@ impl Modify for Security {
         attach_grant, ledger, org_show, org_publish, flags, deadlines, node_id, status, audit,
         quarantine, quarantine_show, credential, credential_revoke, credential_request, credential_issue, users, user_add, user_passwd,
         user_disable, user_role, member_document, bundle_export, bundle_import, verify, trust_list,
-        trust_add, trust_remove, openapi),
+        trust_add, trust_remove, case_step, case_list, case_show, openapi),
     components(schemas(Login)),
     modifiers(&Security),
     security(("bearer" = []), ("session" = []))
@@ -562,6 +584,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/members/import", post(members_import))
         .route("/api/members/{id}", get(member_show).patch(member_edit))
         .route("/api/members/{id}/history", get(member_history))
+        .route("/api/members/{id}/cases", get(case_show))
+        .route("/api/cases", get(case_list).post(case_step))
         .route("/api/changes", get(changes))
         .route("/api/stats", get(stats))
         .route("/api/meetings", post(meetings))

@@ -324,6 +324,17 @@ fn show(id: String, data: DataDir, json: bool) -> Result<u8> {
             let label = rollmesh_model::EventKind::parse(kind)
                 .map(|k| i18n::pick(k.label_vi(), k.label_en()).to_string())
                 .unwrap_or_else(|| kind.to_string());
+            if kind == "case_step" {
+                let step: serde_json::Value =
+                    serde_json::from_str(e["detail"].as_str().unwrap_or("")).unwrap_or_default();
+                println!(
+                    "    {} {}: {}",
+                    i18n::pick("Hồ sơ", "Case"),
+                    step["case"].as_str().unwrap_or(""),
+                    render::case_step_line(&step)
+                );
+                continue;
+            }
             println!(
                 "    {} {} {}",
                 e["date"]

@@ -66,6 +66,12 @@ fn event_of(v: &Value) -> Result<Event> {
             "unknown event kind: {kind:?}"
         ))
     })?;
+    if kind == EventKind::CaseStep {
+        bail!(msg!(
+            "các bước hồ sơ được ghi bằng rollmesh case, không ghi tay",
+            "case steps are recorded with rollmesh case, not by hand"
+        ));
+    }
     let date = match v["date"].as_str().filter(|d| !d.is_empty()) {
         Some(d) => Some(Field::AdmissionDate.normalize(d)?),
         None => None,
@@ -100,6 +106,22 @@ pub(super) fn edit(node: &Node, req: &Value) -> Result<Value> {
     }
     for e in req["events"].as_array().into_iter().flatten() {
         edit.events.push(event_of(e)?);
+    }
+    // Admission and confirmation are decisions: their status comes from the case's steps, taken by the
+    // unit entitled to them (`case step`), never from a hand edit.
+    let from = node.record(&id)?.status();
+    let to = edit.set.get(&Field::Status).and_then(|s| Status::parse(s));
+    if matches!(
+        (from, to),
+        (
+            Some(Status::Candidate),
+            Some(Status::Probationary | Status::Official)
+        ) | (Some(Status::Probationary), Some(Status::Official))
+    ) {
+        bail!(msg!(
+            "kết nạp và công nhận chính thức được ghi bằng quyết định trong hồ sơ (rollmesh case step … decision / confirm), không sửa tay trạng thái",
+            "admission and confirmation are recorded as decisions of the member's case (rollmesh case step … decision / confirm), not by editing the status"
+        ));
     }
     if edit.is_empty() {
         bail!(msg!(

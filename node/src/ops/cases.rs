@@ -1,0 +1,141 @@
+//! Requests about cases (admission, exemption, strike-off, discipline):
+//! - `case.step` {member, open?: kind, step?, case?, date?, number?, for?, against?, sponsors?: [id],
+//!   certificate?, form?, note?} — opens a case (`open`) or takes its next step;
+//! - `case.show` {id} — a member's cases, step by step;
+//! - `case.list` {unit?, waiting?, all?} — the cases in scope; `waiting`: those whose next step is this
+//!   node's to take (the inbox).
+
+use anyhow::{anyhow, Result};
+use rollmesh_engine::cases::{CaseRow, StepInput};
+use rollmesh_engine::{msg, Node};
+use rollmesh_model::case::{Case, CaseKind, CaseState, DisciplineForm, Step};
+use rollmesh_model::member::parse_date;
+use rollmesh_model::UnitPath;
+use serde_json::{json, Value};
+
+use super::{flag, int, text};
+
+/// `Some(parse(req[key]))`, or `None` when absent; a value that does not parse is refused naming the
+/// accepted ones.
+fn keyed<T: Copy>(
+    req: &Value,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+    label: fn(T) -> String,
+) -> Result<Option<T>> {
+    let Some(raw) = text(req, key) else {
+        return Ok(None);
+    };
+    parse(raw).map(Some).ok_or_else(|| {
+        let names = all.iter().map(|v| label(*v)).collect::<Vec<_>>().join(", ");
+        anyhow!(msg!(
+            "{key} {raw:?} không hợp lệ; dùng một trong: {names}",
+            "{key} {raw:?} is not known; use one of: {names}"
+        ))
+    })
+}
+
+pub(super) fn step(node: &Node, req: &Value, via: &str) -> Result<Value> {
+    let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
+    let label_kind = |k: CaseKind| format!("{} ({})", k.key(), k.label_vi());
+    let label_step = |s: Step| format!("{} ({})", s.key(), s.label_vi());
+    let label_form = |f: DisciplineForm| format!("{} ({})", f.key(), f.label_vi());
+    let date = match text(req, "date") {
+        None => None,
+        Some(d) => Some(parse_date(d).ok_or_else(|| {
+            anyhow!(msg!(
+                "ngày {d:?} không hợp lệ (DD/MM/YYYY)",
+                "date {d:?} is not a date (DD/MM/YYYY)"
+            ))
+        })?),
+    };
+    let count = |key: &str| -> Result<Option<u32>> {
+        match &req[key] {
+            Value::Null => Ok(None),
+            v => int(v, key).map(Some),
+        }
+    };
+    let input = StepInput {
+        case: match text(req, "case") {
+            Some(k) => Some(k.parse().map_err(|e| anyhow!("{e}"))?),
+            None => None,
+        },
+        open: keyed(req, "open", CaseKind::parse, CaseKind::ALL, label_kind)?,
+        step: keyed(req, "step", Step::parse, Step::ALL, label_step)?,
+        date,
+        number: text(req, "number").map(str::to_string),
+        yes: count("for")?,
+        no: count("against")?,
+        sponsors: req["sponsors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        certificate: text(req, "certificate").map(str::to_string),
+        form: keyed(
+            req,
+            "form",
+            DisciplineForm::parse,
+            DisciplineForm::ALL,
+            label_form,
+        )?,
+        note: text(req, "note").map(str::to_string),
+    };
+    let done = node.case_step(id, &input)?;
+    node.audit(
+        "case.step",
+        &id.to_string(),
+        &format!("{} {} via {via}", done.record.case, done.record.step.key()),
+    )?;
+    let rec = node.record(&id)?;
+    Ok(
+        json!({"member": done.member, "name": rec.name(), "case": done.record.case.to_string(),
+        "step": done.record.step.key(), "record": done.record, "state": done.state,
+        "status": done.status.map(|s| s.key())}),
+    )
+}
+
+fn case_json(c: &Case) -> Value {
+    json!({"case": c.key.to_string(), "kind": c.key.kind.key(), "state": c.state(),
+        "steps": c.steps, "conflicts": c.conflicts})
+}
+
+pub(super) fn show(node: &Node, req: &Value) -> Result<Value> {
+    let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
+    let rec = node.record(&id)?;
+    node.audit("case.show", &id.to_string(), "")?;
+    let cases: Vec<Value> = node.cases_of(&id)?.iter().map(case_json).collect();
+    Ok(json!({"member": id.to_string(), "name": rec.name(),
+        "unit": rec.unit().map(|u| u.to_string()), "status": rec.status().map(|s| s.key()),
+        "cases": cases}))
+}
+
+pub(super) fn list(node: &Node, req: &Value) -> Result<Value> {
+    let scope = match text(req, "unit") {
+        Some(u) => Some(node.resolve_unit(u)?),
+        None => None::<UnitPath>,
+    };
+    let rows = node.case_list(scope.as_ref(), flag(req, "waiting"), flag(req, "all"))?;
+    node.audit(
+        "case.list",
+        &scope.unwrap_or_else(|| node.unit().clone()).to_string(),
+        "",
+    )?;
+    let rows: Vec<Value> = rows.iter().map(row_json).collect();
+    Ok(json!({ "cases": rows }))
+}
+
+fn row_json(r: &CaseRow) -> Value {
+    let next = match r.state {
+        CaseState::Open { next } => Some(next.key()),
+        _ => None,
+    };
+    json!({"member": r.member, "name": r.name, "unit": r.unit, "status": r.status,
+        "case": r.case.key.to_string(), "kind": r.case.key.kind.key(), "state": r.state,
+        "next": next, "next_level": r.next_level, "waiting_here": r.waiting_here,
+        "steps": r.case.steps})
+}
