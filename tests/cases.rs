@@ -347,3 +347,115 @@ fn in_the_three_level_tree_the_ward_decides_and_a_candidate_over_sixty_needs_the
     }
     m.stop_all();
 }
+
+/// Official members the `stats` of `unit`'s node counts in `cell`.
+fn counted(m: &Mesh, unit: &str, cell: &str) -> u64 {
+    let v = m
+        .admin(m.index(unit), &json!({"cmd": "stats", "unit": cell}))
+        .unwrap_or(Value::Null);
+    v["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["unit"] == cell && r["status"] == "official")
+        .map(|r| r["count"].as_u64().unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn a_cross_district_transfer_moves_the_dossier_and_its_history_and_keeps_the_old_cells_books() {
+    const OLD: &str = "hn.d01.w01.c01";
+    const NEW: &str = "hn.d02.w01.c01";
+    let _serial = support::mesh_lock();
+    let dir = tempfile::tempdir().expect("tmp");
+    let tree = OrgTree::from_toml(rollmesh::org::DEMO_TREE).expect("demo tree");
+    let mut m = Mesh::create(&support::bin(), dir.path(), &tree).expect("mesh");
+    let old_data = data(&m, OLD);
+    let id = add(&old_data, "Nguyễn Văn Chuyển", "05/05/1980", "official");
+    let chain = [
+        "hn",
+        "hn.d01",
+        "hn.d01.w01",
+        OLD,
+        "hn.d02",
+        "hn.d02.w01",
+        NEW,
+    ];
+    for unit in chain {
+        m.start(m.index(unit)).expect("start");
+    }
+    // The old cell's book has the member's dues for March and April.
+    for month in ["03/2025", "04/2025"] {
+        support::ok(&[
+            "dues",
+            "record",
+            "--data",
+            &old_data,
+            "--member",
+            &id,
+            "--month",
+            month,
+            "--paid",
+            "30000",
+            "--paid-on",
+            "10/04/2025",
+        ]);
+    }
+    support::ok(&[
+        "case",
+        "open",
+        &id,
+        "transfer",
+        "--to",
+        "hn.d02.w01.c01",
+        "--date",
+        "05/05/2025",
+        "--note",
+        "Chuyển nơi cư trú",
+        "--data",
+        &old_data,
+    ]);
+    // Neither the old cell, its ward nor its district covers the new cell: the city decides.
+    m.wait_until(LIMIT, |m| waiting(m, "hn", &id, "send"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
+    let o = support::run(&[
+        "case",
+        "step",
+        &id,
+        "send",
+        "--date",
+        "12/05/2025",
+        "--data",
+        &data(&m, "hn.d01"),
+    ]);
+    assert_ne!(o.code, 0, "{}", o.stdout);
+    assert_eq!(counted(&m, "hn", NEW), 0);
+    step(
+        &m,
+        "hn",
+        &id,
+        "send",
+        &["--number", "88-GGT/TU", "--date", "12/05/2025"],
+    );
+    // The dossier leaves the old branch and arrives on the new one.
+    for unit in ["hn.d01", "hn.d01.w01", OLD] {
+        m.wait_until(LIMIT, |m| show(m, unit, &id).is_null())
+            .unwrap_or_else(|e| panic!("{unit}: {e}\n{}", m.report()));
+    }
+    m.wait_until(LIMIT, |m| waiting(m, NEW, &id, "receive"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
+    step(&m, NEW, &id, "receive", &["--date", "20/05/2025"]);
+    for unit in ["hn", "hn.d02", "hn.d02.w01", NEW] {
+        m.wait_until(LIMIT, |m| counted(m, unit, NEW) == 1)
+            .unwrap_or_else(|e| panic!("{unit}: {e}\n{}", m.report()));
+    }
+    assert_eq!(counted(&m, "hn", OLD), 0);
+    // Its history came along: the new cell reads every step and the old fields.
+    let h = support::ok(&["member", "history", &id, "--data", &data(&m, NEW)]).stdout;
+    assert!(h.contains("Giới thiệu chuyển sinh hoạt"), "{h}");
+    assert!(h.contains(OLD), "{h}");
+    // The old cell's book still shows the member's months.
+    let l = support::ok(&["ledger", "--year", "2025", "--json", "--data", &old_data]).stdout;
+    assert!(l.contains(&id), "{l}");
+    m.stop_all();
+}

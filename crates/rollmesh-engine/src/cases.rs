@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Months, NaiveDate};
 use rollmesh_model::case::{
-    added_steps, age_on, cases_of, competent_depth, entitled, steps_of, Case, CaseKey, CaseKind,
-    CaseState, DisciplineForm, Need, Step, StepRecord, Vote,
+    added_steps, age_on, cases_of, common_ancestor, competent_depth, entitled, steps_of, Case,
+    CaseKey, CaseKind, CaseState, DisciplineForm, Need, Step, StepRecord, Vote,
 };
 use rollmesh_model::member::parse_date;
 use rollmesh_model::orgdoc::OrgDocKind;
@@ -48,24 +48,41 @@ impl Competence {
             .unwrap_or_default()
     }
 
-    /// The depth at which `need` is met on `cell`'s case on `day`, and the level's key.
+    /// The level keys in use (the tree's, or the four-level default).
+    fn level_keys(&self) -> Vec<String> {
+        if self.levels.is_empty() {
+            DEFAULT_LEVELS.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.levels.clone()
+        }
+    }
+
+    /// The depth at which `need` is met on `cell`'s case on `day`, and the level's key; `route` is a
+    /// transfer's (from, to).
     fn depth(
         &self,
         need: Need,
         cell: &UnitPath,
         day: NaiveDate,
+        route: Option<&(UnitPath, UnitPath)>,
     ) -> Result<(usize, String), String> {
-        let depth_of = |u: &UnitPath| u.as_str().split('.').count() - 1;
+        let levels = self.level_keys();
+        let key_at = |d: usize| {
+            levels
+                .get(d)
+                .cloned()
+                .unwrap_or_else(|| format!("depth {d}"))
+        };
         match need {
-            Need::Cell => Ok((depth_of(cell), "cell".to_string())),
+            Need::Cell => Ok((cell.depth(), key_at(cell.depth()))),
+            Need::Both => {
+                let (from, to) = route.ok_or("the transfer names no cells")?;
+                let top = common_ancestor(from, to).ok_or("the two cells share no unit")?;
+                Ok((top.depth(), key_at(top.depth())))
+            }
             Need::Level(key) => {
                 let rules = self.on(day);
                 let wanted = rules.levels(key).unwrap_or_default();
-                let levels: Vec<String> = if self.levels.is_empty() {
-                    DEFAULT_LEVELS.iter().map(|s| s.to_string()).collect()
-                } else {
-                    self.levels.clone()
-                };
                 let d = competent_depth(&levels, wanted).ok_or_else(|| {
                     format!("the rule set's cases.{key} names no level of this organisation's tree")
                 })?;
@@ -145,10 +162,17 @@ pub fn check_step(
         .is_some_and(|age| age > rules.max_age);
     let form = case.as_ref().and_then(Case::form);
     let need = s.need(over_age, form);
+    let route = case.as_ref().and_then(Case::route);
     let (depth, level) = c
-        .depth(need, &cell, s.date)
+        .depth(need, &cell, s.date, route.as_ref())
         .map_err(|e| refuse(String::new(), Some(e)))?;
-    if entitled(author, &cell, depth) {
+    let allowed = match (need, &route) {
+        // A transfer is decided by a unit covering both cells (the member's cell is already the new
+        // one once the step applies).
+        (Need::Both, Some((from, to))) => author.covers(from) && author.covers(to),
+        _ => entitled(author, &cell, depth),
+    };
+    if allowed {
         Ok(())
     } else {
         Err(refuse(level, None))
@@ -195,6 +219,8 @@ pub struct StepInput {
     pub form: Option<DisciplineForm>,
     /// Reason or note.
     pub note: Option<String>,
+    /// A transfer's destination cell (code or name).
+    pub to: Option<String>,
 }
 
 /// What a step did.
@@ -438,6 +464,40 @@ impl Node {
                     kind: EventKind::StatusChange,
                     date: Some(iso.clone()),
                     detail: decision_detail("Quyết định xóa tên"),
+                });
+            }
+            (CaseKind::Transfer, Step::Open) => {
+                let to = input.to.as_deref().ok_or_else(|| {
+                    refused(
+                        "cần chi bộ chuyển đến (--to)".into(),
+                        "the destination cell is required (--to)".into(),
+                    )
+                })?;
+                let to = self.resolve_unit(to)?;
+                self.check_cell(&to)?;
+                if to == cell {
+                    return Err(refused(
+                        "đảng viên đã sinh hoạt tại chi bộ này".into(),
+                        "the member already belongs to that cell".into(),
+                    ));
+                }
+                s.from = Some(cell.to_string());
+                s.to = Some(to.to_string());
+            }
+            (CaseKind::Transfer, Step::Send) => {
+                let Some((from, to)) = case.and_then(Case::route) else {
+                    return Err(NodeError::Internal("the transfer names no cells".into()));
+                };
+                set.insert(Field::Unit, to.to_string());
+                events.push(Event {
+                    kind: EventKind::Transfer,
+                    date: Some(iso.clone()),
+                    detail: match &s.number {
+                        Some(n) => {
+                            format!("Chuyển sinh hoạt từ {from} đến {to}, giấy giới thiệu số {n}")
+                        }
+                        None => format!("Chuyển sinh hoạt từ {from} đến {to}"),
+                    },
                 });
             }
             (CaseKind::Discipline, Step::Propose) => {
@@ -688,7 +748,13 @@ impl Node {
                     let probe = StepRecord::new(case.key, next, today, self.unit().as_str());
                     let rules = competence.on(today);
                     let over = case.age_at_vote().is_some_and(|a| a > rules.max_age);
-                    match competence.depth(probe.need(over, case.form()), &cell, today) {
+                    let route = case.route();
+                    match competence.depth(
+                        probe.need(over, case.form()),
+                        &cell,
+                        today,
+                        route.as_ref(),
+                    ) {
                         Ok((d, level)) => (Some(level), d == my_depth),
                         Err(_) => (None, false),
                     }

@@ -44,6 +44,11 @@ pub fn member_facts(r: &MemberRecord) -> Option<MemberFacts> {
     {
         if let Ok(steps) = rollmesh_model::case::steps_of(&r.events) {
             m.cases = rollmesh_model::case::cases_of(steps);
+            // An official transfer under way: R14 leaves the member to R10.
+            m.transfer_in_progress = m.cases.iter().any(|c| {
+                c.key.kind == rollmesh_model::case::CaseKind::Transfer
+                    && matches!(c.state(), rollmesh_model::case::CaseState::Open { .. })
+            });
         }
     }
     Some(m)
@@ -374,7 +379,7 @@ fn due_day(f: &Flag) -> Option<NaiveDate> {
             (false, Some(by)) | (true, Some(by)) => by.succ_opt(),
             (true, None) => review_by.succ_opt(),
         },
-        Evidence::Admission { due, .. } => due.succ_opt(),
+        Evidence::Admission { due, .. } | Evidence::Transfer { due, .. } => due.succ_opt(),
         _ => None,
     }
 }

@@ -34,6 +34,8 @@ keyed_enum!(
         StrikeOff = "strike_off", "Xóa tên", "Strike-off";
         /// Kỷ luật.
         Discipline = "discipline", "Kỷ luật", "Discipline";
+        /// Chuyển sinh hoạt đảng chính thức to another cell.
+        Transfer = "transfer", "Chuyển sinh hoạt chính thức", "Official transfer";
     }
 );
 
@@ -60,6 +62,10 @@ keyed_enum!(
         Confirm = "confirm", "Quyết định công nhận chính thức", "Confirmation";
         /// The cell's proposal, with its vote (strike-off, discipline).
         Propose = "propose", "Chi bộ đề nghị", "Cell proposal";
+        /// A transfer decided by the lowest unit covering both cells, which moves the member.
+        Send = "send", "Giới thiệu chuyển sinh hoạt", "Transfer issued";
+        /// The new cell takes the member in.
+        Receive = "receive", "Chi bộ mới tiếp nhận", "Received";
     }
 );
 
@@ -87,6 +93,9 @@ pub enum Need {
     Cell,
     /// The level the rule set names under this key, or a unit above it.
     Level(&'static str),
+    /// A unit covering both the cell a transfer leaves and the one it goes to (their lowest common
+    /// ancestor, or above).
+    Both,
 }
 
 /// The vote share a step needs to carry.
@@ -114,6 +123,7 @@ impl CaseKind {
             ],
             CaseKind::Exemption => &[Step::Resolution],
             CaseKind::StrikeOff | CaseKind::Discipline => &[Step::Propose, Step::Decision],
+            CaseKind::Transfer => &[Step::Open, Step::Send, Step::Receive],
         }
     }
 
@@ -264,6 +274,12 @@ pub struct StepRecord {
     /// The form of a discipline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form: Option<DisciplineForm>,
+    /// A transfer's cell of departure (the member's cell when it opened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// A transfer's destination cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     /// The reason, or a note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -286,6 +302,8 @@ impl StepRecord {
             certificate: None,
             age: None,
             form: None,
+            from: None,
+            to: None,
             note: None,
         }
     }
@@ -323,6 +341,7 @@ impl StepRecord {
                 Need::Level("admission_decision")
             }
             (CaseKind::Admission, Step::Confirm) => Need::Level("confirmation"),
+            (CaseKind::Transfer, Step::Send) => Need::Both,
             (CaseKind::StrikeOff, Step::Decision) => Need::Level("strike_off"),
             (CaseKind::Discipline, Step::Decision) => {
                 match discipline
@@ -402,6 +421,24 @@ impl StepRecord {
         let with_form = self.case.kind == CaseKind::Discipline && self.step == Step::Propose;
         if with_form != self.form.is_some() {
             return Err(field("a discipline's proposal names its form, and only it"));
+        }
+        let moves = self.case.kind == CaseKind::Transfer && self.step == Step::Open;
+        match (moves, &self.from, &self.to) {
+            (true, Some(f), Some(t)) => {
+                let (f, t) = (
+                    crate::UnitPath::parse(f).map_err(|_| field("from is not a unit"))?,
+                    crate::UnitPath::parse(t).map_err(|_| field("to is not a unit"))?,
+                );
+                if f.covers(&t) || t.covers(&f) {
+                    return Err(field("a transfer goes to another cell"));
+                }
+            }
+            (false, None, None) => {}
+            _ => {
+                return Err(field(
+                    "a transfer's opening names where from and to, and only it",
+                ))
+            }
         }
         if self.age.is_some() != (self.case.kind == CaseKind::Admission && self.step == Step::Vote)
         {
@@ -540,6 +577,15 @@ impl Case {
         self.step(Step::Propose).and_then(|r| r.form)
     }
 
+    /// A transfer's cells (from, to), as its opening names them.
+    pub fn route(&self) -> Option<(crate::UnitPath, crate::UnitPath)> {
+        let open = self.step(Step::Open)?;
+        Some((
+            crate::UnitPath::parse(open.from.as_deref()?).ok()?,
+            crate::UnitPath::parse(open.to.as_deref()?).ok()?,
+        ))
+    }
+
     /// The candidate's age at the cell's vote, if recorded.
     pub fn age_at_vote(&self) -> Option<u32> {
         self.step(Step::Vote).and_then(|r| r.age)
@@ -587,6 +633,18 @@ pub fn competent_depth(levels: &[String], wanted: &[String]) -> Option<usize> {
     wanted
         .iter()
         .find_map(|w| levels.iter().position(|l| l == w))
+}
+
+/// The lowest unit covering both `a` and `b`, if they share a root.
+pub fn common_ancestor(a: &crate::UnitPath, b: &crate::UnitPath) -> Option<crate::UnitPath> {
+    let mut u = Some(a.clone());
+    while let Some(x) = u {
+        if x.covers(b) {
+            return Some(x);
+        }
+        u = x.parent();
+    }
+    None
 }
 
 /// Whether a unit at `author` (a dotted path) may take a step needing `depth` on `cell`'s case: it

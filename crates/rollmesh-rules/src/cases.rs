@@ -1,9 +1,12 @@
-//! R8 and R9: the deadlines of an admission, read from the member's case (the steps in the dossier).
+//! R8, R9 and R10: the deadlines of an admission or a transfer, read from the member's case (the steps
+//! in the dossier), and temporary attachments past their limit.
 //! R8 raises the alert when probation ends and marks it overdue when the cell's review or the
 //! confirmation decision is late; R9 marks an admission decision or a ceremony that is late.
 
 use chrono::{Months, NaiveDate};
 use rollmesh_model::case::{Case, CaseKind, CaseState, Step};
+
+use crate::facts::AttachmentReason;
 
 use crate::calendar::Calendar;
 use crate::eval::{en_date, vi_date};
@@ -19,6 +22,17 @@ pub(crate) fn deadlines(
     as_of: NaiveDate,
 ) -> Vec<Flag> {
     let mut out = Vec::new();
+    if rules.r10.enabled {
+        out.extend(r10_temporary(rules, m, as_of));
+        for c in m
+            .cases
+            .iter()
+            .filter(|c| c.key.kind == CaseKind::Transfer)
+            .filter(|c| matches!(c.state(), CaseState::Open { .. }))
+        {
+            out.extend(r10_official(rules, calendar, m, c, as_of));
+        }
+    }
     for c in m
         .cases
         .iter()
@@ -189,6 +203,116 @@ fn r9(
             from,
             due,
             extended,
+        },
+    ))
+}
+
+fn r10_official(
+    rules: &RuleSet,
+    calendar: &Calendar,
+    m: &MemberFacts,
+    c: &Case,
+    as_of: NaiveDate,
+) -> Option<Flag> {
+    let rule = &rules.r10;
+    let to = c
+        .step(Step::Open)
+        .and_then(|o| o.to.clone())
+        .unwrap_or_default();
+    let (from, due, vi, en) = match c.step(Step::Send) {
+        None => {
+            let from = c.step(Step::Open)?.date;
+            let due = calendar.add_working_days(from, rule.decide_working_days)?;
+            (
+                from,
+                due,
+                format!(
+                    "Đề nghị chuyển sinh hoạt đến {to} từ {}, chưa có quyết định chuyển (hạn {})",
+                    vi_date(from),
+                    vi_date(due)
+                ),
+                format!(
+                    "Transfer to {to} proposed on {}, not decided (due {})",
+                    en_date(from),
+                    en_date(due)
+                ),
+            )
+        }
+        Some(s) => {
+            let due = s
+                .date
+                .checked_add_days(chrono::Days::new(u64::from(rule.receive_days)))?;
+            (
+                s.date,
+                due,
+                format!(
+                    "Đã giới thiệu chuyển sinh hoạt đến {to} ngày {}, chi bộ mới chưa tiếp nhận (hạn {})",
+                    vi_date(s.date),
+                    vi_date(due)
+                ),
+                format!(
+                    "Transfer to {to} issued on {}, not yet received by the new cell (due {})",
+                    en_date(s.date),
+                    en_date(due)
+                ),
+            )
+        }
+    };
+    (as_of > due).then(|| {
+        flag(
+            m,
+            RuleId::R10,
+            vi,
+            en,
+            Evidence::Transfer {
+                transfer: "official".into(),
+                from,
+                due,
+                host: None,
+            },
+        )
+    })
+}
+
+/// A temporary attachment still running past its limit (12 months; 24 for study): flagged at the
+/// member's home cell, which keeps counting them.
+fn r10_temporary(rules: &RuleSet, m: &MemberFacts, as_of: NaiveDate) -> Option<Flag> {
+    let rule = &rules.r10;
+    let a = m.temporary.as_ref()?;
+    let months = match a.reason {
+        AttachmentReason::Work => rule.temporary_months,
+        AttachmentReason::Study => rule.study_months,
+    };
+    let due = a.start.checked_add_months(Months::new(months))?;
+    if as_of <= due || a.end <= due {
+        return None;
+    }
+    let (why_vi, why_en) = match a.reason {
+        AttachmentReason::Work => ("công tác", "work"),
+        AttachmentReason::Study => ("học tập", "study"),
+    };
+    Some(flag(
+        m,
+        RuleId::R10,
+        format!(
+            "Sinh hoạt tạm thời tại {} ({why_vi}) từ {} đến {}, quá {months} tháng (hạn {})",
+            a.host_cell,
+            vi_date(a.start),
+            vi_date(a.end),
+            vi_date(due)
+        ),
+        format!(
+            "Temporarily attached to {} ({why_en}) from {} to {}, beyond {months} months (limit {})",
+            a.host_cell,
+            en_date(a.start),
+            en_date(a.end),
+            en_date(due)
+        ),
+        Evidence::Transfer {
+            transfer: "temporary".into(),
+            from: a.start,
+            due,
+            host: Some(a.host_cell.clone()),
         },
     ))
 }

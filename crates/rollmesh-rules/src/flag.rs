@@ -22,6 +22,8 @@ pub enum RuleId {
     R8,
     /// Admission: decision or ceremony overdue.
     R9,
+    /// Transfer unfinished, or temporary attachment past its limit.
+    R10,
     /// A cell that does not meet regularly.
     R11,
     /// Not transferred to where the member lives.
@@ -37,6 +39,7 @@ impl RuleId {
         RuleId::R6,
         RuleId::R8,
         RuleId::R9,
+        RuleId::R10,
         RuleId::R11,
         RuleId::R14,
     ];
@@ -50,6 +53,7 @@ impl RuleId {
             RuleId::R6 => "R6",
             RuleId::R8 => "R8",
             RuleId::R9 => "R9",
+            RuleId::R10 => "R10",
             RuleId::R11 => "R11",
             RuleId::R14 => "R14",
         }
@@ -62,6 +66,7 @@ impl RuleId {
             RuleId::R6 => "đưa vào diện rà soát",
             RuleId::R8 => "xét công nhận đảng viên chính thức",
             RuleId::R9 => "đôn đốc quyết định, lễ kết nạp",
+            RuleId::R10 => "hoàn tất chuyển sinh hoạt",
             RuleId::R11 => "chấn chỉnh sinh hoạt chi bộ",
             RuleId::R14 => "xem xét chuyển sinh hoạt",
         }
@@ -74,6 +79,7 @@ impl RuleId {
             RuleId::R6 => "screening list",
             RuleId::R8 => "confirmation to be considered",
             RuleId::R9 => "admission decision or ceremony to be chased",
+            RuleId::R10 => "transfer to be completed",
             RuleId::R11 => "cell meetings to be put right",
             RuleId::R14 => "transfer to be reviewed",
         }
@@ -178,6 +184,17 @@ pub enum Evidence {
         due: NaiveDate,
         /// Whether the decision's time was extended.
         extended: bool,
+    },
+    /// R10: a transfer that has not finished, or a temporary attachment past its limit.
+    Transfer {
+        /// `official` or `temporary`.
+        transfer: String,
+        /// The day it counts from (the opening or the decision; the attachment's first day).
+        from: NaiveDate,
+        /// The last day it was due to finish (the limit, for an attachment).
+        due: NaiveDate,
+        /// For an attachment: the host cell.
+        host: Option<String>,
     },
     /// R14: the two wards compared.
     Residence {

@@ -26,6 +26,6 @@ pub use facts::{
 pub use flag::{covers, filter_by_scope, Evidence, Flag, RuleId, Subject};
 pub use rules::{
     AdmissionRule, AttendanceRule, CaseRules, Counting, DuesRule, ExemptionRule, HelpListRule,
-    MeetingRule, ProbationRule, RatingRule, ResidenceRule, RuleSet, RuleSetError,
+    MeetingRule, ProbationRule, RatingRule, ResidenceRule, RuleSet, RuleSetError, TransferRule,
     DEFAULT_EFFECTIVE,
 };

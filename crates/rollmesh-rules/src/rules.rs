@@ -360,6 +360,34 @@ impl Default for AdmissionRule {
     }
 }
 
+/// R10: transfers that do not finish, and temporary attachments past their limit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransferRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Working days after an official transfer is opened for the decision that moves the member.
+    pub decide_working_days: u32,
+    /// Days after that decision for the new cell to take the member in.
+    pub receive_days: u32,
+    /// Longest temporary attachment for work, in months.
+    pub temporary_months: u32,
+    /// Longest temporary attachment for study, in months.
+    pub study_months: u32,
+}
+
+impl Default for TransferRule {
+    fn default() -> Self {
+        TransferRule {
+            enabled: true,
+            decide_working_days: 60,
+            receive_days: 30,
+            temporary_months: 12,
+            study_months: 24,
+        }
+    }
+}
+
 /// The whole rule set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -389,6 +417,8 @@ pub struct RuleSet {
     pub r8: ProbationRule,
     /// R9.
     pub r9: AdmissionRule,
+    /// R10.
+    pub r10: TransferRule,
     /// Who decides each step of a case; R13's ages.
     pub cases: CaseRules,
 }
@@ -417,6 +447,7 @@ impl Default for RuleSet {
             r14: ResidenceRule::default(),
             r8: ProbationRule::default(),
             r9: AdmissionRule::default(),
+            r10: TransferRule::default(),
             cases: CaseRules::default(),
         }
     }
@@ -488,6 +519,15 @@ impl RuleSet {
             1,
             250,
         )?;
+        in_range(
+            "r10.decide_working_days",
+            self.r10.decide_working_days,
+            1,
+            250,
+        )?;
+        in_range("r10.receive_days", self.r10.receive_days, 1, 365)?;
+        in_range("r10.temporary_months", self.r10.temporary_months, 1, 60)?;
+        in_range("r10.study_months", self.r10.study_months, 1, 120)?;
         in_range("cases.min_age", self.cases.min_age, 16, 100)?;
         in_range("cases.max_age", self.cases.max_age, self.cases.min_age, 120)?;
         Ok(())

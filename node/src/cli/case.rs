@@ -16,7 +16,7 @@ use crate::render::{case_step_label as step_label, case_step_line as step_line};
 #[derive(Subcommand, Debug)]
 pub enum CaseCmd {
     /// Mở hồ sơ (open a case): kết nạp (admission), miễn sinh hoạt (exemption), xóa tên (strike_off),
-    /// kỷ luật (discipline). Với kết nạp cần --certificate và hai --sponsor; với xóa tên và kỷ luật cần
+    /// kỷ luật (discipline), chuyển sinh hoạt chính thức (transfer, với --to). Với kết nạp cần --certificate và hai --sponsor; với xóa tên và kỷ luật cần
     /// số phiếu --for/--against của chi bộ (và --form cho kỷ luật).
     Open {
         /// Mã đảng viên (hoặc phần đầu của mã).
@@ -37,6 +37,9 @@ pub enum CaseCmd {
         /// expulsion (khai trừ).
         #[arg(long, value_name = "HÌNH_THỨC")]
         form: Option<String>,
+        /// Chuyển sinh hoạt chính thức: chi bộ chuyển đến (mã hoặc tên).
+        #[arg(long, value_name = "CHI_BỘ")]
+        to: Option<String>,
         #[command(flatten)]
         data: DataDir,
     },
@@ -47,7 +50,8 @@ pub enum CaseCmd {
         #[arg(value_name = "MÃ")]
         member: String,
         /// Bước: vote (chi bộ biểu quyết), resolution (nghị quyết), extend (gia hạn), decision (quyết
-        /// định), ceremony (lễ kết nạp), review (chi bộ xét công nhận), confirm (công nhận chính thức).
+        /// định), ceremony (lễ kết nạp), review (chi bộ xét công nhận), confirm (công nhận chính thức),
+        /// send (giới thiệu chuyển sinh hoạt), receive (chi bộ mới tiếp nhận).
         #[arg(value_name = "BƯỚC")]
         step: String,
         /// Hồ sơ, khi đảng viên có nhiều hồ sơ đang mở (như admission/2026-01-10).
@@ -171,9 +175,13 @@ pub(super) fn run(cmd: CaseCmd, json: bool) -> Result<u8> {
             sponsors,
             certificate,
             form,
+            to,
             data,
         } => {
             let mut req = json!({"cmd": "case.step", "member": member, "open": kind});
+            if let Some(t) = to {
+                req["to"] = json!(t);
+            }
             if !sponsors.is_empty() {
                 req["sponsors"] = json!(sponsors);
             }

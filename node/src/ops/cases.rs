@@ -1,6 +1,6 @@
 //! Requests about cases (admission, exemption, strike-off, discipline):
 //! - `case.step` {member, open?: kind, step?, case?, date?, number?, for?, against?, sponsors?: [id],
-//!   certificate?, form?, note?} — opens a case (`open`) or takes its next step;
+//!   certificate?, form?, note?, to?} — opens a case (`open`) or takes its next step;
 //! - `case.show` {id} — a member's cases, step by step;
 //! - `case.list` {unit?, waiting?, all?} — the cases in scope; `waiting`: those whose next step is this
 //!   node's to take (the inbox).
@@ -84,6 +84,7 @@ pub(super) fn step(node: &Node, req: &Value, via: &str) -> Result<Value> {
             label_form,
         )?,
         note: text(req, "note").map(str::to_string),
+        to: text(req, "to").map(str::to_string),
     };
     let done = node.case_step(id, &input)?;
     node.audit(

@@ -145,6 +145,11 @@ fn an_admission_is_voted_at_the_cell_resolved_at_the_ward_and_decided_at_the_dis
             r8[0].explanation_vi
         );
     }
+    // The deadline view names the day probation ends, a few weeks ahead.
+    let due = cell.deadlines(d(2026, 3, 1), 30).expect("deadlines");
+    let r8: Vec<_> = due.iter().filter(|x| x.flag.rule == RuleId::R8).collect();
+    assert_eq!(r8.len(), 1, "{due:?}");
+    assert_eq!(r8[0].due, d(2026, 3, 20));
     // A day before, nothing.
     let before = cell
         .screen(&default_rules(), &default_calendar(), d(2026, 3, 19), None)
@@ -385,4 +390,107 @@ fn the_rule_set_names_who_decides_not_the_code() {
     let report = sync(&org, &ward, &cell);
     assert_eq!(report.rejected_total(), 0, "{report:?}");
     assert_eq!(status(&cell, candidate), Some(Status::Probationary));
+}
+
+#[test]
+fn an_official_transfer_is_decided_by_the_unit_covering_both_cells_and_moves_the_member() {
+    let org = Org::new();
+    let c1 = org.open(C1);
+    let c2 = org.open(C2);
+    let ward = org.open(WARD);
+    let id = member(&c1, "Nguyễn Văn An", C1, Status::Official);
+    let open = StepInput {
+        open: Some(CaseKind::Transfer),
+        date: Some(d(2025, 5, 5)),
+        to: Some(C2.into()),
+        note: Some("Chuyển nơi cư trú".into()),
+        ..StepInput::default()
+    };
+    c1.case_step(id, &open)
+        .expect("the cell proposes the transfer");
+    // The sending cell cannot move its member into another cell.
+    let err = c1
+        .case_step(id, &step(Step::Send, d(2025, 5, 12)))
+        .expect_err("a cell does not cover the other cell");
+    assert!(matches!(err, NodeError::Refused(_)), "{err}");
+    sync(&org, &c1, &ward);
+    // Past 60 working days without the decision, R10 flags it at the ward.
+    let r10 = |n: &Node, as_of| {
+        n.screen(&default_rules(), &default_calendar(), as_of, None)
+            .expect("screen")
+            .into_iter()
+            .filter(|f| f.rule == RuleId::R10)
+            .count()
+    };
+    assert_eq!(r10(&ward, d(2025, 7, 25)), 0);
+    assert_eq!(r10(&ward, d(2025, 8, 5)), 1);
+    let mut send = step(Step::Send, d(2025, 5, 12));
+    send.number = Some("12-GGT/ĐU".into());
+    let done = ward
+        .case_step(id, &send)
+        .expect("the ward covers both cells");
+    assert_eq!(
+        done.state,
+        CaseState::Open {
+            next: Step::Receive
+        }
+    );
+    assert_eq!(ward.record(&id).expect("record").get(Field::Unit), Some(C2));
+    // The old cell lets the member go; the new one takes them in, and receives.
+    sync(&org, &ward, &c1);
+    assert!(matches!(c1.record(&id), Err(NodeError::NoSuchMember(_))));
+    sync(&org, &ward, &c2);
+    let done = c2
+        .case_step(id, &step(Step::Receive, d(2025, 5, 20)))
+        .expect("the new cell receives");
+    assert_eq!(done.state, CaseState::Done);
+    sync(&org, &c2, &ward);
+    assert_eq!(r10(&ward, d(2025, 8, 5)), 0);
+    assert!(
+        quarantine_codes(&ward).is_empty(),
+        "{:?}",
+        quarantine_codes(&ward)
+    );
+}
+
+#[test]
+fn a_temporary_attachment_is_not_counted_at_the_host_and_is_flagged_at_home_past_its_limit() {
+    use rollmesh_model::ledger::{AttachReason, Grant};
+    let org = Org::new();
+    let home = org.open(C2);
+    let host = org.open(C1);
+    let ward = org.open(WARD);
+    for i in 0..3 {
+        member(&host, &format!("Đảng viên {i}"), C1, Status::Official);
+    }
+    let away = member(&home, "Nguyễn Văn Khách", C2, Status::Official);
+    let grant = Grant::new(d(2025, 1, 1), d(2026, 6, 30), AttachReason::Work).expect("grant");
+    home.grant_attachment(&away, &crate::testkit::u(C1), grant)
+        .expect("the home cell grants the attachment");
+    sync(&org, &home, &ward);
+    sync(&org, &ward, &host);
+    // The host keeps the member's book but does not count or poll them.
+    assert_eq!(
+        host.voters(&crate::testkit::u(C1), d(2025, 6, 1))
+            .expect("voters"),
+        3
+    );
+    assert!(matches!(
+        host.record(&away),
+        Err(NodeError::NoSuchMember(_))
+    ));
+    // Twelve months on, R10 flags it at home and at the ward, not before.
+    for n in [&home, &ward] {
+        let at = |as_of| {
+            n.screen(&default_rules(), &default_calendar(), as_of, None)
+                .expect("screen")
+                .into_iter()
+                .filter(|f| f.rule == RuleId::R10)
+                .collect::<Vec<_>>()
+        };
+        assert!(at(d(2025, 12, 31)).is_empty());
+        let flags = at(d(2026, 1, 2));
+        assert_eq!(flags.len(), 1, "at {}: {flags:?}", n.unit());
+        assert_eq!(flags[0].unit, C2, "flagged at the home cell");
+    }
 }
