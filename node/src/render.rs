@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::i18n::{field_error, is_en, pick};
 use rollmesh_engine::msg;
+use rollmesh_model::case::{Share, Vote};
 
 /// A member as a flat JSON object: `id` and one key per field present.
 pub fn record_json(r: &MemberRecord) -> Value {
@@ -487,9 +488,28 @@ pub fn case_step_line(r: &Value) -> String {
     if let (Some(y), Some(n), Some(e)) =
         (v["yes"].as_u64(), v["no"].as_u64(), v["eligible"].as_u64())
     {
+        let share = match (
+            r["case"].as_str().unwrap_or(""),
+            r["step"].as_str(),
+            r["form"].as_str(),
+        ) {
+            (c, Some("vote" | "review"), _) if c.starts_with("admission/") => Share::TwoThirds,
+            (_, _, Some("expulsion")) => Share::TwoThirds,
+            _ => Share::Majority,
+        };
+        let vote = Vote {
+            yes: y as u32,
+            no: n as u32,
+            eligible: e as u32,
+        };
+        let need = Vote::needed(vote.eligible, share);
+        let verdict = match vote.carried(share) {
+            true => msg!("đạt", "carried"),
+            false => msg!("không đạt", "fell short"),
+        };
         line.push_str(&msg!(
-            "; biểu quyết {y} tán thành, {n} không tán thành, {e} đảng viên có quyền biểu quyết",
-            "; vote {y} for, {n} against, {e} entitled to vote"
+            "; biểu quyết {y} tán thành, {n} không tán thành, {e} đảng viên có quyền biểu quyết (cần {need}): {verdict}",
+            "; vote {y} for, {n} against, {e} entitled to vote (needs {need}): {verdict}"
         ));
     }
     if let Some(a) = r["age"].as_u64() {

@@ -113,7 +113,7 @@ impl std::fmt::Display for NotEntitled {
             Some(o) => f.write_str(o),
             None => write!(
                 f,
-                "step {} of a {} case is taken at level {} or above; {} is not entitled",
+                "step {} of the {} case is taken at level {} or above; {} is not entitled",
                 self.step.key(),
                 self.kind.key(),
                 self.level,
@@ -253,6 +253,8 @@ pub struct CaseRow {
     pub state: CaseState,
     /// The level that takes the next step (`cell`, `ward`, …), if open.
     pub next_level: Option<String>,
+    /// That level's name in the tree, in Vietnamese ("Phường/Xã"), when the tree is held.
+    pub next_level_name: Option<String>,
     /// Whether the next step is this node's to take.
     pub waiting_here: bool,
 }
@@ -575,7 +577,7 @@ impl Node {
                         self.unit()
                     ),
                     format!(
-                        "step {} of a {} case is taken at level {} ({}) or above; {} is not entitled",
+                        "step {} of the {} case is taken at level {} ({}) or above; {} is not entitled",
                         step.key(),
                         key.kind.key(),
                         level.1,
@@ -675,16 +677,18 @@ impl Node {
                 ),
             }),
             ([], open) => {
+                let en = crate::i18n::is_en();
                 let next: Vec<String> = open
                     .iter()
                     .map(|c| match c.state() {
-                        CaseState::Open { next } => format!("{}: {}", c.key, next.key()),
+                        CaseState::Open { next } if en => format!("{} ({})", next.key(), c.key),
+                        CaseState::Open { next } => format!("{} ({})", next.label_vi(), c.key),
                         _ => String::new(),
                     })
                     .collect();
                 Err(refused(
                     format!(
-                        "bước \"{}\" chưa đến lượt; bước tiếp theo: {}",
+                        "bước \"{}\" chưa đến lượt; bước tiếp theo là {}",
                         step.label_vi(),
                         next.join(", ")
                     ),
@@ -738,7 +742,19 @@ impl Node {
                 .map(|c| (r.clone(), c))
                 .collect()
         })?;
-        let my_depth = self.unit().as_str().split('.').count() - 1;
+        let my_depth = self.unit().depth();
+        let tree = self.org_tree()?;
+        let level_name = |key: &str| {
+            tree.as_ref()
+                .and_then(|t| t.levels.iter().find(|l| l.key == key))
+                .map(|l| {
+                    if crate::i18n::is_en() {
+                        l.name_en.clone()
+                    } else {
+                        l.name_vi.clone()
+                    }
+                })
+        };
         let mut rows = Vec::new();
         for (r, case) in found.into_iter().flatten() {
             let state = case.state();
@@ -767,7 +783,9 @@ impl Node {
             if !with_closed && !matches!(state, CaseState::Open { .. }) && !waiting {
                 continue;
             }
+            let next_level_name = next_level.as_deref().and_then(level_name);
             rows.push(CaseRow {
+                next_level_name,
                 member: r.id.to_string(),
                 name: r.name().to_string(),
                 unit: cell.to_string(),

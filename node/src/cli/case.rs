@@ -44,7 +44,7 @@ pub enum CaseCmd {
         data: DataDir,
     },
     /// Ghi bước tiếp theo của hồ sơ (take the next step): vote, resolution, extend, decision,
-    /// ceremony, review, confirm, propose.
+    /// ceremony, review, confirm, propose, send, receive.
     Step {
         /// Mã đảng viên.
         #[arg(value_name = "MÃ")]
@@ -271,7 +271,10 @@ pub(super) fn run(cmd: CaseCmd, json: bool) -> Result<u8> {
                     r["unit"].as_str().unwrap_or(""),
                     kind_label(&r["kind"]),
                     r["case"].as_str().unwrap_or(""),
-                    state_line(&r["state"], r["next_level"].as_str()),
+                    state_line(
+                        &r["state"],
+                        r["next_level_name"].as_str().or(r["next_level"].as_str())
+                    ),
                 );
             }
             Ok(0)

@@ -15,32 +15,56 @@ use serde_json::{json, Value};
 
 use super::{flag, int, text};
 
-/// `Some(parse(req[key]))`, or `None` when absent; a value that does not parse is refused naming the
-/// accepted ones.
+/// `Some(parse(req[key]))`, or `None` when absent. Besides a key or a full label, the clerk may type the
+/// start of the Vietnamese label when only one value begins so ("kết nạp" for "Kết nạp đảng viên"); a
+/// value that does not parse is refused naming the accepted ones.
 fn keyed<T: Copy>(
     req: &Value,
     key: &str,
     parse: fn(&str) -> Option<T>,
     all: &[T],
-    label: fn(T) -> String,
+    labels: fn(T) -> (&'static str, &'static str),
 ) -> Result<Option<T>> {
     let Some(raw) = text(req, key) else {
         return Ok(None);
     };
-    parse(raw).map(Some).ok_or_else(|| {
-        let names = all.iter().map(|v| label(*v)).collect::<Vec<_>>().join(", ");
-        anyhow!(msg!(
-            "{key} {raw:?} không hợp lệ; dùng một trong: {names}",
-            "{key} {raw:?} is not known; use one of: {names}"
-        ))
-    })
+    if let Some(v) = parse(raw) {
+        return Ok(Some(v));
+    }
+    let folded = rollmesh_model::text::fold(raw);
+    let starts: Vec<T> = all
+        .iter()
+        .copied()
+        .filter(|v| {
+            let label = rollmesh_model::text::fold(labels(*v).1);
+            !folded.is_empty() && (label == folded || label.starts_with(&format!("{folded} ")))
+        })
+        .collect();
+    if let [one] = starts.as_slice() {
+        return Ok(Some(*one));
+    }
+    let names = all
+        .iter()
+        .map(|v| format!("{} ({})", labels(*v).0, labels(*v).1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = match key {
+        "open" => msg!("loại hồ sơ", "case kind"),
+        "step" => msg!("bước", "step"),
+        "form" => msg!("hình thức kỷ luật", "form of discipline"),
+        _ => key.to_string(),
+    };
+    Err(anyhow!(msg!(
+        "{what} {raw:?} không hợp lệ; dùng một trong: {names}",
+        "{what} {raw:?} is not known; use one of: {names}"
+    )))
 }
 
 pub(super) fn step(node: &Node, req: &Value, via: &str) -> Result<Value> {
     let id = node.resolve(req["member"].as_str().unwrap_or(""))?;
-    let label_kind = |k: CaseKind| format!("{} ({})", k.key(), k.label_vi());
-    let label_step = |s: Step| format!("{} ({})", s.key(), s.label_vi());
-    let label_form = |f: DisciplineForm| format!("{} ({})", f.key(), f.label_vi());
+    let label_kind = |k: CaseKind| (k.key(), k.label_vi());
+    let label_step = |s: Step| (s.key(), s.label_vi());
+    let label_form = |f: DisciplineForm| (f.key(), f.label_vi());
     let date = match text(req, "date") {
         None => None,
         Some(d) => Some(parse_date(d).ok_or_else(|| {
@@ -137,6 +161,6 @@ fn row_json(r: &CaseRow) -> Value {
     };
     json!({"member": r.member, "name": r.name, "unit": r.unit, "status": r.status,
         "case": r.case.key.to_string(), "kind": r.case.key.kind.key(), "state": r.state,
-        "next": next, "next_level": r.next_level, "waiting_here": r.waiting_here,
+        "next": next, "next_level": r.next_level, "next_level_name": r.next_level_name, "waiting_here": r.waiting_here,
         "steps": r.case.steps})
 }
