@@ -444,6 +444,15 @@ fn a_cross_district_transfer_moves_the_dossier_and_its_history_and_keeps_the_old
     }
     m.wait_until(LIMIT, |m| waiting(m, NEW, &id, "receive"))
         .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
+    // Held by the new branch, but counted nowhere until the new cell receives the member.
+    for unit in ["hn", "hn.d02", NEW] {
+        assert_eq!(counted(&m, unit, NEW), 0, "{unit}");
+        assert_eq!(
+            field(&show(&m, unit, &id), "status"),
+            "transferring",
+            "{unit}"
+        );
+    }
     step(&m, NEW, &id, "receive", &["--date", "20/05/2025"]);
     for unit in ["hn", "hn.d02", "hn.d02.w01", NEW] {
         m.wait_until(LIMIT, |m| counted(m, unit, NEW) == 1)

@@ -491,6 +491,9 @@ impl Node {
                     return Err(NodeError::Internal("the transfer names no cells".into()));
                 };
                 set.insert(Field::Unit, to.to_string());
+                // Counted nowhere until the new cell takes the member in.
+                s.was = rec.status().map(|st| st.key().to_string());
+                status = Some(Status::Transferring);
                 events.push(Event {
                     kind: EventKind::Transfer,
                     date: Some(iso.clone()),
@@ -501,6 +504,14 @@ impl Node {
                         None => format!("Chuyển sinh hoạt từ {from} đến {to}"),
                     },
                 });
+            }
+            (CaseKind::Transfer, Step::Receive) => {
+                status = case
+                    .and_then(|c| c.step(Step::Send))
+                    .and_then(|r| r.was.as_deref())
+                    .and_then(Status::parse)
+                    .filter(|st| *st != Status::Transferring)
+                    .or(Some(Status::Official));
             }
             (CaseKind::Discipline, Step::Propose) => {
                 s.form = input.form;

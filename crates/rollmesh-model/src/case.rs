@@ -280,6 +280,9 @@ pub struct StepRecord {
     /// A transfer's destination cell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// On a transfer's `send`: the member's status before it (given back when the new cell receives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was: Option<String>,
     /// The reason, or a note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -304,6 +307,7 @@ impl StepRecord {
             form: None,
             from: None,
             to: None,
+            was: None,
             note: None,
         }
     }
@@ -437,6 +441,16 @@ impl StepRecord {
             _ => {
                 return Err(field(
                     "a transfer's opening names where from and to, and only it",
+                ))
+            }
+        }
+        let sends = self.case.kind == CaseKind::Transfer && self.step == Step::Send;
+        match &self.was {
+            Some(w) if sends && crate::Status::ALL.iter().any(|s| s.key() == w) => {}
+            None if !sends => {}
+            _ => {
+                return Err(field(
+                    "a transfer's send records the member's status, and only it",
                 ))
             }
         }

@@ -166,6 +166,9 @@ keyed_enum!(
         Resigned = "resigned", "Ra khỏi Đảng", "Resigned";
         /// Từ trần.
         Deceased = "deceased", "Từ trần", "Deceased";
+        /// On the way to a new cell: the transfer is decided, the new cell has not received the member
+        /// yet (counted nowhere until it does).
+        Transferring = "transferring", "Đang chuyển sinh hoạt", "In transfer";
     }
 );
 

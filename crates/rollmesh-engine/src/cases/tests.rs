@@ -100,7 +100,7 @@ fn an_admission_is_voted_at_the_cell_resolved_at_the_ward_and_decided_at_the_dis
     let err = cell
         .case_step(candidate, &step(Step::Ceremony, d(2025, 2, 3)))
         .expect_err("no ceremony before the decision");
-    assert!(err.to_string().contains("resolution"), "{err}");
+    assert!(err.to_string().contains("Nghị quyết"), "{err}");
 
     sync(&org, &cell, &ward);
     ward.case_step(candidate, &step(Step::Resolution, d(2025, 2, 3)))
@@ -435,7 +435,13 @@ fn an_official_transfer_is_decided_by_the_unit_covering_both_cells_and_moves_the
             next: Step::Receive
         }
     );
-    assert_eq!(ward.record(&id).expect("record").get(Field::Unit), Some(C2));
+    let moved = ward.record(&id).expect("record");
+    assert_eq!(moved.get(Field::Unit), Some(C2));
+    assert_eq!(
+        moved.status(),
+        Some(Status::Transferring),
+        "counted nowhere until received"
+    );
     // The old cell lets the member go; the new one takes them in, and receives.
     sync(&org, &ward, &c1);
     assert!(matches!(c1.record(&id), Err(NodeError::NoSuchMember(_))));
@@ -444,6 +450,11 @@ fn an_official_transfer_is_decided_by_the_unit_covering_both_cells_and_moves_the
         .case_step(id, &step(Step::Receive, d(2025, 5, 20)))
         .expect("the new cell receives");
     assert_eq!(done.state, CaseState::Done);
+    assert_eq!(
+        done.status,
+        Some(Status::Official),
+        "the status it had before"
+    );
     sync(&org, &c2, &ward);
     assert_eq!(r10(&ward, d(2025, 8, 5)), 0);
     assert!(
