@@ -165,13 +165,6 @@ impl Policy for ChangePolicy {
                 return v;
             }
         }
-        // Every case step the change adds must be its author's to take (docs/PROTOCOL.md §3d); a
-        // trusted key in list mode writes anything.
-        if let Writer::Under(unit) = &writer {
-            if let Err(why) = crate::cases::check_change(&self.competence, unit, before, after) {
-                return reject(RejectCode::Unauthorized, why);
-            }
-        }
         // A new member's id carries its creation time: one claiming a time before 2000 or in the future
         // was not made by `MemberId::new` at its author's clock — it may be aimed at another document's
         // id (a cell's future ledger), which one id, one kind would then block.
@@ -185,6 +178,27 @@ impl Policy for ChangePolicy {
             }
         }
         Verdict::Accept
+    }
+
+    /// Every case step a change adds, as its own history sees it, must be its author's to take, and a
+    /// decided status (probationary, official, expelled…) only comes with the step that decides it
+    /// (docs/PROTOCOL.md §3d). A trusted key in list mode writes anything.
+    fn check_own(
+        &self,
+        change: &VerifiedChange,
+        before: Option<&MemberRecord>,
+        after: &MemberRecord,
+    ) -> Verdict {
+        match self.writer(change) {
+            Err(v) => v,
+            Ok(Writer::Anywhere) => Verdict::Accept,
+            Ok(Writer::Under(unit)) => {
+                match crate::cases::check_change(&self.competence, unit, before, after) {
+                    Ok(()) => Verdict::Accept,
+                    Err(why) => reject(RejectCode::Unauthorized, why),
+                }
+            }
+        }
     }
 
     /// A cell's ledger is written by the cell's own node or by one of its ancestors (a ward keeping the

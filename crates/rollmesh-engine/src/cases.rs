@@ -179,7 +179,9 @@ pub fn check_step(
     }
 }
 
-/// Checks every step a received change adds (see [`added_steps`]); `Err` is the refusal's detail.
+/// Checks a member change as its own history sees it (`before` at its dependencies, `after` with it):
+/// every step it adds ([`added_steps`]) is the author's to take, and the status it decides comes with
+/// its step ([`decided_status`]). `Err` is the refusal's detail.
 pub fn check_change(
     c: &Competence,
     author: &UnitPath,
@@ -191,7 +193,78 @@ pub fn check_change(
     for s in &added {
         check_step(c, author, after, s).map_err(|e| e.to_string())?;
     }
-    Ok(())
+    decided_status(before, after, &added)
+}
+
+/// A status that only a decision sets must come with that decision's step: probationary with an
+/// admission's decision, official with its confirmation (or back from exemption or a temporary
+/// absence), expelled with a discipline's decision, struck off with a strike-off's, exempted with the
+/// cell's exemption resolution, "in transfer" with a transfer's decision and out of it only with the new
+/// cell's receipt (which gives back the status before, whatever it was). A transfer's decision moves the
+/// member to the case's destination and nowhere else. Other statuses (resigned, deceased, …) and a new
+/// member's first status (an import of existing records) are the clerk's to write.
+pub fn decided_status(
+    before: Option<&MemberRecord>,
+    after: &MemberRecord,
+    added: &[StepRecord],
+) -> Result<(), String> {
+    let has = |k: CaseKind, s: Step| added.iter().any(|r| r.case.kind == k && r.step == s);
+    for send in added
+        .iter()
+        .filter(|r| r.case.kind == CaseKind::Transfer && r.step == Step::Send)
+    {
+        let to = steps_of(&after.events)
+            .ok()
+            .map(cases_of)
+            .and_then(|cs| cs.into_iter().find(|c| c.key == send.case))
+            .and_then(|c| c.route())
+            .map(|(_, to)| to);
+        if to.is_none() || to != after.unit() {
+            return Err("a transfer's decision moves the member to the case's destination".into());
+        }
+    }
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let (from, to) = (before.status(), after.status());
+    if from == to {
+        return Ok(());
+    }
+    if has(CaseKind::Transfer, Step::Receive) {
+        return Ok(());
+    }
+    let ok = match to {
+        _ if from == Some(Status::Transferring) => false,
+        Some(Status::Probationary) => has(CaseKind::Admission, Step::Decision),
+        Some(Status::Official) => {
+            has(CaseKind::Admission, Step::Confirm)
+                || matches!(from, Some(Status::Exempted | Status::TemporarilyAway))
+        }
+        Some(Status::Expelled) => added.iter().any(|r| {
+            r.case.kind == CaseKind::Discipline
+                && r.step == Step::Decision
+                && steps_of(&after.events)
+                    .ok()
+                    .map(cases_of)
+                    .and_then(|cs| cs.into_iter().find(|c| c.key == r.case))
+                    .and_then(|c| c.form())
+                    == Some(DisciplineForm::Expulsion)
+        }),
+        Some(Status::StruckOff) => has(CaseKind::StrikeOff, Step::Decision),
+        Some(Status::Exempted) => has(CaseKind::Exemption, Step::Resolution),
+        Some(Status::Transferring) => has(CaseKind::Transfer, Step::Send),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let show = |s: Option<Status>| s.map_or("none", |s| s.key());
+        Err(format!(
+            "status {} → {} is decided by a case step the change does not carry",
+            show(from),
+            show(to)
+        ))
+    }
 }
 
 /// What a clerk gives for a step.

@@ -383,6 +383,27 @@ impl Node {
             rollmesh_model::member::check_dates(after, today())
                 .map_err(|e| NodeError::Dossier(e.into()))?;
         }
+        // What every receiving node checks: a decided status comes with the step that decides it.
+        let mut would = current.clone();
+        for (f, v) in &edit.set {
+            would.fields.insert(*f, v.clone());
+        }
+        for f in &edit.clear {
+            would.fields.remove(f);
+        }
+        would.events.extend(edit.events.iter().cloned());
+        let added = rollmesh_model::case::added_steps(Some(&current.events), &would.events)
+            .map_err(|e| NodeError::Refused(e.to_string()))?;
+        if crate::cases::decided_status(Some(&current), &would, &added).is_err() {
+            let (from, to) = (
+                current.status().map_or("—", |s| s.label_vi()),
+                would.status().map_or("—", |s| s.label_vi()),
+            );
+            return Err(NodeError::Refused(crate::msg!(
+                "trạng thái {from} → {to} chỉ được ghi bằng quyết định trong hồ sơ (rollmesh case …), không sửa tay",
+                "the status {from} → {to} is recorded only by a decision of a case (rollmesh case …), not by editing"
+            )));
+        }
         let by = crate::credentials::acting_person();
         let Some(change) = d.edit_by(actor_for(&self.key.public()), edit, now(), Some(&by))? else {
             return Ok(false);

@@ -112,7 +112,26 @@ fn build_member(i: usize, raw: &RawMember) -> MemberFacts {
     if let Some(a) = admitted.filter(|_| i.is_multiple_of(2)) {
         m.cases = admission_case(&m.cell.clone(), a, i);
     }
+    // A member with a transfer in progress has a transfer case opened some day, for R10.
+    if *transfer {
+        let to = CELLS[(*cell + 1) % CELLS.len()];
+        m.cases
+            .extend(transfer_case(&m.cell.clone(), to, (i as u32 * 37) % 600));
+    }
     m
+}
+
+/// An official transfer from `cell` to `to` opened `a` days into 2025, not decided yet.
+fn transfer_case(cell: &str, to: &str, a: u32) -> Vec<rollmesh_model::case::Case> {
+    use rollmesh_model::case::{cases_of, CaseKey, CaseKind, Step, StepRecord};
+    let key = CaseKey {
+        kind: CaseKind::Transfer,
+        opened: day(a),
+    };
+    let mut open = StepRecord::new(key, Step::Open, day(a), cell);
+    open.from = Some(cell.to_string());
+    open.to = Some(to.to_string());
+    cases_of(vec![open])
 }
 
 /// An admission opened `a` days into 2025, taken as far as `i` says.

@@ -53,6 +53,20 @@ pub trait Policy: Sync {
         true
     }
 
+    /// Decides on what a member change does **as its own history sees it**: `before` is the dossier at
+    /// the change's dependencies (`None` for a creation), `after` that plus the change. Called after
+    /// [`Policy::check`] accepted it. Unlike the receiver's current state, this is the same at every
+    /// node, so a verdict on what the change itself wrote (the case steps it adds, the status it sets)
+    /// never depends on what else a node holds.
+    fn check_own(
+        &self,
+        _change: &VerifiedChange,
+        _before: Option<&MemberRecord>,
+        _after: &MemberRecord,
+    ) -> Verdict {
+        Verdict::Accept
+    }
+
     /// Decides on a change to a document that belongs to one unit as a whole (a cell's ledger).
     fn check_unit(&self, _change: &VerifiedChange, _unit: &UnitPath) -> Verdict {
         Verdict::Accept
@@ -344,6 +358,30 @@ impl DocWork {
                 }
             };
             match policy.check(&vc, self.current.as_ref(), &after) {
+                Verdict::Accept => {}
+                Verdict::Skip => {
+                    self.outcomes.push(Outcome::Skipped);
+                    continue;
+                }
+                Verdict::Reject(why) => {
+                    self.outcomes.push(Outcome::Rejected(vc, why));
+                    continue;
+                }
+            }
+            // The change judged on its own history: the document at its dependencies. When they are
+            // the current heads (a linear history, the usual case) that is what we already hold.
+            let own = match own_records(id, &self.doc, self.current.as_ref(), &vc) {
+                Ok(o) => o,
+                Err(why) => {
+                    self.outcomes.push(Outcome::Rejected(vc, why));
+                    continue;
+                }
+            };
+            let (own_before, own_after) = match &own {
+                Some((b, a)) => (b.as_ref(), a),
+                None => (self.current.as_ref(), &after),
+            };
+            match policy.check_own(&vc, own_before, own_after) {
                 Verdict::Accept => {}
                 Verdict::Skip => {
                     self.outcomes.push(Outcome::Skipped);
@@ -728,4 +766,29 @@ impl Store {
         rayon::spawn(move || drop((discard, used)));
         Ok(report)
     }
+}
+
+/// The dossier as `vc`'s own history sees it, before and after the change, when that differs from what
+/// `doc` holds now (`None`: the change builds on the current heads, so `current` and `after` are it).
+#[allow(clippy::type_complexity)]
+fn own_records(
+    id: MemberId,
+    doc: &Automerge,
+    current: Option<&MemberRecord>,
+    vc: &VerifiedChange,
+) -> Result<Option<(Option<MemberRecord>, MemberRecord)>, Rejection> {
+    let mut deps = vc.change.deps().to_vec();
+    deps.sort();
+    let mut heads = doc.get_heads();
+    heads.sort();
+    if current.is_none() || deps == heads {
+        return Ok(None);
+    }
+    let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
+    let mut base = doc.fork_at(&deps).map_err(|e| invalid(e.to_string()))?;
+    let before = Dossier::record_of(id, &base).ok();
+    crate::ledger::apply_guarded(&mut base, vc.change.clone())
+        .map_err(|e| Rejection::new(RejectCode::BadChange, e))?;
+    let own_after = Dossier::record_of(id, &base).map_err(|e| invalid(e.to_string()))?;
+    Ok(Some((before, own_after)))
 }

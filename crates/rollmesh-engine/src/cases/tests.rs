@@ -505,3 +505,36 @@ fn a_temporary_attachment_is_not_counted_at_the_host_and_is_flagged_at_home_past
         assert_eq!(flags[0].unit, C2, "flagged at the home cell");
     }
 }
+
+#[test]
+fn a_decided_status_without_its_step_is_refused_here_and_quarantined_there() {
+    let org = Org::new();
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let (candidate, officials) = voted_admission(&cell);
+    // At the cell, the clerk cannot type the status a decision sets.
+    let mut e = DossierEdit::default();
+    e.set.insert(Field::Status, Status::Official.key().into());
+    assert!(matches!(
+        cell.edit_member(candidate, &e),
+        Err(NodeError::Refused(_))
+    ));
+    let mut expel = DossierEdit::default();
+    expel
+        .set
+        .insert(Field::Status, Status::Expelled.key().into());
+    assert!(cell.edit_member(officials[0], &expel).is_err());
+    // A status that is the clerk's (deceased) is fine.
+    let mut died = DossierEdit::default();
+    died.set
+        .insert(Field::Status, Status::Deceased.key().into());
+    assert!(cell.edit_member(officials[1], &died).expect("edit"));
+    // A node signing such an edit anyway (its own key, its own cell) is quarantined upstream.
+    let forged = forge_edit(&cell, &org.key(C1), candidate, &e);
+    let mut records = log_records(&org, &cell, &["hn", DISTRICT, WARD, C1, C2]);
+    records.push(crate::testkit::change_record(&forged));
+    let report = ward.accept_records(records, "test").expect("accept");
+    assert_eq!(report.rejected_total(), 1, "{report:?}");
+    assert_eq!(status(&ward, candidate), Some(Status::Candidate));
+    assert_eq!(status(&ward, officials[1]), Some(Status::Deceased));
+}
