@@ -318,10 +318,22 @@ fn in_the_three_level_tree_the_ward_decides_and_a_candidate_over_sixty_needs_the
     for id in [&young, &old] {
         m.wait_until(LIMIT, |m| waiting(m, WARD, id, "resolution"))
             .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
-        step(&m, WARD, id, "resolution", &["--date", "03/02/2025"]);
+        step(
+            &m,
+            WARD,
+            id,
+            "resolution",
+            &["--number", "7-NQ/ĐU", "--date", "03/02/2025"],
+        );
     }
     // The ward decides the young candidate's admission itself (the three-level competence)…
-    let out = step(&m, WARD, &young, "decision", &["--date", "10/02/2025"]);
+    let out = step(
+        &m,
+        WARD,
+        &young,
+        "decision",
+        &["--number", "9-QĐ/ĐU", "--date", "10/02/2025"],
+    );
     assert!(out.contains("Dự bị"), "{out}");
     // …but not the older one's: that waits for the city.
     let o = support::run(&[
@@ -338,7 +350,13 @@ fn in_the_three_level_tree_the_ward_decides_and_a_candidate_over_sixty_needs_the
     assert!(o.stderr.contains("Thành phố"), "{}", o.stderr);
     m.wait_until(LIMIT, |m| waiting(m, "hn", &old, "decision"))
         .unwrap_or_else(|e| panic!("{e}\n{}", m.report()));
-    step(&m, "hn", &old, "decision", &["--date", "12/02/2025"]);
+    step(
+        &m,
+        "hn",
+        &old,
+        "decision",
+        &["--number", "3-QĐ/TU", "--date", "12/02/2025"],
+    );
     for id in [&young, &old] {
         m.wait_until(LIMIT, |m| {
             field(&show(m, CELL, id), "status") == "probationary"

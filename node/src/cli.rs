@@ -145,7 +145,8 @@ pub enum Command {
     /// Sinh hoạt tạm thời tại chi bộ khác (temporary attachments to a host cell).
     #[command(subcommand)]
     Attach(AttachCmd),
-    /// Hồ sơ kết nạp, miễn sinh hoạt, xóa tên, kỷ luật: từng bước do cấp có thẩm quyền ghi (cases).
+    /// Hồ sơ kết nạp, chuyển sinh hoạt, miễn sinh hoạt, xóa tên, kỷ luật: từng bước do cấp có thẩm
+    /// quyền ghi (cases).
     #[command(subcommand)]
     Case(CaseCmd),
     /// Sổ chi bộ một năm: các buổi họp, điểm danh, đảng phí (a cell's ledger for one year).

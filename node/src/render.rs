@@ -467,14 +467,44 @@ pub fn case_step_label(s: &Value) -> String {
 
 /// A case step as one line: "Chi bộ biểu quyết 12/04/2026 (hn.d01.w01.c01): 10 tán thành, 1 không, 15 có quyền — đạt".
 pub fn case_step_line(r: &Value) -> String {
+    // A unit by its name when the node knows it, else by its code.
+    let unit = |code: &Value, name: &Value| match name.as_str() {
+        Some(n) => n.to_string(),
+        None => code.as_str().unwrap_or("").to_string(),
+    };
     let mut line = format!(
         "{} {} ({})",
         case_step_label(&r["step"]),
         iso_day(&r["date"]),
-        r["unit"].as_str().unwrap_or("")
+        unit(&r["unit"], &r["unit_name"])
     );
     if let Some(n) = r["number"].as_str() {
         line.push_str(&msg!(", số {n}", ", no. {n}"));
+    }
+    if r["to"].is_string() {
+        let (from, to) = (
+            unit(&r["from"], &r["from_name"]),
+            unit(&r["to"], &r["to_name"]),
+        );
+        line.push_str(&msg!(": từ {from} đến {to}", ": from {from} to {to}"));
+    }
+    if let Some(c) = r["certificate"].as_str() {
+        line.push_str(&msg!("; giấy chứng nhận: {c}", "; certificate: {c}"));
+    }
+    if let Some(ids) = r["sponsors"].as_array() {
+        let names: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let id = id.as_str().unwrap_or("");
+                match r["sponsor_names"][i].as_str() {
+                    Some(n) => format!("{n} ({id})"),
+                    None => id.to_string(),
+                }
+            })
+            .collect();
+        let names = names.join(", ");
+        line.push_str(&msg!("; người giới thiệu: {names}", "; sponsors: {names}"));
     }
     if let Some(f) = r["form"].as_str() {
         let f = rollmesh_model::case::DisciplineForm::ALL

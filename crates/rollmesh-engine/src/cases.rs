@@ -425,6 +425,50 @@ impl Node {
                 ));
             }
         }
+        // Who a case can be about: an exemption, a strike-off, a discipline or a transfer concerns a
+        // member in the party (an admission, a candidate: checked at its opening below).
+        if input.open.is_some() && key.kind != CaseKind::Admission {
+            let allowed: &[Status] = match key.kind {
+                CaseKind::Exemption => &[Status::Official, Status::Probationary],
+                _ => &[Status::Official, Status::Probationary, Status::Exempted],
+            };
+            if !rec.status().is_some_and(|st| allowed.contains(&st)) {
+                let st = rec.status().map_or("—", |s| s.label_vi());
+                let en = rec.status().map_or("—", |s| s.label_en());
+                return Err(refused(
+                    format!(
+                        "không mở được hồ sơ {} cho người có trạng thái {st}",
+                        key.kind.label_vi().to_lowercase()
+                    ),
+                    format!(
+                        "a {} case cannot be opened for a member whose status is {en}",
+                        key.kind.key()
+                    ),
+                ));
+            }
+        }
+        // Decisions and resolutions are recorded with their number, which no one can add later.
+        let numbered = matches!(
+            (key.kind, step),
+            (
+                CaseKind::Admission,
+                Step::Resolution | Step::Decision | Step::Confirm
+            ) | (CaseKind::StrikeOff | CaseKind::Discipline, Step::Decision)
+                | (CaseKind::Exemption, Step::Resolution)
+                | (CaseKind::Transfer, Step::Send)
+        );
+        if numbered && clean_opt(&input.number).is_none() {
+            return Err(refused(
+                format!("bước \"{}\" cần số văn bản (--number)", step.label_vi()),
+                format!("step {} needs the document's number (--number)", step.key()),
+            ));
+        }
+        if step == Step::Withdraw && clean_opt(&input.note).is_none() {
+            return Err(refused(
+                "cần lý do rút hoặc đóng hồ sơ (--note)".into(),
+                "the reason for closing the case is required (--note)".into(),
+            ));
+        }
         let mut s = StepRecord::new(key, step, date, self.unit().as_str());
         s.number = clean_opt(&input.number);
         s.note = clean_opt(&input.note);
@@ -461,6 +505,12 @@ impl Node {
                 }
                 for (i, who) in input.sponsors.iter().enumerate() {
                     let id = self.resolve(who)?;
+                    if s.sponsors.contains(&id.to_string()) {
+                        return Err(refused(
+                            "hai người giới thiệu phải là hai người khác nhau".into(),
+                            "the two sponsors must be two different members".into(),
+                        ));
+                    }
                     let r = self.record(&id)?;
                     if r.status() != Some(Status::Official) || id == member {
                         return Err(refused(
@@ -509,8 +559,22 @@ impl Node {
                 events.push(Event {
                     kind: EventKind::Admission,
                     date: Some(iso.clone()),
-                    detail: decision_detail("Quyết định kết nạp"),
+                    detail: decision_detail("Quyết định"),
                 });
+            }
+            (CaseKind::Admission, Step::Review) => {
+                let ceremony = case.and_then(|c| c.step(Step::Ceremony)).map(|r| r.date);
+                if let Some(end) =
+                    ceremony.and_then(|c| c.checked_add_months(Months::new(rules.r8.months)))
+                {
+                    if date < end {
+                        let (e, m) = (end.format("%d/%m/%Y"), rules.r8.months);
+                        return Err(refused(
+                            format!("chưa hết {m} tháng dự bị: chi bộ xét công nhận từ ngày {e}"),
+                            format!("probation lasts {m} months: the cell reviews from {e}"),
+                        ));
+                    }
+                }
             }
             (CaseKind::Admission, Step::Confirm) => {
                 status = Some(Status::Official);
@@ -522,7 +586,7 @@ impl Node {
                 events.push(Event {
                     kind: EventKind::Confirmation,
                     date: Some(iso.clone()),
-                    detail: decision_detail("Quyết định công nhận đảng viên chính thức"),
+                    detail: decision_detail("Quyết định"),
                 });
             }
             (CaseKind::Exemption, Step::Resolution) => {
@@ -548,6 +612,12 @@ impl Node {
                         "the destination cell is required (--to)".into(),
                     )
                 })?;
+                if self.org_tree()?.is_none() {
+                    return Err(refused(
+                        "nút này chưa nhận được cây tổ chức của thành phố (hãy đồng bộ với cấp trên), nên chưa kiểm tra được chi bộ chuyển đến".into(),
+                        "this node has not received the city's organisation tree yet (sync with its parent), so it cannot check the destination cell".into(),
+                    ));
+                }
                 let to = self.resolve_unit(to)?;
                 self.check_cell(&to)?;
                 if to == cell {
@@ -605,7 +675,7 @@ impl Node {
                 events.push(Event {
                     kind: EventKind::Discipline,
                     date: Some(iso.clone()),
-                    detail: decision_detail(&format!("Kỷ luật {}", form.label_vi().to_lowercase())),
+                    detail: decision_detail(&format!("{}, quyết định", form.label_vi())),
                 });
             }
             _ => {}
@@ -653,11 +723,10 @@ impl Node {
                 Some(o) => refused(o.clone(), o),
                 None => refused(
                     format!(
-                        "bước \"{}\" của hồ sơ {} do cấp {} ({}) trở lên quyết định; đơn vị {} không có thẩm quyền",
+                        "bước \"{}\" của hồ sơ {} do cấp {} trở lên quyết định; đơn vị {} không có thẩm quyền",
                         step.label_vi(),
                         key.kind.label_vi().to_lowercase(),
                         level.0,
-                        e.level,
                         self.unit()
                     ),
                     format!(
@@ -720,18 +789,42 @@ impl Node {
                     ),
                 ));
             }
-            let key = CaseKey { kind, opened: date };
-            if cases.iter().any(|c| c.key == key) {
-                return Err(refused(
-                    format!("hồ sơ {key} đã có"),
-                    format!("case {key} already exists"),
-                ));
-            }
+            // A second case of the kind the same day (after one was closed) gets the next number.
+            let key = (1..=9u8)
+                .map(|n| CaseKey {
+                    kind,
+                    opened: date,
+                    n,
+                })
+                .find(|k| cases.iter().all(|c| c.key != *k))
+                .ok_or_else(|| {
+                    refused(
+                        "đã mở quá nhiều hồ sơ loại này trong ngày".into(),
+                        "too many cases of this kind opened on that day".into(),
+                    )
+                })?;
             return Ok((key, first));
         }
         let step = input
             .step
             .ok_or_else(|| refused("cần tên bước".into(), "a step is required".into()))?;
+        if matches!(step, Step::Open | Step::Propose)
+            || (step == Step::Resolution
+                && cases
+                    .iter()
+                    .all(|c| !matches!(c.state(), CaseState::Open { .. })))
+        {
+            return Err(refused(
+                format!(
+                    "bước \"{}\" mở một hồ sơ mới: dùng rollmesh case open <mã> <loại hồ sơ>",
+                    step.label_vi()
+                ),
+                format!(
+                    "step {} opens a new case: use rollmesh case open <id> <kind>",
+                    step.key()
+                ),
+            ));
+        }
         let open: Vec<&Case> = cases
             .iter()
             .filter(|c| input.case.is_none_or(|k| k == c.key))
@@ -740,6 +833,7 @@ impl Node {
         let fits = |c: &Case| match c.state() {
             CaseState::Open { next } => {
                 next == step
+                    || step == Step::Withdraw
                     || (step == Step::Extend
                         && next == Step::Decision
                         && c.key.kind.has(Step::Extend)

@@ -91,6 +91,28 @@ pub fn bootstrap(
             node_id: node.id(),
         });
     }
+    // Every node starts with the city's tree (as if it had synced once): units are known by name and
+    // level from the first command, and a transfer can only name a cell the tree has.
+    if let Some((city, rest)) = done.split_first() {
+        let records = {
+            let node = Node::open(&city.data)?;
+            let mut records = Vec::new();
+            if let Some(chain) = node.own_chain()? {
+                records.push(rollmesh_sync::Record::chain(chain.encode()));
+            }
+            let (entries, _) = node.store().log_since(0, 1_000)?;
+            records.extend(
+                entries
+                    .into_iter()
+                    .filter(|e| e.everywhere)
+                    .map(|e| rollmesh_sync::Record::change(e.change.as_bytes().to_vec())),
+            );
+            records
+        };
+        for b in rest {
+            Node::open(&b.data)?.accept_records(records.clone(), "bootstrap")?;
+        }
+    }
     Ok((root, done))
 }
 

@@ -66,6 +66,8 @@ keyed_enum!(
         Send = "send", "Giới thiệu chuyển sinh hoạt", "Transfer issued";
         /// The new cell takes the member in.
         Receive = "receive", "Chi bộ mới tiếp nhận", "Received";
+        /// The case is closed without going further (withdrawn, not approved), with the reason.
+        Withdraw = "withdraw", "Rút, đóng hồ sơ", "Withdrawn";
     }
 );
 
@@ -129,7 +131,9 @@ impl CaseKind {
 
     /// Whether `step` belongs to this kind of case.
     pub fn has(self, step: Step) -> bool {
-        self.steps().contains(&step) || (self == CaseKind::Admission && step == Step::Extend)
+        self.steps().contains(&step)
+            || (self == CaseKind::Admission && step == Step::Extend)
+            || step == Step::Withdraw
     }
 }
 
@@ -167,18 +171,33 @@ impl Vote {
     }
 }
 
-/// A case's name inside its dossier: its kind and the day it was opened, shown `admission/2026-01-10`.
+/// A case's name inside its dossier: its kind, the day it was opened and, for a second (third…) case
+/// of the same kind opened the same day, its number — shown `admission/2026-01-10`,
+/// `discipline/2026-01-10-2`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CaseKey {
     /// What it decides.
     pub kind: CaseKind,
     /// The day of its first step.
     pub opened: NaiveDate,
+    /// 1 for the first case of this kind opened that day, 2 for the second… (at most 9).
+    pub n: u8,
+}
+
+impl CaseKey {
+    /// The first case of `kind` opened on `opened`.
+    pub fn new(kind: CaseKind, opened: NaiveDate) -> CaseKey {
+        CaseKey { kind, opened, n: 1 }
+    }
 }
 
 impl fmt::Display for CaseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.kind.key(), self.opened.format("%Y-%m-%d"))
+        write!(f, "{}/{}", self.kind.key(), self.opened.format("%Y-%m-%d"))?;
+        if self.n != 1 {
+            write!(f, "-{}", self.n)?;
+        }
+        Ok(())
     }
 }
 
@@ -191,15 +210,25 @@ impl FromStr for CaseKey {
     type Err = BadCaseKey;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadCaseKey(s.to_string());
-        let (kind, day) = s.split_once('/').ok_or_else(bad)?;
+        let (kind, rest) = s.split_once('/').ok_or_else(bad)?;
         let kind = CaseKind::ALL
             .iter()
             .copied()
             .find(|k| k.key() == kind)
             .ok_or_else(bad)?;
+        let (day, n) = match rest.len() {
+            10 => (rest, 1),
+            12 if rest.as_bytes()[10] == b'-' => {
+                (&rest[..10], rest[11..].parse::<u8>().map_err(|_| bad())?)
+            }
+            _ => return Err(bad()),
+        };
         let opened = NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| bad())?;
-        let key = CaseKey { kind, opened };
-        (key.to_string() == s).then_some(key).ok_or_else(bad)
+        let key = CaseKey { kind, opened, n };
+        // One case, one spelling: `-2` to `-9` only, never `-1` or `-02`.
+        ((1..=9).contains(&n) && key.to_string() == s)
+            .then_some(key)
+            .ok_or_else(bad)
     }
 }
 
@@ -381,6 +410,9 @@ impl StepRecord {
         if self.date < self.case.opened {
             return Err(field("a step cannot come before the case opened"));
         }
+        if self.step == Step::Withdraw && self.note.is_none() {
+            return Err(field("a case is closed with its reason"));
+        }
         for (what, t) in [
             ("number", &self.number),
             ("note", &self.note),
@@ -550,6 +582,8 @@ pub enum CaseState {
         /// The step whose vote failed.
         at: Step,
     },
+    /// Closed by a `withdraw` step (withdrawn, not approved).
+    Withdrawn,
 }
 
 /// A case as its steps tell it.
@@ -571,6 +605,9 @@ impl Case {
 
     /// Where the case stands.
     pub fn state(&self) -> CaseState {
+        if self.step(Step::Withdraw).is_some() {
+            return CaseState::Withdrawn;
+        }
         if let Some(r) = self.steps.iter().find(|r| r.vote_failed()) {
             return CaseState::Rejected { at: r.step };
         }

@@ -22,10 +22,25 @@ pub(crate) fn deadlines(
     as_of: NaiveDate,
 ) -> Vec<Flag> {
     let mut out = Vec::new();
+    // A case as it stood on `as_of`: steps dated later are not known yet.
+    let known: Vec<Case> = m
+        .cases
+        .iter()
+        .map(|c| Case {
+            key: c.key,
+            steps: c
+                .steps
+                .iter()
+                .filter(|s| s.date <= as_of)
+                .cloned()
+                .collect(),
+            conflicts: Vec::new(),
+        })
+        .filter(|c| !c.steps.is_empty())
+        .collect();
     if rules.r10.enabled {
         out.extend(r10_temporary(rules, m, as_of));
-        for c in m
-            .cases
+        for c in known
             .iter()
             .filter(|c| c.key.kind == CaseKind::Transfer)
             .filter(|c| matches!(c.state(), CaseState::Open { .. }))
@@ -33,11 +48,10 @@ pub(crate) fn deadlines(
             out.extend(r10_official(rules, calendar, m, c, as_of));
         }
     }
-    for c in m
-        .cases
+    for c in known
         .iter()
         .filter(|c| c.key.kind == CaseKind::Admission)
-        .filter(|c| !matches!(c.state(), CaseState::Rejected { .. } | CaseState::Done))
+        .filter(|c| matches!(c.state(), CaseState::Open { .. }))
     {
         if rules.r8.enabled {
             out.extend(r8(rules, calendar, m, c, as_of));

@@ -124,10 +124,7 @@ fn build_member(i: usize, raw: &RawMember) -> MemberFacts {
 /// An official transfer from `cell` to `to` opened `a` days into 2025, not decided yet.
 fn transfer_case(cell: &str, to: &str, a: u32) -> Vec<rollmesh_model::case::Case> {
     use rollmesh_model::case::{cases_of, CaseKey, CaseKind, Step, StepRecord};
-    let key = CaseKey {
-        kind: CaseKind::Transfer,
-        opened: day(a),
-    };
+    let key = CaseKey::new(CaseKind::Transfer, day(a));
     let mut open = StepRecord::new(key, Step::Open, day(a), cell);
     open.from = Some(cell.to_string());
     open.to = Some(to.to_string());
@@ -137,10 +134,7 @@ fn transfer_case(cell: &str, to: &str, a: u32) -> Vec<rollmesh_model::case::Case
 /// An admission opened `a` days into 2025, taken as far as `i` says.
 fn admission_case(cell: &str, a: u32, i: usize) -> Vec<rollmesh_model::case::Case> {
     use rollmesh_model::case::{cases_of, CaseKey, CaseKind, Step, StepRecord, Vote};
-    let key = CaseKey {
-        kind: CaseKind::Admission,
-        opened: day(a),
-    };
+    let key = CaseKey::new(CaseKind::Admission, day(a));
     let at = |s: Step, off: u32| StepRecord::new(key, s, day(a + off), cell);
     let mut open = at(Step::Open, 0);
     open.sponsors = vec!["m0".into(), "m1".into()];

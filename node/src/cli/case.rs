@@ -18,6 +18,9 @@ pub enum CaseCmd {
     /// Mở hồ sơ (open a case): kết nạp (admission), miễn sinh hoạt (exemption), xóa tên (strike_off),
     /// kỷ luật (discipline), chuyển sinh hoạt chính thức (transfer, với --to). Với kết nạp cần --certificate và hai --sponsor; với xóa tên và kỷ luật cần
     /// số phiếu --for/--against của chi bộ (và --form cho kỷ luật).
+    #[command(
+        after_help = "Ví dụ:\n  rollmesh case open <mã> \"kết nạp\" --certificate \"GCN số 15/2024\" --sponsor <mã 1> --sponsor <mã 2> --data ./chi-bo\n  rollmesh case open <mã> \"chuyển sinh hoạt\" --to \"Chi bộ 01 Phường Điện Biên\" --data ./chi-bo\n  rollmesh case open <mã> \"kỷ luật\" --form \"cảnh cáo\" --for 9 --against 1 --data ./chi-bo\n  rollmesh case open <mã> \"miễn sinh hoạt\" --number 05-NQ/CB --note \"Tuổi cao, sức yếu\" --data ./chi-bo"
+    )]
     Open {
         /// Mã đảng viên (hoặc phần đầu của mã).
         #[arg(value_name = "MÃ")]
@@ -44,7 +47,10 @@ pub enum CaseCmd {
         data: DataDir,
     },
     /// Ghi bước tiếp theo của hồ sơ (take the next step): vote, resolution, extend, decision,
-    /// ceremony, review, confirm, propose, send, receive.
+    /// ceremony, review, confirm, send, receive; withdraw (rút, đóng hồ sơ, cần --note).
+    #[command(
+        after_help = "Ví dụ:\n  rollmesh case step <mã> vote --for 10 --against 1 --date 20/01/2025 --data ./chi-bo\n  rollmesh case step <mã> \"nghị quyết\" --number 15-NQ/ĐU --data ./phuong\n  rollmesh case step <mã> decision --number 125-QĐ/QU --data ./quan\n  rollmesh case step <mã> withdraw --note \"Không đủ điều kiện\" --data ./chi-bo"
+    )]
     Step {
         /// Mã đảng viên.
         #[arg(value_name = "MÃ")]
@@ -154,6 +160,7 @@ fn state_line(s: &Value, next_level: Option<&str>) -> String {
             }
         }
         Some("done") => msg!("đã xong", "done"),
+        Some("withdrawn") => msg!("đã rút, đóng", "withdrawn"),
         Some("rejected") => {
             let at = step_label(&s["at"]);
             msg!(
@@ -264,13 +271,19 @@ pub(super) fn run(cmd: CaseCmd, json: bool) -> Result<u8> {
                 } else {
                     String::new()
                 };
+                let since = r["since"]
+                    .as_str()
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    .map(|d| d.format("%d/%m/%Y").to_string())
+                    .unwrap_or_default();
                 println!(
-                    "{} ({}, {}) — {} {}: {}{here}",
+                    "{} ({}, {}) — {} {} ({}): {}{here}",
                     r["name"].as_str().unwrap_or(""),
                     r["member"].as_str().unwrap_or(""),
                     r["unit"].as_str().unwrap_or(""),
                     kind_label(&r["kind"]),
                     r["case"].as_str().unwrap_or(""),
+                    msg!("bước gần nhất {since}", "last step {since}"),
                     state_line(
                         &r["state"],
                         r["next_level_name"].as_str().or(r["next_level"].as_str())

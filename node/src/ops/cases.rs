@@ -43,6 +43,19 @@ fn keyed<T: Copy>(
     if let [one] = starts.as_slice() {
         return Ok(Some(*one));
     }
+    // Or words of the label ("biểu quyết" for "Chi bộ biểu quyết"), when only one label has them.
+    let padded = format!(" {folded} ");
+    let within: Vec<T> = all
+        .iter()
+        .copied()
+        .filter(|v| {
+            let label = format!(" {} ", rollmesh_model::text::fold(labels(*v).1));
+            !folded.is_empty() && label.contains(&padded)
+        })
+        .collect();
+    if let [one] = within.as_slice() {
+        return Ok(Some(*one));
+    }
     let names = all
         .iter()
         .map(|v| format!("{} ({})", labels(*v).0, labels(*v).1))
@@ -82,7 +95,12 @@ pub(super) fn step(node: &Node, req: &Value, via: &str) -> Result<Value> {
     };
     let input = StepInput {
         case: match text(req, "case") {
-            Some(k) => Some(k.parse().map_err(|e| anyhow!("{e}"))?),
+            Some(k) => Some(k.parse().map_err(|_| {
+                anyhow!(msg!(
+                    "{k:?} không phải mã hồ sơ; mã hồ sơ có dạng admission/2025-01-06 (xem rollmesh case show <mã đảng viên>)",
+                    "{k:?} is not a case; a case reads like admission/2025-01-06 (see rollmesh case show <member id>)"
+                ))
+            })?),
             None => None,
         },
         open: keyed(req, "open", CaseKind::parse, CaseKind::ALL, label_kind)?,
@@ -124,16 +142,56 @@ pub(super) fn step(node: &Node, req: &Value, via: &str) -> Result<Value> {
     )
 }
 
-fn case_json(c: &Case) -> Value {
-    json!({"case": c.key.to_string(), "kind": c.key.kind.key(), "state": c.state(),
-        "steps": c.steps, "conflicts": c.conflicts})
+/// A case as JSON, each step with the names a clerk reads beside the codes: the unit that took it,
+/// a transfer's cells, an admission's sponsors.
+fn case_json(node: &Node, c: &Case) -> Result<Value> {
+    let tree = node.org_tree()?;
+    let unit_name = |u: &str| {
+        tree.as_ref().and_then(|t| {
+            UnitPath::parse(u)
+                .ok()
+                .and_then(|p| t.unit(&p).map(|i| i.name.clone()))
+        })
+    };
+    let named = |r: &rollmesh_model::case::StepRecord| -> Result<Value> {
+        let mut v = serde_json::to_value(r)?;
+        v["unit_name"] = json!(unit_name(&r.unit));
+        if let Some(to) = &r.to {
+            v["to_name"] = json!(unit_name(to));
+        }
+        if let Some(from) = &r.from {
+            v["from_name"] = json!(unit_name(from));
+        }
+        if !r.sponsors.is_empty() {
+            let mut names = Vec::new();
+            for s in &r.sponsors {
+                let name = match s.parse::<rollmesh_model::MemberId>() {
+                    Ok(id) => node.store().record(&id)?.map(|r| r.name().to_string()),
+                    Err(_) => None,
+                };
+                names.push(json!(name));
+            }
+            v["sponsor_names"] = json!(names);
+        }
+        Ok(v)
+    };
+    let steps = c.steps.iter().map(named).collect::<Result<Vec<_>>>()?;
+    let conflicts = c.conflicts.iter().map(named).collect::<Result<Vec<_>>>()?;
+    Ok(
+        json!({"case": c.key.to_string(), "kind": c.key.kind.key(), "state": c.state(),
+        "steps": steps, "conflicts": conflicts}),
+    )
 }
 
 pub(super) fn show(node: &Node, req: &Value) -> Result<Value> {
     let id = node.resolve(req["id"].as_str().unwrap_or(""))?;
     let rec = node.record(&id)?;
     node.audit("case.show", &id.to_string(), "")?;
-    let cases: Vec<Value> = node.cases_of(&id)?.iter().map(case_json).collect();
+    let cases = node
+        .cases_of(&id)?
+        .iter()
+        .map(|c| case_json(node, c))
+        .collect::<Result<Vec<_>>>()?;
     Ok(json!({"member": id.to_string(), "name": rec.name(),
         "unit": rec.unit().map(|u| u.to_string()), "status": rec.status().map(|s| s.key()),
         "cases": cases}))
@@ -150,17 +208,24 @@ pub(super) fn list(node: &Node, req: &Value) -> Result<Value> {
         &scope.unwrap_or_else(|| node.unit().clone()).to_string(),
         "",
     )?;
-    let rows: Vec<Value> = rows.iter().map(row_json).collect();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| row_json(node, r))
+        .collect::<Result<_>>()?;
     Ok(json!({ "cases": rows }))
 }
 
-fn row_json(r: &CaseRow) -> Value {
+fn row_json(node: &Node, r: &CaseRow) -> Result<Value> {
     let next = match r.state {
         CaseState::Open { next } => Some(next.key()),
         _ => None,
     };
-    json!({"member": r.member, "name": r.name, "unit": r.unit, "status": r.status,
+    let since = r.case.steps.iter().map(|s| s.date).max();
+    let case = case_json(node, &r.case)?;
+    Ok(
+        json!({"member": r.member, "name": r.name, "unit": r.unit, "status": r.status,
         "case": r.case.key.to_string(), "kind": r.case.key.kind.key(), "state": r.state,
-        "next": next, "next_level": r.next_level, "next_level_name": r.next_level_name, "waiting_here": r.waiting_here,
-        "steps": r.case.steps})
+        "next": next, "next_level": r.next_level, "next_level_name": r.next_level_name,
+        "waiting_here": r.waiting_here, "since": since, "steps": case["steps"]}),
+    )
 }

@@ -256,12 +256,14 @@ fn an_exported_bundle_carries_what_the_receiver_needs() {
     .expect("edit");
     let path = org.path("c1.bundle");
     let (n, last) = c1.export_bundle(&path, 0).expect("export");
-    assert_eq!((n, last), (2, c1.store().last_seq()));
+    // The member's two changes, and the city's tree every node starts with.
+    assert_eq!((n, last), (3, c1.store().last_seq()));
     let ward = org.open(WARD);
     let r = ward.import_bundle(&path).expect("import");
     assert!(r.complete);
-    assert_eq!(r.chains, 1);
+    assert_eq!(r.chains, 2, "the cell's and the city's (the tree's author)");
     assert_eq!(r.applied.applied.len(), 2);
+    assert_eq!(r.applied.duplicates, 1, "the ward has the tree already");
     assert_eq!(
         ward.record(&a)
             .expect("held")
@@ -271,7 +273,7 @@ fn an_exported_bundle_carries_what_the_receiver_needs() {
     // Importing it again changes nothing.
     let r = ward.import_bundle(&path).expect("import");
     assert_eq!(r.applied.applied.len(), 0);
-    assert_eq!(r.applied.duplicates, 2);
+    assert_eq!(r.applied.duplicates, 3);
 }
 
 #[test]
@@ -559,13 +561,14 @@ fn prepared_changes_are_written_only_on_commit() {
     let (a, va) = make(&c1, "Nguyễn Văn An", C1);
     let (b, vb) = make(&c1, "Trần Thị Bình", C1);
     let ward = org.open(WARD);
+    let start = ward.store().last_seq();
     let first = ward
         .prepare_records(vec![org.chain_record(C1), change_record(&va)], "p1")
         .expect("prepare");
     // Chains are recorded while preparing; changes are not.
     assert!(ward.chain_of(&org.public(C1)).expect("read").is_some());
     assert!(!held(&ward, &a));
-    assert_eq!(ward.store().last_seq(), 0);
+    assert_eq!(ward.store().last_seq(), start);
     let r = ward.commit_prepared(first).expect("commit");
     assert_eq!(r.applied.applied.len(), 1);
     assert!(held(&ward, &a));

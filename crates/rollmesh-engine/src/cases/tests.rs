@@ -35,6 +35,7 @@ fn step(s: Step, date: NaiveDate) -> StepInput {
     StepInput {
         step: Some(s),
         date: Some(date),
+        number: Some("01-QĐ".into()),
         ..StepInput::default()
     }
 }
@@ -93,7 +94,7 @@ fn an_admission_is_voted_at_the_cell_resolved_at_the_ward_and_decided_at_the_dis
         .case_step(candidate, &step(Step::Resolution, d(2025, 2, 3)))
         .expect_err("a cell does not resolve its own admission");
     assert!(
-        matches!(err, NodeError::Refused(ref m) if m.contains("ward")),
+        matches!(err, NodeError::Refused(ref m) if m.contains("Phường/Xã")),
         "{err}"
     );
     // Out of order is refused too.
@@ -108,7 +109,7 @@ fn an_admission_is_voted_at_the_cell_resolved_at_the_ward_and_decided_at_the_dis
     let err = ward
         .case_step(candidate, &step(Step::Decision, d(2025, 2, 10)))
         .expect_err("a ward does not decide an admission in a four-level tree");
-    assert!(err.to_string().contains("district"), "{err}");
+    assert!(err.to_string().contains("Quận/Huyện"), "{err}");
 
     sync(&org, &ward, &district);
     let mut decision = step(Step::Decision, d(2025, 3, 3));
@@ -197,10 +198,7 @@ fn a_step_signed_by_a_unit_not_entitled_is_quarantined_and_changes_no_status() {
     let ward = org.open(WARD);
     let district = org.open(DISTRICT);
     let (candidate, officials) = voted_admission(&cell);
-    let key = CaseKey {
-        kind: CaseKind::Admission,
-        opened: d(2025, 1, 6),
-    };
+    let key = CaseKey::new(CaseKind::Admission, d(2025, 1, 6));
     // The cell decides its own admission: refused at the ward, whatever it claims to be.
     let forged = forge_edit(
         &cell,
@@ -241,10 +239,7 @@ fn a_step_signed_by_a_unit_not_entitled_is_quarantined_and_changes_no_status() {
         .expect("the cell proposes");
     sync(&org, &cell, &ward);
     sync(&org, &ward, &district);
-    let dkey = CaseKey {
-        kind: CaseKind::Discipline,
-        opened: d(2025, 4, 1),
-    };
+    let dkey = CaseKey::new(CaseKind::Discipline, d(2025, 4, 1));
     let mut expel = decision_edit(dkey, WARD, Status::Expelled);
     expel.events[0] = {
         let s = StepRecord::new(dkey, Step::Decision, d(2025, 4, 10), WARD);

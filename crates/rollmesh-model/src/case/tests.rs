@@ -5,10 +5,7 @@ fn day(s: &str) -> NaiveDate {
 }
 
 fn key(kind: CaseKind, opened: &str) -> CaseKey {
-    CaseKey {
-        kind,
-        opened: day(opened),
-    }
+    CaseKey::new(kind, day(opened))
 }
 
 fn vote(yes: u32, no: u32, eligible: u32) -> Vote {
@@ -196,4 +193,35 @@ fn ages_count_full_years() {
     assert_eq!(age_on(day("2000-03-01"), day("2018-02-28")), 17);
     assert_eq!(age_on(day("2000-03-01"), day("2018-03-01")), 18);
     assert_eq!(age_on(day("1966-01-01"), day("2026-12-31")), 60);
+}
+
+#[test]
+fn case_keys_have_one_spelling() {
+    let k = key(CaseKind::Discipline, "2026-01-10");
+    assert_eq!(k.to_string(), "discipline/2026-01-10");
+    assert_eq!("discipline/2026-01-10".parse(), Ok(k));
+    let second = CaseKey { n: 2, ..k };
+    assert_eq!(second.to_string(), "discipline/2026-01-10-2");
+    assert_eq!("discipline/2026-01-10-2".parse(), Ok(second));
+    for bad in [
+        "discipline/2026-01-10-1",
+        "discipline/2026-01-10-02",
+        "discipline/2026-01-10-10",
+        "discipline/2026-1-10",
+        "Discipline/2026-01-10",
+        "kỷ luật/2026-01-10",
+    ] {
+        assert!(bad.parse::<CaseKey>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_withdrawn_case_is_closed_with_its_reason() {
+    let open = open_admission();
+    let mut w = StepRecord::new(open.case, Step::Withdraw, day("2026-02-01"), "hn.d01.w01");
+    assert!(w.check().is_err(), "a reason is required");
+    w.note = Some("Không đủ điều kiện".into());
+    assert_eq!(w.check(), Ok(()));
+    let case = cases_of(vec![open, w]).pop().expect("case");
+    assert_eq!(case.state(), CaseState::Withdrawn);
 }
