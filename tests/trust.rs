@@ -258,8 +258,24 @@ fn own_chain(org: &Org, unit: &str) -> Chain {
     // Export a bundle from a node that has authored a change, and read its chain record.
     let tmp = org.file(&format!("{unit}-chain.bundle"));
     let data = org.d(unit);
-    let id = add(data, "Người Tạm");
-    let _ = id;
+    // A member of the first cell under the unit (a unit with cells below it holds no members itself).
+    let cell = match unit.matches('.').count() {
+        0 => format!("{unit}.d01.w01.c01"),
+        1 => format!("{unit}.w01.c01"),
+        2 => format!("{unit}.c01"),
+        _ => unit.to_string(),
+    };
+    ok(&[
+        "member",
+        "add",
+        "--data",
+        data,
+        "--name",
+        "Người Tạm",
+        "--unit",
+        &cell,
+        "--json",
+    ]);
     ok(&["bundle", "export", "--data", data, "--out", &tmp]);
     let key = org.key(unit).public();
     records(&tmp)
@@ -307,10 +323,13 @@ fn a_cell_cannot_write_another_cells_member() {
     // The ward's bundle upward does not carry the refused change; the rest flows to the district and city.
     let up = org.file("w1.bundle");
     ok(&["bundle", "export", "--data", org.d(W1), "--out", &up]);
+    // The member changes it carries (besides the city's tree every node starts with).
     let carried: Vec<MemberId> = records(&up)
         .into_iter()
         .filter(|(t, _)| *t == TAG_CHANGE)
-        .map(|(_, b)| SignedChange::decode(b).expect("env").doc())
+        .map(|(_, b)| SignedChange::decode(b).expect("env"))
+        .filter(|e| e.kind() == rollmesh_proto::DocKind::Member)
+        .map(|e| e.doc())
         .collect();
     assert_eq!(carried.len(), 2);
     assert!(!carried.contains(&forged_id));
@@ -343,7 +362,11 @@ fn a_relay_cannot_alter_a_cells_changes() {
     let change_idx: Vec<usize> = recs
         .iter()
         .enumerate()
-        .filter(|(_, (t, _))| *t == TAG_CHANGE)
+        .filter(|(_, (t, b))| {
+            *t == TAG_CHANGE
+                && SignedChange::decode(b.clone())
+                    .is_ok_and(|e| e.kind() == rollmesh_proto::DocKind::Member)
+        })
         .map(|(i, _)| i)
         .collect();
     assert_eq!(change_idx.len(), 3);

@@ -226,7 +226,41 @@ impl Node {
         report.applied = self.store.commit(p.prepared, &p.source)?;
         // Only after the retried changes are applied (or quarantined afresh) do their old entries go.
         self.store.quarantine_remove(&p.retried)?;
+        self.recheck_case_steps(&report.applied)?;
         Ok(report)
+    }
+
+    /// Who may take a case's step depends on the city's rule set and tree (docs/PROTOCOL.md §3d). When
+    /// a commit brought a new version of either, the steps quarantined as not entitled are judged again
+    /// (a step and the rule set that entitles it may arrive in either order); their old entries go once
+    /// they are applied or quarantined afresh.
+    fn recheck_case_steps(&self, applied: &rollmesh_store::ApplyReport) -> Result<(), NodeError> {
+        use rollmesh_model::orgdoc::OrgDocKind;
+        let org = [OrgDocKind::Rules.id(), OrgDocKind::Tree.id()];
+        if !applied.touched.iter().any(|id| org.contains(&id.0)) {
+            return Ok(());
+        }
+        let entries: Vec<_> = self
+            .store
+            .quarantine_list()?
+            .into_iter()
+            .filter(|q| {
+                q.code == RejectCode::Unauthorized.key()
+                    && (q.detail.starts_with("step ") || q.detail.contains(" case is taken at "))
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let seqs: Vec<u64> = entries.iter().map(|q| q.seq).collect();
+        let records = entries
+            .into_iter()
+            .map(|q| rollmesh_sync::Record::change(q.bytes))
+            .collect();
+        let prepared = self.prepare_records(records, "recheck")?;
+        self.store.commit(prepared.prepared, "recheck")?;
+        self.store.quarantine_remove(&seqs)?;
+        Ok(())
     }
 
     /// Accepts raw change envelopes (no chains or revocations alongside).

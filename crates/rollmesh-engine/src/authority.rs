@@ -183,17 +183,22 @@ impl Policy for ChangePolicy {
     /// Every case step a change adds, as its own history sees it, must be its author's to take, and a
     /// decided status (probationary, official, expelled…) only comes with the step that decides it
     /// (docs/PROTOCOL.md §3d). A trusted key in list mode writes anything.
+    fn wants_own(&self) -> bool {
+        true
+    }
+
     fn check_own(
         &self,
         change: &VerifiedChange,
         before: Option<&MemberRecord>,
         after: &MemberRecord,
+        written: &rollmesh_model::DossierWrite,
     ) -> Verdict {
         match self.writer(change) {
             Err(v) => v,
             Ok(Writer::Anywhere) => Verdict::Accept,
             Ok(Writer::Under(unit)) => {
-                match crate::cases::check_change(&self.competence, unit, before, after) {
+                match crate::cases::check_change(&self.competence, unit, before, after, written) {
                     Ok(()) => Verdict::Accept,
                     Err(why) => reject(RejectCode::Unauthorized, why),
                 }

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 
 use chrono::{Months, NaiveDate};
 use rollmesh_model::case::{
-    added_steps, age_on, cases_of, common_ancestor, competent_depth, entitled, steps_of, Case,
-    CaseKey, CaseKind, CaseState, DisciplineForm, Need, Step, StepRecord, Vote,
+    age_on, cases_of, common_ancestor, competent_depth, entitled, steps_of, Case, CaseKey,
+    CaseKind, CaseState, DisciplineForm, Need, Step, StepRecord, Vote,
 };
 use rollmesh_model::member::parse_date;
 use rollmesh_model::orgdoc::OrgDocKind;
 use rollmesh_model::{
-    DossierEdit, Event, EventKind, Field, MemberId, MemberRecord, Status, UnitPath,
+    DossierEdit, DossierWrite, Event, EventKind, Field, MemberId, MemberRecord, Status, UnitPath,
 };
 use rollmesh_rules::{CaseRules, RuleSet};
 use serde::Serialize;
@@ -38,6 +38,20 @@ pub struct Competence {
 }
 
 impl Competence {
+    /// The table in force on `day` and every one published to take effect later: a step dated back
+    /// before a change of competence is judged by the strictest of them, so backdating never lowers
+    /// who may decide.
+    fn from_day(&self, day: NaiveDate) -> Vec<CaseRules> {
+        let mut out = vec![self.on(day)];
+        out.extend(
+            self.versions
+                .iter()
+                .filter(|(from, _)| *from > day)
+                .map(|(_, c)| c.clone()),
+        );
+        out
+    }
+
     /// The `[cases]` table in force on `day` (the shipped one before any published version).
     pub fn on(&self, day: NaiveDate) -> CaseRules {
         self.versions
@@ -81,11 +95,17 @@ impl Competence {
                 Ok((top.depth(), key_at(top.depth())))
             }
             Need::Level(key) => {
-                let rules = self.on(day);
-                let wanted = rules.levels(key).unwrap_or_default();
-                let d = competent_depth(&levels, wanted).ok_or_else(|| {
-                    format!("the rule set's cases.{key} names no level of this organisation's tree")
-                })?;
+                let mut best: Option<usize> = None;
+                for rules in self.from_day(day) {
+                    let wanted = rules.levels(key).unwrap_or_default();
+                    let d = competent_depth(&levels, wanted).ok_or_else(|| {
+                        format!(
+                            "the rule set's cases.{key} names no level of this organisation's tree"
+                        )
+                    })?;
+                    best = Some(best.map_or(d, |b| b.min(d)));
+                }
+                let d = best.unwrap_or(0);
                 Ok((d, levels[d].clone()))
             }
         }
@@ -156,9 +176,17 @@ pub fn check_step(
         .map(cases_of)
         .and_then(|cs| cs.into_iter().find(|k| k.key == s.case));
     let rules = c.on(s.date);
+    // The age the vote recorded, or the one the dossier's date of birth gives on the vote's day,
+    // whichever is older: the cell cannot lower it by editing the date of birth around the vote.
+    let from_dob = case
+        .as_ref()
+        .and_then(|k| k.records(Step::Vote).map(|r| r.date).max())
+        .zip(after.get(Field::DateOfBirth).and_then(parse_date))
+        .map(|(vote, born)| age_on(born, vote));
     let over_age = case
         .as_ref()
         .and_then(Case::age_at_vote)
+        .max(from_dob)
         .is_some_and(|age| age > rules.max_age);
     let form = case.as_ref().and_then(Case::form);
     let need = s.need(over_age, form);
@@ -179,79 +207,100 @@ pub fn check_step(
     }
 }
 
-/// Checks a member change as its own history sees it (`before` at its dependencies, `after` with it):
-/// every step it adds ([`added_steps`]) is the author's to take, and the status it decides comes with
-/// its step ([`decided_status`]). `Err` is the refusal's detail.
+/// Checks a member change as its own history sees it (`before` at its dependencies, `after` with it,
+/// `written` what its operations write): every case step it creates is new (a step is taken once) and
+/// the author's to take, and a decided status it writes comes with its step ([`decided_status`]).
+/// `Err` is the refusal's detail.
 pub fn check_change(
     c: &Competence,
     author: &UnitPath,
     before: Option<&MemberRecord>,
     after: &MemberRecord,
+    written: &DossierWrite,
 ) -> Result<(), String> {
-    let added = added_steps(before.map(|b| b.events.as_slice()), &after.events)
-        .map_err(|e| e.to_string())?;
+    let added = steps_of(&written.events).map_err(|e| e.to_string())?;
+    let taken = before
+        .map(|b| steps_of(&b.events))
+        .transpose()
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
     for s in &added {
+        if taken.iter().any(|t| t.case == s.case && t.step == s.step) {
+            return Err(format!(
+                "step {} of case {} is already taken",
+                s.step.key(),
+                s.case
+            ));
+        }
         check_step(c, author, after, s).map_err(|e| e.to_string())?;
     }
-    decided_status(before, after, &added)
+    decided_status(
+        before.and_then(MemberRecord::status),
+        written.field(Field::Status),
+        written.field(Field::Unit),
+        after,
+        &added,
+    )
 }
 
-/// A status that only a decision sets must come with that decision's step: probationary with an
-/// admission's decision, official with its confirmation (or back from exemption or a temporary
-/// absence), expelled with a discipline's decision, struck off with a strike-off's, exempted with the
-/// cell's exemption resolution, "in transfer" with a transfer's decision and out of it only with the new
-/// cell's receipt (which gives back the status before, whatever it was). A transfer's decision moves the
-/// member to the case's destination and nowhere else. Other statuses (resigned, deceased, …) and a new
-/// member's first status (an import of existing records) are the clerk's to write.
+/// A status that only a decision sets must come with that decision's step — judged on what the
+/// change writes (`to`, `None` when it does not write the status) against the status of its own
+/// history (`from`): probationary with an admission's decision; official with its confirmation, or back
+/// from an exemption or a temporary absence; expelled with the decision on an expulsion; struck off
+/// with a strike-off's decision; exempted (from official only) with the cell's resolution; temporarily
+/// away from official only; "in transfer" with a transfer's decision, and out of it only with the new
+/// cell's receipt (which gives back the status before). A transfer's decision moves the member to the
+/// case's destination (`unit`) and nowhere else. Other statuses (resigned, deceased, candidate) and a
+/// new member's first status (an import of existing records) are the clerk's to write.
 pub fn decided_status(
-    before: Option<&MemberRecord>,
+    from: Option<Status>,
+    to: Option<Option<&str>>,
+    unit: Option<Option<&str>>,
     after: &MemberRecord,
     added: &[StepRecord],
 ) -> Result<(), String> {
     let has = |k: CaseKind, s: Step| added.iter().any(|r| r.case.kind == k && r.step == s);
+    let case_of = |key: CaseKey| {
+        steps_of(&after.events)
+            .ok()
+            .map(cases_of)
+            .and_then(|cs| cs.into_iter().find(|c| c.key == key))
+    };
     for send in added
         .iter()
         .filter(|r| r.case.kind == CaseKind::Transfer && r.step == Step::Send)
     {
-        let to = steps_of(&after.events)
-            .ok()
-            .map(cases_of)
-            .and_then(|cs| cs.into_iter().find(|c| c.key == send.case))
-            .and_then(|c| c.route())
-            .map(|(_, to)| to);
-        if to.is_none() || to != after.unit() {
+        let dest = case_of(send.case).and_then(|c| c.route()).map(|(_, to)| to);
+        if dest.is_none() || dest.as_ref().map(|u| u.as_str()) != unit.flatten() {
             return Err("a transfer's decision moves the member to the case's destination".into());
         }
     }
-    let Some(before) = before else {
+    // A new member (`from` unknown) comes with any status; a change not writing it keeps it.
+    let (Some(from), Some(to)) = (from, to) else {
         return Ok(());
     };
-    let (from, to) = (before.status(), after.status());
-    if from == to {
-        return Ok(());
-    }
-    if has(CaseKind::Transfer, Step::Receive) {
+    let to = to.and_then(Status::parse);
+    if to == Some(from) && !has(CaseKind::Transfer, Step::Receive) {
         return Ok(());
     }
     let ok = match to {
-        _ if from == Some(Status::Transferring) => false,
+        _ if has(CaseKind::Transfer, Step::Receive) => from == Status::Transferring,
+        _ if from == Status::Transferring => false,
         Some(Status::Probationary) => has(CaseKind::Admission, Step::Decision),
         Some(Status::Official) => {
             has(CaseKind::Admission, Step::Confirm)
-                || matches!(from, Some(Status::Exempted | Status::TemporarilyAway))
+                || matches!(from, Status::Exempted | Status::TemporarilyAway)
         }
         Some(Status::Expelled) => added.iter().any(|r| {
             r.case.kind == CaseKind::Discipline
                 && r.step == Step::Decision
-                && steps_of(&after.events)
-                    .ok()
-                    .map(cases_of)
-                    .and_then(|cs| cs.into_iter().find(|c| c.key == r.case))
-                    .and_then(|c| c.form())
-                    == Some(DisciplineForm::Expulsion)
+                && case_of(r.case).and_then(|c| c.form()) == Some(DisciplineForm::Expulsion)
         }),
         Some(Status::StruckOff) => has(CaseKind::StrikeOff, Step::Decision),
-        Some(Status::Exempted) => has(CaseKind::Exemption, Step::Resolution),
+        Some(Status::Exempted) => {
+            has(CaseKind::Exemption, Step::Resolution) && from == Status::Official
+        }
+        Some(Status::TemporarilyAway) => from == Status::Official,
         Some(Status::Transferring) => has(CaseKind::Transfer, Step::Send),
         _ => true,
     };
@@ -261,7 +310,7 @@ pub fn decided_status(
         let show = |s: Option<Status>| s.map_or("none", |s| s.key());
         Err(format!(
             "status {} → {} is decided by a case step the change does not carry",
-            show(from),
+            from.key(),
             show(to)
         ))
     }
@@ -446,22 +495,6 @@ impl Node {
                     ),
                 ));
             }
-        }
-        // Decisions and resolutions are recorded with their number, which no one can add later.
-        let numbered = matches!(
-            (key.kind, step),
-            (
-                CaseKind::Admission,
-                Step::Resolution | Step::Decision | Step::Confirm
-            ) | (CaseKind::StrikeOff | CaseKind::Discipline, Step::Decision)
-                | (CaseKind::Exemption, Step::Resolution)
-                | (CaseKind::Transfer, Step::Send)
-        );
-        if numbered && clean_opt(&input.number).is_none() {
-            return Err(refused(
-                format!("bước \"{}\" cần số văn bản (--number)", step.label_vi()),
-                format!("step {} needs the document's number (--number)", step.key()),
-            ));
         }
         if step == Step::Withdraw && clean_opt(&input.note).is_none() {
             return Err(refused(
@@ -739,6 +772,22 @@ impl Node {
                     ),
                 ),
             });
+        }
+        // Decisions and resolutions are recorded with their number, which no one can add later.
+        let numbered = matches!(
+            (key.kind, step),
+            (
+                CaseKind::Admission,
+                Step::Resolution | Step::Decision | Step::Confirm
+            ) | (CaseKind::StrikeOff | CaseKind::Discipline, Step::Decision)
+                | (CaseKind::Exemption, Step::Resolution)
+                | (CaseKind::Transfer, Step::Send)
+        );
+        if numbered && clean_opt(&input.number).is_none() {
+            return Err(refused(
+                format!("bước \"{}\" cần số văn bản (--number)", step.label_vi()),
+                format!("step {} needs the document's number (--number)", step.key()),
+            ));
         }
         let mut all = vec![s.event()];
         all.extend(events);

@@ -383,31 +383,35 @@ impl Node {
             rollmesh_model::member::check_dates(after, today())
                 .map_err(|e| NodeError::Dossier(e.into()))?;
         }
-        // What every receiving node checks: a decided status comes with the step that decides it.
-        let mut would = current.clone();
-        for (f, v) in &edit.set {
-            would.fields.insert(*f, v.clone());
-        }
-        for f in &edit.clear {
-            would.fields.remove(f);
-        }
-        would.events.extend(edit.events.iter().cloned());
-        let added = rollmesh_model::case::added_steps(Some(&current.events), &would.events)
-            .map_err(|e| NodeError::Refused(e.to_string()))?;
-        if crate::cases::decided_status(Some(&current), &would, &added).is_err() {
-            let (from, to) = (
-                current.status().map_or("—", |s| s.label_vi()),
-                would.status().map_or("—", |s| s.label_vi()),
-            );
-            return Err(NodeError::Refused(crate::msg!(
-                "trạng thái {from} → {to} chỉ được ghi bằng quyết định trong hồ sơ (rollmesh case …), không sửa tay",
-                "the status {from} → {to} is recorded only by a decision of a case (rollmesh case …), not by editing"
-            )));
-        }
+        let history = d.doc().clone();
         let by = crate::credentials::acting_person();
         let Some(change) = d.edit_by(actor_for(&self.key.public()), edit, now(), Some(&by))? else {
             return Ok(false);
         };
+        // What every receiving node checks, here first: the steps it adds are this unit's to take, and
+        // a decided status comes with the step that decides it.
+        let written = rollmesh_model::dossier_write(&history, &change)
+            .map_err(|e| NodeError::Internal(e.to_string()))?;
+        let after = d.record()?;
+        if let Err(why) = crate::cases::check_change(
+            &self.competence()?,
+            self.unit(),
+            Some(&current),
+            &after,
+            &written,
+        ) {
+            if after.status() != current.status() {
+                let (from, to) = (
+                    current.status().map_or("—", |s| s.label_vi()),
+                    after.status().map_or("—", |s| s.label_vi()),
+                );
+                return Err(NodeError::Refused(crate::msg!(
+                    "trạng thái {from} → {to} chỉ được ghi bằng quyết định trong hồ sơ (rollmesh case …), không sửa tay",
+                    "the status {from} → {to} is recorded only by a decision of a case (rollmesh case …), not by editing"
+                )));
+            }
+            return Err(NodeError::Refused(why));
+        }
         let vc = VerifiedChange::sign_own(&self.key, DocKind::Member, id, change)
             .map_err(|r| NodeError::Internal(r.to_string()))?;
         self.store.apply(vec![vc], "local")?;

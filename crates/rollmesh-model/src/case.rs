@@ -6,8 +6,9 @@
 //! Keeping the steps in the dossier means a case goes exactly where its member goes — up the member's
 //! chain to the city, down to the cell, and with the member when they move — and that the decision and
 //! the status it sets are one signed change. Steps are written once and never altered or removed: a
-//! receiving node compares the dossier's steps before and after each change ([`added_steps`]) and checks
-//! every new step against the unit entitled to take it ([`Need`]), whatever else the change does.
+//! receiving node reads the events a change creates from its operations
+//! ([`crate::dossier::dossier_write`]) and checks every new step against the unit entitled to take it
+//! ([`Need`]), whatever else the change does.
 //!
 //! The rest is derived: the order of steps ([`CaseKind::steps`]), whether a vote carried ([`Vote`]),
 //! whether a case is open, done or rejected ([`Case::state`]).
@@ -433,7 +434,10 @@ impl StepRecord {
         match (self.share(), &self.vote) {
             (Some(_), None) => return Err(field("the vote counts are required")),
             (None, Some(_)) => return Err(field("this step takes no vote")),
-            (Some(_), Some(v)) if v.eligible == 0 || v.yes + v.no > v.eligible => {
+            (Some(_), Some(v))
+                if v.eligible == 0
+                    || u64::from(v.yes) + u64::from(v.no) > u64::from(v.eligible) =>
+            {
                 return Err(field("more votes than members entitled to vote"))
             }
             _ => {}
@@ -538,33 +542,8 @@ pub fn steps_of(events: &[Event]) -> Result<Vec<StepRecord>, CaseError> {
         .collect()
 }
 
-/// The steps a change adds, given the dossier's events before it (`None` for a new member) and after
 /// it. Refuses a change that alters or removes a step already taken: steps are written once. Compared
 /// as multisets of stored texts, so the verdict depends only on what the change itself did.
-pub fn added_steps(
-    before: Option<&[Event]>,
-    after: &[Event],
-) -> Result<Vec<StepRecord>, CaseError> {
-    let mut had: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in before
-        .unwrap_or(&[])
-        .iter()
-        .filter(|e| e.kind == EventKind::CaseStep)
-    {
-        *had.entry(e.detail.as_str()).or_default() += 1;
-    }
-    let mut added = Vec::new();
-    for e in after.iter().filter(|e| e.kind == EventKind::CaseStep) {
-        match had.get_mut(e.detail.as_str()) {
-            Some(n) if *n > 0 => *n -= 1,
-            _ => added.push(e.clone()),
-        }
-    }
-    if let Some((gone, _)) = had.into_iter().find(|(_, n)| *n > 0) {
-        return Err(CaseError::Altered(gone.chars().take(120).collect()));
-    }
-    steps_of(&added)
-}
 
 /// Where a case stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -608,7 +587,13 @@ impl Case {
         if self.step(Step::Withdraw).is_some() {
             return CaseState::Withdrawn;
         }
-        if let Some(r) = self.steps.iter().find(|r| r.vote_failed()) {
+        // Of two records of one vote, one that fell short closes the case.
+        if let Some(r) = self
+            .steps
+            .iter()
+            .chain(self.conflicts.iter())
+            .find(|r| r.vote_failed())
+        {
             return CaseState::Rejected { at: r.step };
         }
         match self
@@ -624,8 +609,17 @@ impl Case {
     }
 
     /// The discipline form proposed, if any.
+    /// Of two records of a proposal (two units wrote it at once), the heavier form counts.
     pub fn form(&self) -> Option<DisciplineForm> {
-        self.step(Step::Propose).and_then(|r| r.form)
+        self.records(Step::Propose).filter_map(|r| r.form).max()
+    }
+
+    /// Every record of step `s`: the one shown, then any written concurrently.
+    pub fn records(&self, s: Step) -> impl Iterator<Item = &StepRecord> {
+        self.steps
+            .iter()
+            .chain(self.conflicts.iter())
+            .filter(move |r| r.step == s)
     }
 
     /// A transfer's cells (from, to), as its opening names them.
@@ -639,7 +633,7 @@ impl Case {
 
     /// The candidate's age at the cell's vote, if recorded.
     pub fn age_at_vote(&self) -> Option<u32> {
-        self.step(Step::Vote).and_then(|r| r.age)
+        self.records(Step::Vote).filter_map(|r| r.age).max()
     }
 }
 

@@ -13,6 +13,10 @@ use automerge::{
 
 use crate::member::{Event, EventKind, Field, FieldError, MemberId, MemberRecord};
 
+mod ops;
+
+pub use ops::{dossier_write, DossierWrite};
+
 /// The value of the root `kind` key of every member dossier.
 pub const DOSSIER_KIND: &str = "rollmesh/member/v1";
 
@@ -39,6 +43,9 @@ pub enum DossierError {
     /// A case step in the events is not well-formed.
     #[error(transparent)]
     Case(#[from] crate::case::CaseError),
+    /// A received change holds an operation no edit makes.
+    #[error("not a dossier edit: {0}")]
+    BadOperation(String),
 }
 
 /// A set of edits to apply to a dossier as one change.

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
 use rayon::prelude::*;
-use rollmesh_model::{Dossier, MemberId, MemberRecord, UnitPath};
+use rollmesh_model::{dossier_write, Dossier, DossierWrite, MemberId, MemberRecord, UnitPath};
 use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
 
 use crate::index::{self, Counters};
@@ -53,16 +53,23 @@ pub trait Policy: Sync {
         true
     }
 
+    /// Whether [`Policy::check_own`] is to be called (it costs a decoding of every change).
+    fn wants_own(&self) -> bool {
+        false
+    }
+
     /// Decides on what a member change does **as its own history sees it**: `before` is the dossier at
-    /// the change's dependencies (`None` for a creation), `after` that plus the change. Called after
-    /// [`Policy::check`] accepted it. Unlike the receiver's current state, this is the same at every
-    /// node, so a verdict on what the change itself wrote (the case steps it adds, the status it sets)
-    /// never depends on what else a node holds.
+    /// the change's dependencies (`None` for a creation), `after` that plus the change, and `written`
+    /// what its operations write (the events it creates, the fields it sets). Called after
+    /// [`Policy::check`] accepted it, when [`Policy::wants_own`]. Unlike the receiver's current state,
+    /// this is the same at every node, so a verdict on what the change itself wrote (the case steps it
+    /// adds, the status it sets) never depends on what else a node holds.
     fn check_own(
         &self,
         _change: &VerifiedChange,
         _before: Option<&MemberRecord>,
         _after: &MemberRecord,
+        _written: &DossierWrite,
     ) -> Verdict {
         Verdict::Accept
     }
@@ -370,26 +377,28 @@ impl DocWork {
             }
             // The change judged on its own history: the document at its dependencies. When they are
             // the current heads (a linear history, the usual case) that is what we already hold.
-            let own = match own_records(id, &self.doc, self.current.as_ref(), &vc) {
-                Ok(o) => o,
-                Err(why) => {
-                    self.outcomes.push(Outcome::Rejected(vc, why));
-                    continue;
-                }
-            };
-            let (own_before, own_after) = match &own {
-                Some((b, a)) => (b.as_ref(), a),
-                None => (self.current.as_ref(), &after),
-            };
-            match policy.check_own(&vc, own_before, own_after) {
-                Verdict::Accept => {}
-                Verdict::Skip => {
-                    self.outcomes.push(Outcome::Skipped);
-                    continue;
-                }
-                Verdict::Reject(why) => {
-                    self.outcomes.push(Outcome::Rejected(vc, why));
-                    continue;
+            if policy.wants_own() {
+                let own = match own_view(id, &self.doc, self.current.as_ref(), &vc) {
+                    Ok(o) => o,
+                    Err(why) => {
+                        self.outcomes.push(Outcome::Rejected(vc, why));
+                        continue;
+                    }
+                };
+                let (own_before, own_after) = match &own.records {
+                    Some((b, a)) => (b.as_ref(), a),
+                    None => (self.current.as_ref(), &after),
+                };
+                match policy.check_own(&vc, own_before, own_after, &own.written) {
+                    Verdict::Accept => {}
+                    Verdict::Skip => {
+                        self.outcomes.push(Outcome::Skipped);
+                        continue;
+                    }
+                    Verdict::Reject(why) => {
+                        self.outcomes.push(Outcome::Rejected(vc, why));
+                        continue;
+                    }
                 }
             }
             let before_unit = self.current.as_ref().and_then(MemberRecord::unit);
@@ -768,27 +777,51 @@ impl Store {
     }
 }
 
-/// The dossier as `vc`'s own history sees it, before and after the change, when that differs from what
-/// `doc` holds now (`None`: the change builds on the current heads, so `current` and `after` are it).
-#[allow(clippy::type_complexity)]
-fn own_records(
+/// A member change as its own history sees it.
+struct OwnView {
+    /// The dossier before and after the change, when that differs from what the store holds now
+    /// (`None`: the change builds on the current heads).
+    records: Option<(Option<MemberRecord>, MemberRecord)>,
+    /// What its operations write.
+    written: DossierWrite,
+}
+
+/// Reads `vc` against its own history: the document at its dependencies (`doc` itself when they are
+/// its heads; an empty document for a creation). Its operations must be ones an edit makes
+/// (`dossier_write`), else it is refused `invalid_document`.
+fn own_view(
     id: MemberId,
     doc: &Automerge,
     current: Option<&MemberRecord>,
     vc: &VerifiedChange,
-) -> Result<Option<(Option<MemberRecord>, MemberRecord)>, Rejection> {
+) -> Result<OwnView, Rejection> {
+    let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
     let mut deps = vc.change.deps().to_vec();
     deps.sort();
     let mut heads = doc.get_heads();
     heads.sort();
     if current.is_none() || deps == heads {
-        return Ok(None);
+        let empty;
+        let history = if current.is_none() {
+            empty = Automerge::new();
+            &empty
+        } else {
+            doc
+        };
+        let written = dossier_write(history, &vc.change).map_err(|e| invalid(e.to_string()))?;
+        return Ok(OwnView {
+            records: None,
+            written,
+        });
     }
-    let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
     let mut base = doc.fork_at(&deps).map_err(|e| invalid(e.to_string()))?;
+    let written = dossier_write(&base, &vc.change).map_err(|e| invalid(e.to_string()))?;
     let before = Dossier::record_of(id, &base).ok();
     crate::ledger::apply_guarded(&mut base, vc.change.clone())
         .map_err(|e| Rejection::new(RejectCode::BadChange, e))?;
     let own_after = Dossier::record_of(id, &base).map_err(|e| invalid(e.to_string()))?;
-    Ok(Some((before, own_after)))
+    Ok(OwnView {
+        records: Some((before, own_after)),
+        written,
+    })
 }

@@ -66,10 +66,17 @@ fn event_of(v: &Value) -> Result<Event> {
             "unknown event kind: {kind:?}"
         ))
     })?;
-    if kind == EventKind::CaseStep {
+    if matches!(
+        kind,
+        EventKind::CaseStep
+            | EventKind::Admission
+            | EventKind::Confirmation
+            | EventKind::Discipline
+            | EventKind::Transfer
+    ) {
         bail!(msg!(
-            "các bước hồ sơ được ghi bằng rollmesh case, không ghi tay",
-            "case steps are recorded with rollmesh case, not by hand"
+            "kết nạp, công nhận, kỷ luật, chuyển sinh hoạt và các bước hồ sơ được ghi bằng rollmesh case, không ghi tay",
+            "admissions, confirmations, disciplines, transfers and case steps are recorded with rollmesh case, not by hand"
         ));
     }
     let date = match v["date"].as_str().filter(|d| !d.is_empty()) {

@@ -288,8 +288,8 @@ fn a_step_signed_by_a_unit_not_entitled_is_quarantined_and_changes_no_status() {
         )
         .expect("edit")
         .expect("changes");
-    // An added step is fine on its own (a second record of the vote): it is judged like any other, and
-    // the cell may record its own vote.
+    // A second record of a step already taken (the cell voting again to change the outcome) is refused,
+    // although the cell may record its own votes.
     let vc = rollmesh_proto::VerifiedChange::sign_own(
         &org.key(C1),
         rollmesh_proto::DocKind::Member,
@@ -300,7 +300,7 @@ fn a_step_signed_by_a_unit_not_entitled_is_quarantined_and_changes_no_status() {
     let report = ward
         .accept_records(vec![crate::testkit::change_record(&vc)], "test")
         .expect("accept");
-    assert_eq!(report.rejected_total(), 0, "{report:?}");
+    assert_eq!(report.rejected_total(), 1, "{report:?}");
 }
 
 #[test]
@@ -380,11 +380,15 @@ fn the_rule_set_names_who_decides_not_the_code() {
         .case_step(candidate, &step(Step::Decision, d(2025, 2, 10)))
         .expect("the ward now decides");
     assert_eq!(done.status, Some(Status::Probationary));
-    // And the cell, holding the same rule set, accepts the ward's decision.
-    sync(&org, &city, &cell);
-    let report = sync(&org, &ward, &cell);
-    assert_eq!(report.rejected_total(), 0, "{report:?}");
+    // The cell receives the rule set and the ward's decision in one batch (the ward forwards both):
+    // a decision judged before the rule set was in is judged again once it is, and applies.
+    sync(&org, &ward, &cell);
     assert_eq!(status(&cell, candidate), Some(Status::Probationary));
+    assert!(
+        quarantine_codes(&cell).is_empty(),
+        "{:?}",
+        quarantine_codes(&cell)
+    );
 }
 
 #[test]
@@ -532,4 +536,100 @@ fn a_decided_status_without_its_step_is_refused_here_and_quarantined_there() {
     assert_eq!(report.rejected_total(), 1, "{report:?}");
     assert_eq!(status(&ward, candidate), Some(Status::Candidate));
     assert_eq!(status(&ward, officials[1]), Some(Status::Deceased));
+}
+
+#[test]
+fn a_step_dated_back_before_a_change_of_competence_is_judged_by_the_strictest() {
+    let org = Org::new();
+    let city = org.open("hn");
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let district = org.open(DISTRICT);
+    // From 2025 the city itself strikes members off.
+    let mut rules = default_rules();
+    rules.effective = d(2025, 1, 1);
+    rules.cases.strike_off = vec!["city".into()];
+    city.publish_rules(&rules.to_toml().expect("toml"))
+        .expect("publish");
+    for n in [&cell, &ward, &district] {
+        sync(&org, &city, n);
+    }
+    let id = member(&cell, "Trần Văn Xóa", C1, Status::Official);
+    let propose = StepInput {
+        open: Some(CaseKind::StrikeOff),
+        date: Some(d(2024, 12, 30)),
+        yes: Some(1),
+        no: Some(0),
+        note: Some("Bỏ sinh hoạt".into()),
+        ..StepInput::default()
+    };
+    cell.case_step(id, &propose)
+        .expect("the cell proposes, dated 2024");
+    sync(&org, &cell, &ward);
+    sync(&org, &ward, &district);
+    // Dated in 2024, when the shipped defaults let the district decide: still the city's, now.
+    let err = district
+        .case_step(id, &step(Step::Decision, d(2024, 12, 31)))
+        .expect_err("backdating does not lower who decides");
+    assert!(matches!(err, NodeError::Refused(_)), "{err}");
+}
+
+#[test]
+fn a_change_built_on_old_heads_cannot_replace_the_events_and_undo_a_decision() {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+    let org = Org::new();
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let district = org.open(DISTRICT);
+    let (candidate, _) = voted_admission(&cell);
+    let old = cell
+        .store()
+        .dossier(&candidate)
+        .expect("load")
+        .expect("held");
+    sync(&org, &cell, &ward);
+    ward.case_step(candidate, &step(Step::Resolution, d(2025, 2, 3)))
+        .expect("resolution");
+    sync(&org, &ward, &district);
+    district
+        .case_step(candidate, &step(Step::Decision, d(2025, 3, 3)))
+        .expect("decision");
+    sync(&org, &district, &ward);
+    // The cell, from the state before the decision, replaces the events list with a copy of the steps
+    // it knew and writes the status again: judged on its own history it would change nothing.
+    let mut doc = old.doc().clone();
+    doc.set_actor(rollmesh_proto::actor_for(&org.public(C1)));
+    let events = old.record().expect("record").events;
+    let mut tx = doc.transaction();
+    let list = tx.put_object(ROOT, "events", ObjType::List).expect("list");
+    for (i, e) in events.iter().enumerate() {
+        let m = tx.insert_object(&list, i, ObjType::Map).expect("map");
+        tx.put(&m, "kind", e.kind.key()).expect("put");
+        if let Some(date) = &e.date {
+            tx.put(&m, "date", date.as_str()).expect("put");
+        }
+        tx.put(&m, "detail", e.detail.as_str()).expect("put");
+    }
+    tx.put(ROOT, "status", "candidate").expect("put");
+    tx.commit();
+    let change = doc.get_last_local_change().expect("change");
+    let vc = rollmesh_proto::VerifiedChange::sign_own(
+        &org.key(C1),
+        rollmesh_proto::DocKind::Member,
+        candidate,
+        change,
+    )
+    .expect("sign");
+    let report = ward
+        .accept_records(vec![crate::testkit::change_record(&vc)], "test")
+        .expect("accept");
+    assert_eq!(report.rejected_total(), 1, "{report:?}");
+    assert_eq!(status(&ward, candidate), Some(Status::Probationary));
+    assert_eq!(
+        ward.cases_of(&candidate).expect("cases")[0].state(),
+        CaseState::Open {
+            next: Step::Ceremony
+        }
+    );
 }
