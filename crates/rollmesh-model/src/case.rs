@@ -542,9 +542,6 @@ pub fn steps_of(events: &[Event]) -> Result<Vec<StepRecord>, CaseError> {
         .collect()
 }
 
-/// it. Refuses a change that alters or removes a step already taken: steps are written once. Compared
-/// as multisets of stored texts, so the verdict depends only on what the change itself did.
-
 /// Where a case stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
