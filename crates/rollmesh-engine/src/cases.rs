@@ -41,7 +41,7 @@ impl Competence {
     /// The table in force on `day` and every one published to take effect later: a step dated back
     /// before a change of competence is judged by the strictest of them, so backdating never lowers
     /// who may decide.
-    fn from_day(&self, day: NaiveDate) -> Vec<CaseRules> {
+    fn tables_since(&self, day: NaiveDate) -> Vec<CaseRules> {
         let mut out = vec![self.on(day)];
         out.extend(
             self.versions
@@ -96,7 +96,7 @@ impl Competence {
             }
             Need::Level(key) => {
                 let mut best: Option<usize> = None;
-                for rules in self.from_day(day) {
+                for rules in self.tables_since(day) {
                     let wanted = rules.levels(key).unwrap_or_default();
                     let d = competent_depth(&levels, wanted).ok_or_else(|| {
                         format!(
