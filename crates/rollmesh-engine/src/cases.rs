@@ -356,6 +356,8 @@ pub struct StepDone {
     pub state: CaseState,
     /// The status the step set, if any.
     pub status: Option<Status>,
+    /// Something the clerk should know about what comes next, in the clerk's language.
+    pub notice: Option<String>,
 }
 
 /// One case in a listing.
@@ -509,6 +511,7 @@ impl Node {
         let mut set: BTreeMap<Field, String> = BTreeMap::new();
         let mut events: Vec<Event> = Vec::new();
         let mut status = None;
+        let mut notice = None;
         let iso = date.format("%Y-%m-%d").to_string();
         let decision_detail = |what: &str| match &s.number {
             Some(n) => format!("{what} số {n}"),
@@ -585,6 +588,30 @@ impl Node {
                     ));
                 }
                 s.age = Some(age);
+                if age > rules.cases.max_age {
+                    let max = rules.cases.max_age;
+                    let tree = self.org_tree()?;
+                    let en = crate::i18n::is_en();
+                    let level = rules
+                        .cases
+                        .admission_over_age
+                        .iter()
+                        .find_map(|k| {
+                            tree.as_ref()?.levels.iter().find(|l| &l.key == k).map(|l| {
+                                if en {
+                                    l.name_en.clone()
+                                } else {
+                                    l.name_vi.clone()
+                                }
+                            })
+                        })
+                        .unwrap_or_else(|| rules.cases.admission_over_age.join("/"));
+                    notice = Some(if en {
+                        format!("over {max} on the day of the vote: the admission is decided at the level {level}")
+                    } else {
+                        format!("trên {max} tuổi tại ngày biểu quyết: việc kết nạp do cấp {level} quyết định")
+                    });
+                }
             }
             (CaseKind::Admission, Step::Decision) => {
                 status = Some(Status::Probationary);
@@ -808,6 +835,7 @@ impl Node {
             record: s,
             state,
             status,
+            notice,
         })
     }
 

@@ -376,10 +376,11 @@ fn due_day(f: &Flag) -> Option<NaiveDate> {
             ..
         } => match (overdue, confirm_by) {
             (false, None) => Some(*ends),
-            (false, Some(by)) | (true, Some(by)) => by.succ_opt(),
-            (true, None) => review_by.succ_opt(),
+            (false, Some(by)) | (true, Some(by)) => Some(*by),
+            (true, None) => Some(*review_by),
         },
-        Evidence::Admission { due, .. } | Evidence::Transfer { due, .. } => due.succ_opt(),
+        // The deadline itself, as the explanation names it (the flag is raised the day after).
+        Evidence::Admission { due, .. } | Evidence::Transfer { due, .. } => Some(*due),
         _ => None,
     }
 }

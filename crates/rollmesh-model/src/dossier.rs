@@ -15,7 +15,7 @@ use crate::member::{Event, EventKind, Field, FieldError, MemberId, MemberRecord}
 
 mod ops;
 
-pub use ops::{dossier_write, DossierWrite};
+pub use ops::{creation_write, dossier_write, DossierWrite};
 
 /// The value of the root `kind` key of every member dossier.
 pub const DOSSIER_KIND: &str = "rollmesh/member/v1";

@@ -12,7 +12,9 @@ pub mod text;
 pub mod tree;
 pub mod unit;
 
-pub use dossier::{dossier_write, Dossier, DossierEdit, DossierError, DossierWrite, DOSSIER_KIND};
+pub use dossier::{
+    creation_write, dossier_write, Dossier, DossierEdit, DossierError, DossierWrite, DOSSIER_KIND,
+};
 pub use ledger::{
     Attendance, Dues, HelpEntry, HelpRecord, Ledger, LedgerConflicts, LedgerDoc, LedgerEdit,
     LedgerError, LedgerId, Meeting, MeetingKey, MeetingKind, Rating, LEDGER_KIND,

@@ -13,7 +13,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
 use rayon::prelude::*;
-use rollmesh_model::{dossier_write, Dossier, DossierWrite, MemberId, MemberRecord, UnitPath};
+use rollmesh_model::{
+    creation_write, dossier_write, Dossier, DossierWrite, MemberId, MemberRecord, UnitPath,
+};
 use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
 
 use crate::index::{self, Counters};
@@ -378,7 +380,7 @@ impl DocWork {
             // The change judged on its own history: the document at its dependencies. When they are
             // the current heads (a linear history, the usual case) that is what we already hold.
             if policy.wants_own() {
-                let own = match own_view(id, &self.doc, self.current.as_ref(), &vc) {
+                let own = match own_view(id, &self.doc, self.current.as_ref(), &after, &vc) {
                     Ok(o) => o,
                     Err(why) => {
                         self.outcomes.push(Outcome::Rejected(vc, why));
@@ -793,9 +795,19 @@ fn own_view(
     id: MemberId,
     doc: &Automerge,
     current: Option<&MemberRecord>,
+    after: &MemberRecord,
     vc: &VerifiedChange,
 ) -> Result<OwnView, Rejection> {
     let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
+    // A creation writes everything its dossier holds: read it from there, without decoding it (most of
+    // what a replica or a bootstrap receives).
+    if current.is_none() && vc.change.deps().is_empty() {
+        let written = creation_write(&vc.change, after).map_err(|e| invalid(e.to_string()))?;
+        return Ok(OwnView {
+            records: None,
+            written,
+        });
+    }
     let mut deps = vc.change.deps().to_vec();
     deps.sort();
     let mut heads = doc.get_heads();

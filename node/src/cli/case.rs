@@ -315,6 +315,9 @@ fn print_step(data: &DataDir, req: Value, json: bool) -> Result<u8> {
             .unwrap_or_else(|| s.to_string());
         println!("{}", msg!("Trạng thái mới: {s}.", "New status: {s}."));
     }
+    if let Some(n) = v["notice"].as_str() {
+        println!("{}", msg!("Lưu ý: {n}.", "Note: {n}."));
+    }
     let state = state_line(&v["state"], None);
     println!("{}", msg!("Hồ sơ: {state}.", "Case: {state}."));
     Ok(0)

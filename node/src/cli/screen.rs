@@ -205,6 +205,53 @@ fn evidence_text(e: &Value) -> String {
                 "lives in: {home}; the cell's ward: {ward}"
             )
         }
+        "probation" => {
+            let (c, end, by) = (day(&e["ceremony"]), day(&e["ends"]), day(&e["review_by"]));
+            let review = match e["review"].as_str() {
+                Some(_) => day(&e["review"]),
+                None => msg!("chưa", "not yet"),
+            };
+            let confirm = match e["confirm_by"].as_str() {
+                Some(_) => {
+                    let by = day(&e["confirm_by"]);
+                    msg!("; hạn quyết định công nhận {by}", "; confirmation due {by}")
+                }
+                None => String::new(),
+            };
+            msg!(
+                "lễ kết nạp {c}, hết dự bị {end}, hạn chi bộ xét {by}, chi bộ xét: {review}{confirm}",
+                "ceremony {c}, probation ended {end}, review due {by}, reviewed: {review}{confirm}"
+            )
+        }
+        "admission" => {
+            let (from, due) = (day(&e["from"]), day(&e["due"]));
+            let what = match e["step"].as_str() {
+                Some("decision") => msg!("quyết định kết nạp", "the admission decision"),
+                _ => msg!("lễ kết nạp", "the ceremony"),
+            };
+            let ext = if e["extended"].as_bool() == Some(true) {
+                msg!(" (đã gia hạn)", " (extended)")
+            } else {
+                String::new()
+            };
+            msg!(
+                "{what}: tính từ {from}, hạn {due}{ext}",
+                "{what}: counted from {from}, due {due}{ext}"
+            )
+        }
+        "transfer" => {
+            let (from, due) = (day(&e["from"]), day(&e["due"]));
+            match e["host"].as_str() {
+                Some(host) => msg!(
+                    "sinh hoạt tạm thời tại {host} từ {from}, quá thời hạn {due}",
+                    "attached to {host} since {from}, beyond the limit {due}"
+                ),
+                None => msg!(
+                    "chuyển sinh hoạt chính thức: tính từ {from}, hạn {due}",
+                    "official transfer: counted from {from}, due {due}"
+                ),
+            }
+        }
         _ => serde_json::to_string(e).unwrap_or_default(),
     }
 }

@@ -55,6 +55,26 @@ fn op_key(id: &automerge::ObjId) -> Option<OpKey> {
     }
 }
 
+/// What a creation (a change with no dependencies) writes, read from the dossier it makes (`after`)
+/// without decoding its operations: everything in it is the change's. Its counters must start at 1.
+pub fn creation_write(
+    change: &Change,
+    after: &crate::MemberRecord,
+) -> Result<DossierWrite, DossierError> {
+    if !change.deps().is_empty() || change.start_op().get() != 1 || change.seq() != 1 {
+        return Err(bad("a new dossier's first change starts its counters at 1"));
+    }
+    Ok(DossierWrite {
+        events: after.events.clone(),
+        fields: after
+            .fields
+            .iter()
+            .map(|(f, v)| (*f, Some(v.clone())))
+            .collect(),
+        creates: true,
+    })
+}
+
 /// Reads what `change` writes, refusing any operation an edit does not make. `history` holds exactly
 /// the change's dependencies (an empty document for a change with none).
 pub fn dossier_write(history: &Automerge, change: &Change) -> Result<DossierWrite, DossierError> {
