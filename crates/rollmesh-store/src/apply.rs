@@ -366,7 +366,22 @@ impl DocWork {
                     continue;
                 }
             };
-            match policy.check(&vc, self.current.as_ref(), &after) {
+            let mut verdict = policy.check(&vc, self.current.as_ref(), &after);
+            // Then the change judged on its own history: the document at its dependencies. When they
+            // are the current heads (a linear history, the usual case) that is what we already hold.
+            if matches!(verdict, Verdict::Accept) && policy.wants_own() {
+                verdict = match own_view(id, &self.doc, self.current.as_ref(), &after, &vc) {
+                    Ok(own) => {
+                        let (own_before, own_after) = match &own.records {
+                            Some((b, a)) => (b.as_ref(), a),
+                            None => (self.current.as_ref(), &after),
+                        };
+                        policy.check_own(&vc, own_before, own_after, &own.written)
+                    }
+                    Err(why) => Verdict::Reject(why),
+                };
+            }
+            match verdict {
                 Verdict::Accept => {}
                 Verdict::Skip => {
                     self.outcomes.push(Outcome::Skipped);
@@ -375,32 +390,6 @@ impl DocWork {
                 Verdict::Reject(why) => {
                     self.outcomes.push(Outcome::Rejected(vc, why));
                     continue;
-                }
-            }
-            // The change judged on its own history: the document at its dependencies. When they are
-            // the current heads (a linear history, the usual case) that is what we already hold.
-            if policy.wants_own() {
-                let own = match own_view(id, &self.doc, self.current.as_ref(), &after, &vc) {
-                    Ok(o) => o,
-                    Err(why) => {
-                        self.outcomes.push(Outcome::Rejected(vc, why));
-                        continue;
-                    }
-                };
-                let (own_before, own_after) = match &own.records {
-                    Some((b, a)) => (b.as_ref(), a),
-                    None => (self.current.as_ref(), &after),
-                };
-                match policy.check_own(&vc, own_before, own_after, &own.written) {
-                    Verdict::Accept => {}
-                    Verdict::Skip => {
-                        self.outcomes.push(Outcome::Skipped);
-                        continue;
-                    }
-                    Verdict::Reject(why) => {
-                        self.outcomes.push(Outcome::Rejected(vc, why));
-                        continue;
-                    }
                 }
             }
             let before_unit = self.current.as_ref().and_then(MemberRecord::unit);
