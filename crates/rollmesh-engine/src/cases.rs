@@ -235,6 +235,7 @@ pub fn check_change(
         check_step(c, author, after, s).map_err(|e| e.to_string())?;
     }
     decided_status(
+        before.is_some(),
         before.and_then(MemberRecord::status),
         written.field(Field::Status),
         written.field(Field::Unit),
@@ -253,6 +254,7 @@ pub fn check_change(
 /// case's destination (`unit`) and nowhere else. Other statuses (resigned, deceased, candidate) and a
 /// new member's first status (an import of existing records) are the clerk's to write.
 pub fn decided_status(
+    from_record: bool,
     from: Option<Status>,
     to: Option<Option<&str>>,
     unit: Option<Option<&str>>,
@@ -275,11 +277,18 @@ pub fn decided_status(
             return Err("a transfer's decision moves the member to the case's destination".into());
         }
     }
-    // A new member (`from` unknown) comes with any status; a change not writing it keeps it.
-    let (Some(from), Some(to)) = (from, to) else {
+    // A change not writing the status keeps it; a new member (`from_record` false) comes with any.
+    let Some(to) = to else {
         return Ok(());
     };
-    let to = to.and_then(Status::parse);
+    if !from_record {
+        return Ok(());
+    }
+    // An existing member always has a status that reads, before and after.
+    let (Some(from), Some(to_status)) = (from, to.and_then(Status::parse)) else {
+        return Err("an existing member's status is removed or does not read".into());
+    };
+    let to = Some(to_status);
     if to == Some(from) && !has(CaseKind::Transfer, Step::Receive) {
         return Ok(());
     }

@@ -658,6 +658,48 @@ pub fn cases_of(steps: Vec<StepRecord>) -> Vec<Case> {
     out
 }
 
+/// What the member's decisions leave them with: the status (a key) and, after a transfer's decision, the
+/// unit — from the latest decisive step (by its day, then its place in its case). A reader prefers these
+/// when the dossier holds concurrent values for the status or the unit, so that a write made beside a
+/// decision cannot outvote it.
+pub fn decided(cases: &[Case]) -> (Option<String>, Option<String>) {
+    /// When a step was taken (its day, its place in its case, the case), and the status and unit it leaves.
+    type Effect = ((NaiveDate, usize, CaseKey), Option<String>, Option<String>);
+    let mut effects: Vec<Effect> = Vec::new();
+    for c in cases {
+        for (i, r) in c.steps.iter().enumerate() {
+            let at = (r.date, i, c.key);
+            let status = match (c.key.kind, r.step) {
+                (CaseKind::Admission, Step::Decision) => Some("probationary".to_string()),
+                (CaseKind::Admission, Step::Confirm) => Some("official".to_string()),
+                (CaseKind::Exemption, Step::Resolution) => Some("exempted".to_string()),
+                (CaseKind::StrikeOff, Step::Decision) => Some("struck_off".to_string()),
+                (CaseKind::Discipline, Step::Decision)
+                    if c.form() == Some(DisciplineForm::Expulsion) =>
+                {
+                    Some("expelled".to_string())
+                }
+                (CaseKind::Transfer, Step::Send) => Some("transferring".to_string()),
+                (CaseKind::Transfer, Step::Receive) => {
+                    c.step(Step::Send).and_then(|s| s.was.clone())
+                }
+                _ => None,
+            };
+            let unit = match (c.key.kind, r.step) {
+                (CaseKind::Transfer, Step::Send) => c.route().map(|(_, to)| to.to_string()),
+                _ => None,
+            };
+            if status.is_some() || unit.is_some() {
+                effects.push((at, status, unit));
+            }
+        }
+    }
+    effects.sort_by_key(|e| e.0);
+    let status = effects.iter().rev().find_map(|(_, s, _)| s.clone());
+    let unit = effects.iter().rev().find_map(|(_, _, u)| u.clone());
+    (status, unit)
+}
+
 /// Full years from `born` to `day`.
 pub fn age_on(born: NaiveDate, day: NaiveDate) -> u32 {
     use chrono::Datelike;

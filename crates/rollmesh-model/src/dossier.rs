@@ -101,7 +101,7 @@ pub fn change_person(message: &str) -> (&str, Option<&str>) {
 }
 
 /// Fields every dossier must keep.
-const REQUIRED: [Field; 3] = [Field::FullName, Field::Unit, Field::Status];
+pub(crate) const REQUIRED: [Field; 3] = [Field::FullName, Field::Unit, Field::Status];
 
 impl Dossier {
     /// Creates a new dossier and returns it with the one change that created it. `fields` must hold
@@ -200,7 +200,6 @@ impl Dossier {
         let mut id_text: Option<String> = None;
         let mut fields = BTreeMap::new();
         let mut conflicted = Vec::new();
-        let mut events_obj = None;
         for item in doc.map_range(ROOT, ..) {
             let key: &str = &item.key;
             let text = match &item.value {
@@ -210,11 +209,7 @@ impl Dossier {
             match key {
                 "kind" => kind_ok = text == Some(DOSSIER_KIND),
                 "id" => id_text = text.map(str::to_string),
-                "events" => {
-                    if matches!(item.value, ValueRef::Object(ObjType::List)) {
-                        events_obj = Some(item.id());
-                    }
-                }
+                "events" => {}
                 _ => {
                     if let Some(f) = Field::ALL.iter().copied().find(|f| f.key() == key) {
                         if item.conflict {
@@ -237,12 +232,38 @@ impl Dossier {
             });
         }
         conflicted.sort();
-        let events = match events_obj {
-            Some(list) => read_events_of(doc, &list)?,
-            None => Vec::new(),
-        };
+        // Events from every events list (two nodes may each have made one at once), in a fixed order.
+        let mut lists: Vec<ObjId> = doc
+            .get_all(ROOT, "events")?
+            .into_iter()
+            .filter(|(v, _)| v.to_objtype() == Some(ObjType::List))
+            .map(|(_, id)| id)
+            .collect();
+        lists.sort();
+        let mut events = Vec::new();
+        for list in &lists {
+            events.extend(read_events_of(doc, list)?);
+        }
         // Every case step must read (docs/PROTOCOL.md §3d): a dossier holding a malformed one is not valid.
-        crate::case::steps_of(&events)?;
+        let steps = crate::case::steps_of(&events)?;
+        // Where the status or the unit holds concurrent values, the one the decisions leave is shown.
+        let (status, unit) = if steps.is_empty() {
+            (None, None)
+        } else {
+            crate::case::decided(&crate::case::cases_of(steps))
+        };
+        for (f, want) in [(Field::Status, status), (Field::Unit, unit)] {
+            let Some(want) = want else { continue };
+            if !conflicted.contains(&f) {
+                continue;
+            }
+            let held = doc.get_all(ROOT, f.key())?.into_iter().any(|(v, _)| {
+                matches!(v, automerge::Value::Scalar(ref s) if s.as_str() == Some(want.as_str()))
+            });
+            if held {
+                fields.insert(f, want);
+            }
+        }
         Ok(MemberRecord {
             id,
             fields,

@@ -788,6 +788,13 @@ fn own_view(
     vc: &VerifiedChange,
 ) -> Result<OwnView, Rejection> {
     let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
+    // Only the first change of a dossier has no dependencies: another one would be judged against an
+    // empty history (as if it created the member) and could make a second events list.
+    if vc.change.deps().is_empty() && (current.is_some() || !doc.get_heads().is_empty()) {
+        return Err(invalid(
+            "a change with no dependencies to a dossier that exists".into(),
+        ));
+    }
     // A creation writes everything its dossier holds: read it from there, without decoding it (most of
     // what a replica or a bootstrap receives).
     if current.is_none() && vc.change.deps().is_empty() {

@@ -633,3 +633,129 @@ fn a_change_built_on_old_heads_cannot_replace_the_events_and_undo_a_decision() {
         }
     );
 }
+
+/// A change to `id` signed by `unit`'s key, made by `f` on a copy of `doc`.
+fn forged(
+    org: &Org,
+    unit: &str,
+    id: MemberId,
+    doc: &automerge::Automerge,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+) -> rollmesh_sync::Record {
+    let mut d = doc.clone();
+    d.set_actor(rollmesh_proto::actor_for(&org.public(unit)));
+    let mut tx = d.transaction();
+    f(&mut tx);
+    tx.commit();
+    let change = d.get_last_local_change().expect("change");
+    let vc = rollmesh_proto::VerifiedChange::sign_own(
+        &org.key(unit),
+        rollmesh_proto::DocKind::Member,
+        id,
+        change,
+    )
+    .expect("sign");
+    crate::testkit::change_record(&vc)
+}
+
+#[test]
+fn a_status_is_never_removed_unreadable_or_rewritten_from_an_empty_history() {
+    use automerge::transaction::Transactable;
+    use automerge::ROOT;
+    let org = Org::new();
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let id = member(&cell, "Trần Văn Xóa", C1, Status::Official);
+    sync(&org, &cell, &ward);
+    let doc = cell
+        .store()
+        .dossier(&id)
+        .expect("load")
+        .expect("held")
+        .doc()
+        .clone();
+    let attempts = [
+        forged(&org, C1, id, &doc, |tx| {
+            tx.delete(ROOT, "status").expect("delete")
+        }),
+        forged(&org, C1, id, &doc, |tx| {
+            tx.put(ROOT, "status", "xx").expect("put")
+        }),
+        forged(&org, C1, id, &doc, |tx| {
+            tx.delete(ROOT, "unit").expect("delete")
+        }),
+        // A change with no dependencies, as if it created the member again.
+        forged(&org, C1, id, &automerge::Automerge::new(), |tx| {
+            tx.put(ROOT, "kind", rollmesh_model::DOSSIER_KIND)
+                .expect("put");
+            tx.put(ROOT, "id", id.to_string()).expect("put");
+            tx.put(ROOT, "full_name", "Trần Văn Xóa").expect("put");
+            tx.put(ROOT, "unit", C1).expect("put");
+            tx.put(ROOT, "status", "expelled").expect("put");
+        }),
+    ];
+    for (i, r) in attempts.into_iter().enumerate() {
+        let report = ward.accept_records(vec![r], "test").expect("accept");
+        assert_eq!(report.rejected_total(), 1, "attempt {i}: {report:?}");
+    }
+    assert_eq!(status(&ward, id), Some(Status::Official));
+}
+
+#[test]
+fn a_status_written_beside_a_decision_does_not_outvote_it() {
+    use automerge::transaction::Transactable;
+    use automerge::ROOT;
+    let org = Org::new();
+    let cell = org.open(C1);
+    let ward = org.open(WARD);
+    let district = org.open(DISTRICT);
+    let id = member(&cell, "Trần Văn Xóa", C1, Status::Official);
+    let propose = StepInput {
+        open: Some(CaseKind::StrikeOff),
+        date: Some(d(2025, 3, 1)),
+        yes: Some(1),
+        no: Some(0),
+        note: Some("Bỏ sinh hoạt".into()),
+        ..StepInput::default()
+    };
+    cell.case_step(id, &propose).expect("propose");
+    let before_decision = cell
+        .store()
+        .dossier(&id)
+        .expect("load")
+        .expect("held")
+        .doc()
+        .clone();
+    sync(&org, &cell, &ward);
+    sync(&org, &ward, &district);
+    district
+        .case_step(id, &step(Step::Decision, d(2025, 3, 10)))
+        .expect("the district strikes the member off");
+    // The cell, on the heads before the decision, writes a status it may write by hand ("temporarily
+    // away", from official) with a high counter (padding the change with phone numbers so its status
+    // operation wins Automerge's tie-break).
+    let beside = forged(&org, C1, id, &before_decision, |tx| {
+        for i in 0..40 {
+            tx.put(ROOT, "phone", format!("09{i:08}")).expect("put");
+        }
+        tx.put(ROOT, "status", "temporarily_away").expect("put");
+    });
+    let report = district
+        .accept_records(vec![beside], "test")
+        .expect("accept");
+    assert_eq!(report.rejected_total(), 0, "{report:?}");
+    let r = district.record(&id).expect("record");
+    assert_eq!(
+        r.status(),
+        Some(Status::StruckOff),
+        "the decision's status is shown"
+    );
+    assert!(
+        r.conflicted.contains(&Field::Status),
+        "and the other value is a conflict to see"
+    );
+    // Resolving the conflict by hand to "official" is a status the decision set: refused.
+    let mut e = DossierEdit::default();
+    e.set.insert(Field::Status, Status::Official.key().into());
+    assert!(district.edit_member(id, &e).is_err());
+}

@@ -164,11 +164,29 @@ pub fn dossier_write(history: &Automerge, change: &Change) -> Result<DossierWrit
                             return Err(bad(format!("root key {key:?}")));
                         };
                         match action {
+                            // A status or a unit must read as one (a value no reader parses would
+                            // leave the member without one, and any status could follow).
+                            OpType::Put(ScalarValue::Str(v))
+                                if f == Field::Status
+                                    && !crate::Status::ALL
+                                        .iter()
+                                        .any(|st| st.key() == v.as_str()) =>
+                            {
+                                return Err(bad(format!("status {v:?}")));
+                            }
+                            OpType::Put(ScalarValue::Str(v))
+                                if f == Field::Unit && crate::UnitPath::parse(v).is_err() =>
+                            {
+                                return Err(bad(format!("unit {v:?}")));
+                            }
                             OpType::Put(ScalarValue::Str(v)) => {
                                 out.fields.insert(f, Some(v.to_string()));
                             }
-                            OpType::Delete if !creates => {
+                            OpType::Delete if !creates && !super::REQUIRED.contains(&f) => {
                                 out.fields.insert(f, None);
+                            }
+                            OpType::Delete => {
+                                return Err(bad(format!("{key:?} is required and never removed")))
                             }
                             _ => return Err(bad(format!("{key:?}: not a text"))),
                         }
