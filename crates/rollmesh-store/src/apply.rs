@@ -13,9 +13,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use automerge::{Automerge, ReadDoc};
 use rayon::prelude::*;
-use rollmesh_model::{
-    creation_write, dossier_write, Dossier, DossierWrite, MemberId, MemberRecord, UnitPath,
-};
+use rollmesh_model::{Dossier, DossierWrite, MemberId, MemberRecord, UnitPath};
 use rollmesh_proto::{DocKind, RejectCode, Rejection, SignedChange, VerifiedChange};
 
 use crate::index::{self, Counters};
@@ -370,16 +368,17 @@ impl DocWork {
             // Then the change judged on its own history: the document at its dependencies. When they
             // are the current heads (a linear history, the usual case) that is what we already hold.
             if matches!(verdict, Verdict::Accept) && policy.wants_own() {
-                verdict = match own_view(id, &self.doc, self.current.as_ref(), &after, &vc) {
-                    Ok(own) => {
-                        let (own_before, own_after) = match &own.records {
-                            Some((b, a)) => (b.as_ref(), a),
-                            None => (self.current.as_ref(), &after),
-                        };
-                        policy.check_own(&vc, own_before, own_after, &own.written)
-                    }
-                    Err(why) => Verdict::Reject(why),
-                };
+                verdict =
+                    match crate::own::own_view(id, &self.doc, self.current.as_ref(), &after, &vc) {
+                        Ok(own) => {
+                            let (own_before, own_after) = match &own.records {
+                                Some((b, a)) => (b.as_ref(), a),
+                                None => (self.current.as_ref(), &after),
+                            };
+                            policy.check_own(&vc, own_before, own_after, &own.written)
+                        }
+                        Err(why) => Verdict::Reject(why),
+                    };
             }
             match verdict {
                 Verdict::Accept => {}
@@ -766,70 +765,4 @@ impl Store {
         rayon::spawn(move || drop((discard, used)));
         Ok(report)
     }
-}
-
-/// A member change as its own history sees it.
-struct OwnView {
-    /// The dossier before and after the change, when that differs from what the store holds now
-    /// (`None`: the change builds on the current heads).
-    records: Option<(Option<MemberRecord>, MemberRecord)>,
-    /// What its operations write.
-    written: DossierWrite,
-}
-
-/// Reads `vc` against its own history: the document at its dependencies (`doc` itself when they are
-/// its heads; an empty document for a creation). Its operations must be ones an edit makes
-/// (`dossier_write`), else it is refused `invalid_document`.
-fn own_view(
-    id: MemberId,
-    doc: &Automerge,
-    current: Option<&MemberRecord>,
-    after: &MemberRecord,
-    vc: &VerifiedChange,
-) -> Result<OwnView, Rejection> {
-    let invalid = |e: String| Rejection::new(RejectCode::InvalidDocument, e);
-    // Only the first change of a dossier has no dependencies: another one would be judged against an
-    // empty history (as if it created the member) and could make a second events list.
-    if vc.change.deps().is_empty() && (current.is_some() || !doc.get_heads().is_empty()) {
-        return Err(invalid(
-            "a change with no dependencies to a dossier that exists".into(),
-        ));
-    }
-    // A creation writes everything its dossier holds: read it from there, without decoding it (most of
-    // what a replica or a bootstrap receives).
-    if current.is_none() && vc.change.deps().is_empty() {
-        let written = creation_write(&vc.change, after).map_err(|e| invalid(e.to_string()))?;
-        return Ok(OwnView {
-            records: None,
-            written,
-        });
-    }
-    let mut deps = vc.change.deps().to_vec();
-    deps.sort();
-    let mut heads = doc.get_heads();
-    heads.sort();
-    if current.is_none() || deps == heads {
-        let empty;
-        let history = if current.is_none() {
-            empty = Automerge::new();
-            &empty
-        } else {
-            doc
-        };
-        let written = dossier_write(history, &vc.change).map_err(|e| invalid(e.to_string()))?;
-        return Ok(OwnView {
-            records: None,
-            written,
-        });
-    }
-    let mut base = doc.fork_at(&deps).map_err(|e| invalid(e.to_string()))?;
-    let written = dossier_write(&base, &vc.change).map_err(|e| invalid(e.to_string()))?;
-    let before = Dossier::record_of(id, &base).ok();
-    crate::ledger::apply_guarded(&mut base, vc.change.clone())
-        .map_err(|e| Rejection::new(RejectCode::BadChange, e))?;
-    let own_after = Dossier::record_of(id, &base).map_err(|e| invalid(e.to_string()))?;
-    Ok(OwnView {
-        records: Some((before, own_after)),
-        written,
-    })
 }

@@ -28,6 +28,7 @@ mod apply;
 mod audit;
 pub mod index;
 mod ledger;
+mod own;
 mod verify;
 
 use std::num::NonZeroUsize;
