@@ -4,6 +4,7 @@
 //! itself.
 
 pub mod case;
+mod counters;
 pub mod dossier;
 pub mod ledger;
 pub mod member;

@@ -78,28 +78,8 @@ pub fn creation_write(
 /// Reads what `change` writes, refusing any operation an edit does not make. `history` holds exactly
 /// the change's dependencies (an empty document for a change with none).
 pub fn dossier_write(history: &Automerge, change: &Change) -> Result<DossierWrite, DossierError> {
-    let prior = history.get_changes(&[]);
-    let max_op = prior.iter().map(|c| c.max_op()).max().unwrap_or(0);
-    if change.start_op().get() != max_op + 1 {
-        return Err(bad(format!(
-            "operation counter {} does not follow its history's {max_op}",
-            change.start_op()
-        )));
-    }
-    let actor = change.actor_id().clone();
-    let last_seq = prior
-        .iter()
-        .filter(|c| *c.actor_id() == actor)
-        .map(|c| c.seq())
-        .max()
-        .unwrap_or(0);
-    if change.seq() != last_seq + 1 {
-        return Err(bad(format!(
-            "sequence number {} does not follow its author's {last_seq}",
-            change.seq()
-        )));
-    }
-    let creates = prior.is_empty();
+    crate::counters::follow_history(history, change).map_err(bad)?;
+    let creates = history.get_heads().is_empty();
     let expanded = change.decode();
     if expanded.operations.is_empty() {
         return Err(bad("no operation"));

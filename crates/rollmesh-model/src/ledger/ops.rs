@@ -118,34 +118,7 @@ pub fn change_parts(
             maps.get(k).map(|(_, o)| o.clone())
         }
     };
-    // The counters continue the change's history (a change numbered below it would apply, then make
-    // the saved document unloadable): its first operation follows the largest of its dependencies'
-    // (each of which follows all of its own), and its sequence number its author's last.
-    let max_op = deps
-        .iter()
-        .filter_map(|h| doc.get_change_by_hash(h))
-        .map(|c| c.max_op())
-        .max()
-        .unwrap_or(0);
-    if change.start_op().get() != max_op + 1 {
-        return Err(bad(format!(
-            "operation counter {} does not follow its history's {max_op}",
-            change.start_op()
-        )));
-    }
-    let last_seq = doc
-        .get_changes(&[])
-        .iter()
-        .filter(|c| c.actor_id() == change.actor_id() && c.hash() != change.hash())
-        .map(|c| c.seq())
-        .max()
-        .unwrap_or(0);
-    if change.seq() != last_seq + 1 {
-        return Err(bad(format!(
-            "sequence number {} does not follow its author's {last_seq}",
-            change.seq()
-        )));
-    }
+    crate::counters::follow_history(doc, change).map_err(bad)?;
     let expanded = change.decode();
     if expanded.operations.is_empty() {
         return Err(bad("no operation"));
